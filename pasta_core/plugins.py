@@ -1,0 +1,179 @@
+"""Plugin discovery and the registries built from it.
+
+``get_plugins()`` returns a :class:`Plugins` object holding a fresh pluggy manager with
+every plugin of the ``pasta`` entry point group loaded once. A plugin that fails to import
+or to register is reported in :attr:`Plugins.failures` and skipped; the host keeps working.
+
+Environment switches:
+
+- ``PASTA_LOAD_PLUGINS=a,b``: load only these entry points (empty string: load none).
+- ``PASTA_DISABLE_PLUGINS=a,b``: skip these entry points.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from importlib import metadata
+from typing import Any
+
+import attrs
+import pluggy
+
+from pasta_core import hookspecs
+from pasta_core.errors import DuplicatePluginError, PluginError
+from pasta_core.registry import KINDS, Registry
+
+GROUP = "pasta"
+hookimpl = pluggy.HookimplMarker("pasta")
+
+
+@attrs.frozen
+class PluginInfo:
+    """One loaded plugin: its entry-point name, distribution, version and hooks."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that could not be loaded or registered, and why."""
+
+    name: str
+    error: str
+
+
+def _names_from_env(variable: str) -> set[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _entry_points() -> Iterable[metadata.EntryPoint]:
+    return metadata.entry_points(group=GROUP)
+
+
+class Plugins:
+    """A plugin manager plus the typed registries its plugins filled (built lazily, once)."""
+
+    def __init__(
+        self,
+        entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = _entry_points,
+        extra: Iterable[object] = (),
+    ) -> None:
+        self.manager = pluggy.PluginManager(GROUP)
+        self.manager.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        if entry_points is not None:
+            self._load_entry_points(entry_points())
+        for plugin in extra:
+            self.register(plugin)
+
+    def _load_entry_points(self, entry_points: Iterable[metadata.EntryPoint]) -> None:
+        only = _names_from_env("PASTA_LOAD_PLUGINS")
+        disabled = _names_from_env("PASTA_DISABLE_PLUGINS") or set()
+        for ep in entry_points:
+            if (only is not None and ep.name not in only) or ep.name in disabled:
+                continue
+            if self.manager.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                self.manager.register(plugin, name=ep.name)
+            except Exception as exc:  # a broken plugin must not take the host down
+                self.failures.append(PluginFailure(ep.name, f"{type(exc).__name__}: {exc}"))
+                continue
+            dist = getattr(ep, "dist", None)
+            self._dists[ep.name] = (
+                getattr(dist, "name", None),
+                getattr(dist, "version", None),
+            )
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object or module directly (tests, embedding apps)."""
+        self.manager.register(plugin, name=name)
+        self.__dict__.pop("registries", None)
+
+    @cached_property
+    def registries(self) -> dict[str, Registry[Any]]:
+        """Kind -> registry, filled by calling every registration hook once."""
+        registries: dict[str, Registry[Any]] = {kind: Registry(kind) for kind in KINDS}
+        for kind, hook_name in KINDS.items():
+            hook = getattr(self.manager.hook, hook_name)
+            for impl in hook.get_hookimpls():
+                self._call_registration(registries[kind], impl)
+        return registries
+
+    def _call_registration(self, registry: Registry[Any], impl: pluggy.HookImpl) -> None:
+        plugin_name = impl.plugin_name
+
+        def register(name: str, factory: Callable[..., Any], description: str = "") -> None:
+            registry.add(name, factory, description, plugin_name)
+
+        try:
+            impl.function(register=register)
+        except DuplicatePluginError:
+            raise
+        except Exception as exc:
+            self.failures.append(PluginFailure(plugin_name, f"{type(exc).__name__}: {exc}"))
+
+    def registry(self, kind: str) -> Registry[Any]:
+        """The registry of one kind (``generator``, ``selector``, ``t2i``, ...)."""
+        try:
+            return self.registries[kind]
+        except KeyError:
+            raise PluginError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}") from None
+
+    def create(self, kind: str, name: str, **options: Any) -> Any:
+        """Build component ``name`` of ``kind`` with ``options``."""
+        return self.registry(kind).create(name, **options)
+
+    def info(self) -> list[PluginInfo]:
+        """What is installed: every loaded plugin with its hooks."""
+        result = []
+        for name, plugin in sorted(self.manager.list_name_plugin(), key=lambda p: str(p[0])):
+            hooks = tuple(
+                sorted(
+                    caller.name
+                    for caller in self.manager.get_hookcallers(plugin) or []
+                )
+            )
+            dist, version = self._dists.get(str(name), (None, None))
+            result.append(PluginInfo(str(name), dist, version, hooks))
+        return result
+
+    def provided(self) -> dict[str, dict[str, list[str]]]:
+        """Plugin name -> kind -> names it registered."""
+        result: dict[str, dict[str, list[str]]] = {}
+        for kind, registry in self.registries.items():
+            for entry in registry:
+                result.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
+        return result
+
+
+_default: Plugins | None = None
+
+
+def get_plugins(fresh: bool = False) -> Plugins:
+    """The process-wide plugins (discovered once), or a fresh set with ``fresh=True``."""
+    global _default
+    if fresh:
+        return Plugins()
+    if _default is None:
+        _default = Plugins()
+    return _default
+
+
+def plugin_module(name: str, **hooks: Callable[..., Any]) -> types.ModuleType:
+    """Build a plugin module from hook functions (handy in tests and notebooks)."""
+    module = types.ModuleType(name)
+    for hook_name, function in hooks.items():
+        setattr(module, hook_name, hookimpl(function))
+    return module

@@ -1,0 +1,80 @@
+"""Typed name -> factory registries filled by the registration hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+
+from pasta_core.errors import DuplicatePluginError, UnknownPluginError
+
+T = TypeVar("T")
+
+#: The component kinds, in the order ``pasta plugins`` lists them, with their hook names.
+KINDS: dict[str, str] = {
+    "generator": "pasta_register_generators",
+    "selector": "pasta_register_selectors",
+    "t2i": "pasta_register_t2i_models",
+    "user-model": "pasta_register_user_models",
+    "aggregator": "pasta_register_aggregators",
+    "value-model": "pasta_register_value_models",
+    "encoder": "pasta_register_encoders",
+}
+
+
+class Register(Protocol):
+    """The callable handed to a registration hook."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], description: str = "") -> None: ...
+
+
+@attrs.frozen
+class Entry(Generic[T]):
+    """One registered component: its name, factory, description and the plugin behind it."""
+
+    name: str
+    factory: Callable[..., T]
+    description: str
+    plugin: str
+
+
+class Registry(Generic[T]):
+    """Name -> factory map for one kind of component."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def add(self, name: str, factory: Callable[..., T], description: str, plugin: str) -> None:
+        if not name or not isinstance(name, str):
+            raise DuplicatePluginError(f"plugin {plugin!r} registered a {self.kind} with no name")
+        if name in self._entries:
+            other = self._entries[name].plugin
+            raise DuplicatePluginError(
+                f"{self.kind} {name!r} is registered twice: by {other!r} and by {plugin!r}; "
+                f"uninstall or disable one (PASTA_DISABLE_PLUGINS={plugin})"
+            )
+        self._entries[name] = Entry(name, factory, description, plugin)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(sorted(self._entries.values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Entry[T]:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownPluginError(self.kind, name, self.names()) from None
+
+    def create(self, name: str, **options: Any) -> T:
+        """Build the component ``name`` with ``options`` passed to its factory."""
+        return self.get(name).factory(**options)
