@@ -1,0 +1,122 @@
+"""``pasta run``: one personalized session with a person or a simulated user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from pasta_core.cli.options import checkpoint_plugin, parse_options
+
+
+def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: int | None, seed: int) -> Any:
+    from pathlib import Path
+
+    from pasta_core.plugins import get_plugins
+    from pasta_core.users import SimulatedUser
+
+    name = user_model or "simple"
+    if Path(name).is_dir():
+        options = {**options, "path": name}
+        name = checkpoint_plugin(name)
+    model = get_plugins().create("user-model", name, **options)
+    if user_type is not None:
+        return SimulatedUser(model, user_type)
+    return SimulatedUser.sample(model, seed)
+
+
+def _pick_prompt(seed: int) -> str:
+    import numpy as np
+
+    from pasta_core.data import initial_prompts
+
+    prompts = initial_prompts()
+    return prompts[int(np.random.default_rng(seed).integers(len(prompts)))]
+
+
+@click.command("run")
+@click.option("--generator", default="template", show_default=True, help="Candidate generator plugin.")
+@click.option("--t2i", default="procedural", show_default=True, help="Text-to-image plugin.")
+@click.option("--selector", default="random", show_default=True, help="Slate selector plugin.")
+@click.option("--user", "user_kind", type=click.Choice(["human", "sim"]), default="human", show_default=True)
+@click.option("--user-model", default=None, help="Simulated user: a registered name or a checkpoint folder [simple].")
+@click.option("--user-type", type=int, default=None, help="Simulated user's type (default: drawn from the prior).")
+@click.option("--value-model", default=None, help="Checkpoint folder for the value selector (passed as model=DIR).")
+@click.option("--prompt", default=None, help="Initial prompt (sim: a PartiPrompts prompt if omitted).")
+@click.option("--turns", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--slate-size", type=click.IntRange(1, 16), default=4, show_default=True)
+@click.option("--images", type=click.IntRange(1, 16), default=4, show_default=True, help="Images per prompt (M).")
+@click.option("--reward", type=click.Choice(["sparse", "dense"]), default="sparse", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", default="pasta-output", show_default=True, help="Folder for session folders.")
+@click.option("--resume", "resume_dir", default=None, help="Continue an interrupted session folder.")
+@click.option("--generator-option", multiple=True, metavar="KEY=VALUE")
+@click.option("--t2i-option", multiple=True, metavar="KEY=VALUE")
+@click.option("--selector-option", multiple=True, metavar="KEY=VALUE")
+@click.option("--user-model-option", multiple=True, metavar="KEY=VALUE")
+def run_command(**kw: Any) -> None:
+    """Run one session: the agent proposes, renders and learns what you like."""
+    from pasta_core.config import EpisodeConfig
+    from pasta_core.errors import PastaError
+    from pasta_core.session import Session
+
+    try:
+        if kw["resume_dir"]:
+            session = Session.resume(kw["resume_dir"])
+            click.echo(f"Resuming session {session.session_id} at turn {session.turn}")
+        else:
+            selector_options = parse_options(kw["selector_option"], "--selector-option")
+            if kw["value_model"]:
+                selector_options["model"] = kw["value_model"]
+            session = Session.create(
+                kw["generator"],
+                kw["t2i"],
+                kw["selector"],
+                generator_options=parse_options(kw["generator_option"], "--generator-option"),
+                t2i_options=parse_options(kw["t2i_option"], "--t2i-option"),
+                selector_options=selector_options,
+                config=EpisodeConfig(
+                    turns=kw["turns"], slate_size=kw["slate_size"], images_per_prompt=kw["images"],
+                    reward_mode=kw["reward"],
+                ),
+                seed=kw["seed"],
+                out=kw["out"],
+            )
+        _play(session, kw)
+    except PastaError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _play(session: Any, kw: dict[str, Any]) -> None:
+    from pasta_core.cli.human import ConsoleUser
+    from pasta_core.session import play
+
+    if kw["user_kind"] == "sim":
+        user = _simulated_user(
+            kw["user_model"], parse_options(kw["user_model_option"], "--user-model-option"),
+            kw["user_type"], kw["seed"],
+        )
+        session.user_type = user.user_type
+    else:
+        user = ConsoleUser(session.grid_path)
+    prompt = kw["prompt"]
+    if not session.started and not prompt:
+        if kw["user_kind"] == "sim":
+            prompt = _pick_prompt(kw["seed"])
+        else:
+            prompt = click.prompt("Describe the image you want (a few words)")
+    play(session, user, prompt, progress=kw["user_kind"] == "sim")
+    _summary(session)
+
+
+def _summary(session: Any) -> None:
+    trajectory = session.trajectory
+    click.echo(f"\nSession {session.session_id}: {len(trajectory.turns)} turns")
+    click.echo(f"  initial prompt: {trajectory.initial_prompt}")
+    for i, turn in enumerate(trajectory.turns, start=1):
+        reward = f"  reward {turn.reward:.3f}" if turn.reward is not None else ""
+        click.echo(f"  turn {i}: chose column {turn.choice + 1}: {turn.chosen.text}{reward}")
+    if session.folder is not None:
+        click.echo(f"Output: {session.folder}")
+        click.echo(f"  trajectory: {session.folder / 'trajectory.parquet'}")
+        click.echo(f"  grids:      {session.folder / 'grids'}")

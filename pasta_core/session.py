@@ -1,0 +1,298 @@
+"""The library API: one personalized session driven turn by turn.
+
+    from pasta_core.session import Session
+
+    session = Session.create(out="runs")          # embedded defaults
+    columns = session.start("a white cat")        # turn 1: L columns of M images
+    while not session.done:
+        columns = session.choose(0, critique="brighter") or []
+
+Every finished turn is written to the session folder at once (``trajectory.parquet``,
+the images, a grid picture, ``session.json``), so a crash loses at most the turn in
+flight; :meth:`Session.resume` picks an interrupted session up again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pasta_core.config import EpisodeConfig
+from pasta_core.episode import Agent, image_seeds, make_turn, propose, render_slates
+from pasta_core.errors import InvalidValueError, SessionError
+from pasta_core.plugins import Plugins, get_plugins
+from pasta_core.store import read_trajectories, write_trajectories
+from pasta_core.types import Candidate, Column, History, Trajectory
+from pasta_core.users import Answer
+
+SESSION_FILE = "session.json"
+TRAJECTORY_FILE = "trajectory.parquet"
+
+
+@attrs.frozen
+class ComponentSpec:
+    """A registered component by name, with the options given to its factory."""
+
+    name: str
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+
+def _build_agent(plugins: Plugins, components: dict[str, ComponentSpec]) -> Agent:
+    return Agent(
+        generator=plugins.create("generator", components["generator"].name, **components["generator"].options),
+        selector=plugins.create("selector", components["selector"].name, **components["selector"].options),
+        t2i=plugins.create("t2i", components["t2i"].name, **components["t2i"].options),
+    )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+class Session:
+    """One episode with a person (or any caller) answering each turn."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        config: EpisodeConfig | None = None,
+        seed: int = 0,
+        folder: str | os.PathLike[str] | None = None,
+        session_id: str | None = None,
+        components: dict[str, ComponentSpec] | None = None,
+        user_type: int | None = None,
+    ) -> None:
+        self.agent = agent
+        self.config = config or EpisodeConfig()
+        self.seed = int(seed)
+        self.session_id = session_id or uuid.uuid4().hex[:12]
+        self.folder = Path(folder) if folder is not None else None
+        self.components = components or {}
+        self.user_type = user_type
+        self._history: History | None = None
+        self._candidates: list[Candidate] = []
+        self._columns: list[Column] = []
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        generator: str = "template",
+        t2i: str = "procedural",
+        selector: str = "random",
+        *,
+        generator_options: dict[str, Any] | None = None,
+        t2i_options: dict[str, Any] | None = None,
+        selector_options: dict[str, Any] | None = None,
+        config: EpisodeConfig | None = None,
+        seed: int = 0,
+        out: str | os.PathLike[str] | None = None,
+        plugins: Plugins | None = None,
+        session_id: str | None = None,
+    ) -> Session:
+        """A session with registered components; with ``out`` it is persisted under
+        ``out/<session id>/``."""
+        components = {
+            "generator": ComponentSpec(generator, dict(generator_options or {})),
+            "selector": ComponentSpec(selector, dict(selector_options or {})),
+            "t2i": ComponentSpec(t2i, dict(t2i_options or {})),
+        }
+        agent = _build_agent(plugins or get_plugins(), components)
+        session_id = session_id or uuid.uuid4().hex[:12]
+        folder = Path(out) / session_id if out is not None else None
+        return cls(agent, config, seed, folder, session_id, components)
+
+    @classmethod
+    def resume(cls, folder: str | os.PathLike[str], plugins: Plugins | None = None) -> Session:
+        """Reload an interrupted session from its folder and prepare its next turn."""
+        folder = Path(folder)
+        state_file = folder / SESSION_FILE
+        if not state_file.is_file():
+            raise SessionError(f"{folder} is not a PASTA session folder (no {SESSION_FILE})")
+        state = json.loads(state_file.read_text())
+        components = {k: ComponentSpec(v["name"], v.get("options", {})) for k, v in state["components"].items()}
+        config = EpisodeConfig(**{**state["config"], "categories": tuple(state["config"]["categories"])})
+        agent = _build_agent(plugins or get_plugins(), components)
+        session = cls(agent, config, state["seed"], folder, state["session_id"], components, state.get("user_type"))
+        history = History(state["initial_prompt"])
+        if (folder / TRAJECTORY_FILE).is_file():
+            (trajectory,) = read_trajectories(folder / TRAJECTORY_FILE)
+            history = trajectory.history
+        session._history = history
+        if not session.done:
+            session._prepare()
+        return session
+
+    # -- the turn-by-turn API -------------------------------------------------------------
+
+    def start(self, prompt: str) -> list[Column]:
+        """Begin with the person's initial prompt; returns the first slate's columns."""
+        if self._history is not None:
+            raise SessionError("this session has already started; use choose() or a new session")
+        self._history = History(prompt)
+        self._save_state()
+        return self._prepare()
+
+    @property
+    def started(self) -> bool:
+        return self._history is not None
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            raise SessionError("the session has not started: call start(prompt) first")
+        return self._history
+
+    @property
+    def turn(self) -> int:
+        """The 1-based number of the turn being shown (turns + 1 once done)."""
+        return len(self.history.turns) + 1
+
+    @property
+    def done(self) -> bool:
+        return self._history is not None and len(self._history.turns) >= self.config.turns
+
+    @property
+    def columns(self) -> list[Column]:
+        """The columns of the slate now on show."""
+        return list(self._columns)
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        """All candidates of the turn now on show (the slate is picked from these)."""
+        return list(self._candidates)
+
+    def choose(
+        self,
+        column: int,
+        critique: str | None = None,
+        utilities: tuple[float, ...] | None = None,
+    ) -> list[Column] | None:
+        """Record the chosen column (0-based) and return the next slate, or None when done."""
+        if self.done:
+            raise SessionError("the session is finished; start a new one")
+        if not self._columns:
+            raise SessionError("no slate on show: call start(prompt) first")
+        if isinstance(column, bool) or not isinstance(column, int) or not 0 <= column < len(self._columns):
+            raise InvalidValueError(f"column must be 0..{len(self._columns) - 1}, got {column!r}")
+        self.record(Answer(column, critique, utilities))
+        return None if self.done else self._prepare()
+
+    def record(self, answer: Answer) -> None:
+        """Store the answer to the slate on show as a finished turn (persisted at once)."""
+        from pasta_core.episode import turn_reward
+
+        turn = self.turn
+        refs = self._save_images(turn) if self.folder is not None else ()
+        record = make_turn(self._candidates, self._columns, answer, turn_reward(answer, turn, self.config), refs)
+        self._history = self.history.append(record)
+        self._columns, self._candidates = [], []
+        self._save_trajectory()
+
+    @property
+    def trajectory(self) -> Trajectory:
+        return Trajectory(
+            session_id=self.session_id,
+            initial_prompt=self.history.initial_prompt,
+            turns=self.history.turns,
+            user_type=self.user_type,
+            metadata={"components": self._component_dict(), "seed": self.seed},
+        )
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _prepare(self) -> list[Column]:
+        candidates, slate = propose(self.agent, self.history, self.config, self.seed)
+        seeds = image_seeds(self.seed, self.turn, len(slate), self.config.images_per_prompt)
+        (columns,) = render_slates(self.agent.t2i, [slate], [seeds])
+        self._candidates, self._columns = candidates, columns
+        if self.folder is not None:
+            self._save_grid()
+        return list(columns)
+
+    def _component_dict(self) -> dict[str, Any]:
+        return {k: {"name": v.name, "options": v.options} for k, v in self.components.items()}
+
+    def _save_state(self) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_json(
+            self.folder / SESSION_FILE,
+            {
+                "session_id": self.session_id,
+                "initial_prompt": self.history.initial_prompt,
+                "seed": self.seed,
+                "config": attrs.asdict(self.config),
+                "components": self._component_dict(),
+                "user_type": self.user_type,
+            },
+        )
+
+    def grid_path(self, turn: int | None = None) -> Path | None:
+        """Where the labelled grid picture of a turn is (or will be) saved."""
+        if self.folder is None:
+            return None
+        return self.folder / "grids" / f"turn-{turn or self.turn}.png"
+
+    def _save_grid(self) -> None:
+        from pasta_core.grid import slate_grid
+
+        path = self.grid_path()
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        title = f"Turn {self.turn} of {self.config.turns}: {self.history.initial_prompt}"
+        slate_grid(self._columns, title=title).save(path)
+
+    def _save_images(self, turn: int) -> list[list[str]]:
+        assert self.folder is not None
+        refs = []
+        for c, column in enumerate(self._columns, start=1):
+            column_refs = []
+            for m, image in enumerate(column.images, start=1):
+                ref = f"images/turn-{turn}/col-{c}-img-{m}.png"
+                path = self.folder / ref
+                path.parent.mkdir(parents=True, exist_ok=True)
+                image.save(path)
+                column_refs.append(ref)
+            refs.append(column_refs)
+        return refs
+
+    def _save_trajectory(self) -> None:
+        if self.folder is not None:
+            write_trajectories(self.folder / TRAJECTORY_FILE, [self.trajectory])
+
+
+
+def play(session: Session, user: Any, prompt: str | None = None, progress: bool = False) -> Trajectory:
+    """Run ``session`` to the end with ``user`` answering every turn (a resumed session
+    continues where it stopped)."""
+    from pasta_core.episode import derive_seed
+
+    if not session.started:
+        if prompt is None:
+            raise InvalidValueError("a new session needs an initial prompt")
+        session.start(prompt)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=session.config.turns, initial=session.turn - 1, desc="turns", unit="turn")
+    while not session.done:
+        seed = derive_seed(session.seed, session.turn, 3)
+        session.record(user.answer(session.history, session.columns, seed))
+        if not session.done:
+            session._prepare()
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return session.trajectory

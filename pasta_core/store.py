@@ -1,0 +1,196 @@
+"""The trajectory format: Parquet, one row per turn (documented in docs/data-format.md).
+
+Rows of one session are contiguous and ordered by turn. Images live beside the Parquet
+files and are referenced by relative path in ``image_refs``. Unknown extra columns are
+kept by readers that want them (``pyarrow.parquet.read_table``) and ignored here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pasta_core.errors import SessionError
+from pasta_core.types import Candidate, Trajectory, Turn
+
+FORMAT_VERSION = 1
+_CANDIDATE = pa.struct([("text", pa.string()), ("category", pa.string())])
+
+SCHEMA = pa.schema(
+    [
+        ("session_id", pa.string()),
+        ("turn", pa.int32()),
+        ("initial_prompt", pa.string()),
+        ("user_type", pa.int32()),
+        ("candidates", pa.list_(_CANDIDATE)),
+        ("slate", pa.list_(_CANDIDATE)),
+        ("choice", pa.int32()),
+        ("critique", pa.string()),
+        ("reward", pa.float64()),
+        ("seeds", pa.list_(pa.list_(pa.int64()))),
+        ("image_refs", pa.list_(pa.list_(pa.string()))),
+        ("satisfaction", pa.list_(pa.int8())),
+        ("comparison", pa.string()),
+        ("metadata", pa.string()),
+    ],
+    metadata={"pasta_format": str(FORMAT_VERSION)},
+)
+
+
+def _candidates(items: Sequence[Candidate]) -> list[dict[str, str]]:
+    return [{"text": c.text, "category": c.category} for c in items]
+
+
+def trajectory_rows(trajectory: Trajectory) -> list[dict[str, Any]]:
+    """The Parquet rows (one per turn) of a trajectory."""
+    metadata = json.dumps(trajectory.metadata, sort_keys=True)
+    return [
+        {
+            "session_id": trajectory.session_id,
+            "turn": index,
+            "initial_prompt": trajectory.initial_prompt,
+            "user_type": trajectory.user_type,
+            "candidates": _candidates(turn.candidates),
+            "slate": _candidates(turn.slate),
+            "choice": turn.choice,
+            "critique": turn.critique,
+            "reward": turn.reward,
+            "seeds": [list(s) for s in turn.seeds],
+            "image_refs": [list(r) for r in turn.image_refs],
+            "satisfaction": list(turn.satisfaction) if turn.satisfaction is not None else None,
+            "comparison": turn.comparison,
+            "metadata": metadata,
+        }
+        for index, turn in enumerate(trajectory.turns, start=1)
+    ]
+
+
+def to_table(trajectories: Iterable[Trajectory]) -> pa.Table:
+    rows = [row for t in trajectories for row in trajectory_rows(t)]
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def _atomic_write(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def write_trajectories(path: str | os.PathLike[str], trajectories: Iterable[Trajectory]) -> Path:
+    """Write trajectories to one Parquet file, atomically (a crash leaves the old file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(to_table(trajectories), path)
+    return path
+
+
+def _turn(row: dict[str, Any]) -> Turn:
+    return Turn(
+        candidates=[Candidate(**c) for c in row["candidates"]],
+        slate=[Candidate(**c) for c in row["slate"]],
+        choice=int(row["choice"]),
+        critique=row.get("critique"),
+        reward=row.get("reward"),
+        seeds=row.get("seeds") or (),
+        image_refs=row.get("image_refs") or (),
+        satisfaction=row.get("satisfaction"),
+        comparison=row.get("comparison"),
+    )
+
+
+def _trajectory(rows: list[dict[str, Any]]) -> Trajectory:
+    first = rows[0]
+    rows = sorted(rows, key=lambda r: r["turn"])
+    return Trajectory(
+        session_id=first["session_id"],
+        initial_prompt=first["initial_prompt"],
+        turns=[_turn(r) for r in rows],
+        user_type=first.get("user_type"),
+        metadata=json.loads(first.get("metadata") or "{}"),
+    )
+
+
+def parquet_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files and folders (all ``*.parquet`` inside, sorted) into a file list."""
+    files: list[Path] = []
+    for entry in map(Path, paths):
+        if entry.is_dir():
+            files.extend(sorted(p for p in entry.rglob("*.parquet") if not p.name.startswith(".")))
+        elif entry.is_file():
+            files.append(entry)
+        else:
+            raise SessionError(f"no trajectory file or folder at {entry}")
+    return files
+
+
+def read_trajectories(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], batch_size: int = 4096
+) -> Iterator[Trajectory]:
+    """Stream trajectories from Parquet files or folders, one session at a time."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    columns = [name for name in SCHEMA.names]
+    for file in parquet_files(paths):
+        pending: list[dict[str, Any]] = []
+        parquet = pq.ParquetFile(file)
+        wanted = [c for c in columns if c in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size=batch_size, columns=wanted):
+            for row in batch.to_pylist():
+                if pending and row["session_id"] != pending[0]["session_id"]:
+                    yield _trajectory(pending)
+                    pending = []
+                pending.append(row)
+        if pending:
+            yield _trajectory(pending)
+
+
+class TrajectoryWriter:
+    """Streams trajectories into numbered Parquet shards of ``shard_size`` sessions each.
+
+    Shards are written atomically as they fill, so memory stays flat however many
+    trajectories pass through, and a killed run keeps every finished shard
+    (:meth:`finished_shards` tells a resuming run which to skip).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], shard_size: int = 1000, start_shard: int = 0) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.shard_size = shard_size
+        self.shard = start_shard
+        self._buffer: list[Trajectory] = []
+
+    @staticmethod
+    def shard_name(index: int) -> str:
+        return f"part-{index:05d}.parquet"
+
+    @classmethod
+    def finished_shards(cls, folder: str | os.PathLike[str]) -> list[int]:
+        return sorted(int(p.stem.split("-")[1]) for p in Path(folder).glob("part-*.parquet"))
+
+    def write(self, trajectory: Trajectory) -> None:
+        self._buffer.append(trajectory)
+        if len(self._buffer) >= self.shard_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            write_trajectories(self.folder / self.shard_name(self.shard), self._buffer)
+            self.shard += 1
+            self._buffer = []
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> TrajectoryWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        # On an error, drop the partial shard: a resumed run must write it whole again.
+        if exc_type is None:
+            self.close()

@@ -1,0 +1,87 @@
+"""Shared arithmetic for user models: utilities, choice probabilities and posteriors.
+
+A user model only has to supply ``scores(intent, images)`` (shape K x images); this base
+class turns scores into column utilities with a registered aggregator, choice
+probabilities (softmax over columns of ``temperature * utility``) and the Bayes posterior
+over types from observed choices. Plugins may override any of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pasta_core.types import Column
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax."""
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+class AggregatingUserModel:
+    """Base class: everything but the image scores."""
+
+    def __init__(self, aggregator: str | Any = "softmax", temperature: float = 10.0) -> None:
+        if isinstance(aggregator, str):
+            from pasta_core.plugins import get_plugins
+
+            aggregator = get_plugins().create("aggregator", aggregator)
+        self.aggregator = aggregator
+        self.temperature = float(temperature)
+        self._memo: tuple[str, tuple[Column, ...], np.ndarray] | None = None
+
+    @property
+    def num_types(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def prior(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def scores(self, intent: str, images: Sequence[Any]) -> np.ndarray:
+        raise NotImplementedError
+
+    def utilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
+        # A simulated user asks for utilities and then choice probabilities of the same
+        # columns: remember the last answer so the images are scored once.
+        memo = self._memo
+        if (
+            memo is not None
+            and memo[0] == intent
+            and len(memo[1]) == len(columns)
+            and all(a is b for a, b in zip(memo[1], columns))
+        ):
+            return memo[2]
+        result = self._utilities(intent, columns)
+        self._memo = (intent, tuple(columns), result)
+        return result
+
+    def _utilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
+        images = [image for column in columns for image in column.images]
+        sizes = {len(column.images) for column in columns}
+        scores = self.scores(intent, images)
+        if len(sizes) == 1:  # one batched call, one reshape: the common case
+            m = sizes.pop()
+            return np.asarray(self.aggregator(scores.reshape(self.num_types, len(columns), m)))
+        bounds = np.cumsum([0] + [len(c.images) for c in columns])
+        return np.stack(
+            [np.asarray(self.aggregator(scores[:, a:b])) for a, b in zip(bounds[:-1], bounds[1:])],
+            axis=1,
+        )
+
+    def choice_probabilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
+        return softmax(self.temperature * self.utilities(intent, columns))
+
+    def posterior(
+        self, intent: str, observed: Sequence[tuple[Sequence[Column], int]]
+    ) -> np.ndarray:
+        log_post = np.log(np.maximum(self.prior, 1e-300))
+        for columns, choice in observed:
+            probs = self.choice_probabilities(intent, columns)
+            log_post = log_post + np.log(np.maximum(probs[:, choice], 1e-300))
+        return softmax(log_post)
