@@ -55,7 +55,7 @@ def _names_from_env(variable: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _entry_points() -> Iterable[metadata.EntryPoint]:
+def installed_entry_points() -> Iterable[metadata.EntryPoint]:
     return metadata.entry_points(group=GROUP)
 
 
@@ -64,7 +64,7 @@ class Plugins:
 
     def __init__(
         self,
-        entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = _entry_points,
+        entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = installed_entry_points,
         extra: Iterable[object] = (),
     ) -> None:
         self.manager = pluggy.PluginManager(GROUP)

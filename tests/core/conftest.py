@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+
+class _Runner:
+    def __init__(self) -> None:
+        from pasta_core.cli import cli, load_plugin_commands
+
+        load_plugin_commands()
+        self.cli = cli
+        self.runner = CliRunner()
+
+    def invoke(self, args, input=None):
+        return self.runner.invoke(self.cli, args, input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli_runner():
+    return _Runner()
+
+
+@pytest.fixture
+def sample_trajectory():
+    from pasta_core import Candidate, Trajectory, Turn
+
+    cands = [Candidate(f"a cat {i}", c) for i, c in enumerate(["style", "mood", "detail"])]
+    turns = [
+        Turn(cands, cands, 1, critique="more blue", reward=0.0, seeds=[[1, 2], [3, 4], [5, 6]]),
+        Turn(cands, cands[:2], 0, reward=1.5, satisfaction=[4, 2], comparison="better"),
+    ]
+    return Trajectory("s0", "a cat", turns, user_type=2, metadata={"seed": 1})

@@ -1,0 +1,78 @@
+"""`pasta run` end to end, human mode through stdin, resume, and `pasta --help`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pasta_core.store import read_trajectories
+
+
+def _session_dir(out):
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    return folder
+
+
+@pytest.mark.slow
+def test_sim_run_end_to_end_as_a_user_would(tmp_path):
+    """The README's main command, in a subprocess through the installed console script."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pasta_core", "run", "--user", "sim", "--out", str(tmp_path), "--seed", "4"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    folder = _session_dir(tmp_path)
+    assert f"Output: {folder}" in result.stdout
+    (t,) = read_trajectories(folder / "trajectory.parquet")
+    assert len(t.turns) == 5 and t.user_type is not None
+    assert t.rewards[-1] is not None and t.rewards[:4] == [0.0] * 4
+    assert len(list((folder / "images").rglob("*.png"))) == 80
+
+
+def test_human_mode_reasks_on_invalid_answers(cli_runner, tmp_path):
+    answers = ["0", "5", "abc", "", "2", " ".join(["w"] * 13), "too dark",
+               "1", "", "4", "", "3", "", "2", ""]
+    result = cli_runner.invoke(
+        ["run", "--user", "human", "--prompt", "a red fox", "--out", str(tmp_path)], input="\n".join(answers) + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Please type a number from 1 to 4") == 4
+    assert "please shorten it" in result.output
+    assert "grids/turn-1.png" in result.output
+    (t,) = read_trajectories(_session_dir(tmp_path) / "trajectory.parquet")
+    assert [x.choice for x in t.turns] == [1, 0, 3, 2, 1]
+    assert t.turns[0].critique == "too dark" and t.turns[1].critique is None
+    assert all(x.reward is None for x in t.turns)
+
+
+def test_interrupted_human_session_resumes(cli_runner, tmp_path):
+    first = cli_runner.runner.invoke(
+        cli_runner.cli, ["run", "--prompt", "a tiny boat", "--out", str(tmp_path)], input="1\n\n2\n\n"
+    )
+    assert first.exit_code != 0  # stdin ran out: the person left after two turns
+    folder = _session_dir(tmp_path)
+    assert len(next(read_trajectories(folder / "trajectory.parquet")).turns) == 2
+    second = cli_runner.invoke(["run", "--resume", str(folder)], input="3\n\n4\n\n1\n\n")
+    assert second.exit_code == 0, second.output
+    assert "Resuming session" in second.output and "at turn 3" in second.output
+    (t,) = read_trajectories(folder / "trajectory.parquet")
+    assert [x.choice for x in t.turns] == [0, 1, 2, 3, 0]
+
+
+def test_unknown_plugin_name_is_a_clear_error(cli_runner):
+    result = cli_runner.runner.invoke(cli_runner.cli, ["run", "--generator", "gemni", "--user", "sim"])
+    assert result.exit_code != 0
+    assert "unknown generator 'gemni'; installed:" in result.output and "template" in result.output
+
+
+def test_bad_option_syntax(cli_runner):
+    result = cli_runner.runner.invoke(cli_runner.cli, ["run", "--t2i-option", "novalue", "--user", "sim"])
+    assert result.exit_code == 2 and "key=value" in result.output
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = "import sys; from pasta_core.cli import main; sys.argv=['pasta','--help']\ntry: main()\nexcept SystemExit: pass\nprint(sorted(m for m in ('torch','pyarrow','diffusers','transformers') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

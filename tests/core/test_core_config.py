@@ -1,0 +1,33 @@
+"""Episode settings and the word-limit schedule."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pasta_core import EpisodeConfig, InvalidValueError, word_limit
+
+
+def test_defaults_are_the_papers():
+    c = EpisodeConfig()
+    assert (c.turns, c.slate_size, c.images_per_prompt, c.num_candidates, c.word_cap) == (5, 4, 4, 25, 62)
+    assert c.reward_mode == "sparse"
+
+
+def test_slate_cannot_exceed_categories():
+    with pytest.raises(InvalidValueError, match="one candidate per category"):
+        EpisodeConfig(slate_size=6)
+
+
+@given(st.integers(1, 70), st.integers(1, 12), st.integers(1, 100))
+def test_word_limit_is_monotone_capped_and_grows_from_the_prompt(w0, turns, cap):
+    limits = [word_limit(w0, t, turns, cap) for t in range(1, turns + 1)]
+    assert all(a <= b for a, b in zip(limits, limits[1:]))
+    assert limits[-1] == max(cap, w0)
+    assert all(w0 <= x <= max(cap, w0) for x in limits)
+
+
+def test_word_limit_rejects_turns_outside_the_episode():
+    with pytest.raises(InvalidValueError):
+        word_limit(3, 6, 5, 62)

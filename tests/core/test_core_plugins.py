@@ -1,0 +1,132 @@
+"""Plugin discovery, registries and the environment switches."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from importlib import metadata
+
+import pytest
+
+from pasta_core import Plugins, hookimpl
+from pasta_core.errors import DuplicatePluginError, PluginError, UnknownPluginError
+from pasta_core.plugins import plugin_module
+
+
+class FakeDist:
+    name = "pasta-fake-dist"
+    version = "9.9"
+
+
+def entry_point(name: str, module: str) -> metadata.EntryPoint:
+    ep = metadata.EntryPoint(name=name, value=module, group="pasta")
+    return ep._for(FakeDist()) if hasattr(ep, "_for") else ep
+
+
+@pytest.fixture
+def fake_module(monkeypatch):
+    """Put a plugin module on sys.modules under a unique name, as an installed dist would."""
+
+    def install(name: str, **hooks):
+        module = plugin_module(name, **hooks)
+        monkeypatch.setitem(sys.modules, name, module)
+        return module
+
+    return install
+
+
+def _register_gen(register):
+    register("fake-gen", lambda **kw: ("gen", kw), "a fake generator")
+
+
+def test_entry_point_plugins_are_loaded_and_fill_registries(fake_module):
+    fake_module("fake_plugin_a", pasta_register_generators=_register_gen)
+    plugins = Plugins(entry_points=lambda: [entry_point("a", "fake_plugin_a")])
+    assert plugins.create("generator", "fake-gen", x="1") == ("gen", {"x": "1"})
+    (info,) = plugins.info()
+    assert info.name == "a" and "pasta_register_generators" in info.hooks
+    assert plugins.provided() == {"a": {"generator": ["fake-gen"]}}
+
+
+def test_broken_plugin_is_reported_and_skipped(fake_module):
+    fake_module("fake_plugin_ok", pasta_register_generators=_register_gen)
+    eps = [entry_point("broken", "no_such_module_xyz"), entry_point("ok", "fake_plugin_ok")]
+    plugins = Plugins(entry_points=lambda: eps)
+    assert [f.name for f in plugins.failures] == ["broken"]
+    assert "ModuleNotFoundError" in plugins.failures[0].error
+    assert "fake-gen" in plugins.registry("generator")
+
+
+def test_plugin_that_fails_while_registering_is_reported(fake_module):
+    def explode(register):
+        raise RuntimeError("boom")
+
+    fake_module("fake_plugin_boom", pasta_register_selectors=explode)
+    plugins = Plugins(entry_points=lambda: [entry_point("boom", "fake_plugin_boom")])
+    assert len(plugins.registry("selector")) == 0
+    assert plugins.failures[0].name == "boom" and "boom" in plugins.failures[0].error
+
+
+def test_duplicate_names_are_an_error(fake_module):
+    fake_module("fake_dup_1", pasta_register_generators=_register_gen)
+    fake_module("fake_dup_2", pasta_register_generators=_register_gen)
+    plugins = Plugins(entry_points=lambda: [entry_point("d1", "fake_dup_1"), entry_point("d2", "fake_dup_2")])
+    with pytest.raises(DuplicatePluginError, match="registered twice"):
+        plugins.registry("generator")
+
+
+def test_unknown_name_lists_the_installed_ones(fake_module):
+    fake_module("fake_plugin_b", pasta_register_generators=_register_gen)
+    plugins = Plugins(entry_points=lambda: [entry_point("b", "fake_plugin_b")])
+    with pytest.raises(UnknownPluginError, match=r"unknown generator 'gemni'; installed: fake-gen"):
+        plugins.create("generator", "gemni")
+
+
+def test_unknown_kind_is_an_error():
+    with pytest.raises(PluginError, match="kinds"):
+        Plugins(entry_points=None).registry("nope")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "loaded"),
+    [("PASTA_LOAD_PLUGINS", "a", ["a"]), ("PASTA_LOAD_PLUGINS", "", []), ("PASTA_DISABLE_PLUGINS", "a", ["b"])],
+)
+def test_environment_switches(monkeypatch, fake_module, variable, value, loaded):
+    fake_module("fake_env_a", pasta_register_generators=_register_gen)
+    fake_module("fake_env_b", pasta_register_aggregators=lambda register: None)
+    monkeypatch.setenv(variable, value)
+    plugins = Plugins(entry_points=lambda: [entry_point("a", "fake_env_a"), entry_point("b", "fake_env_b")])
+    assert [i.name for i in plugins.info()] == loaded
+
+
+def test_registering_directly_resets_the_registries():
+    plugins = Plugins(entry_points=None)
+    assert len(plugins.registry("generator")) == 0
+    plugins.register(plugin_module("direct", pasta_register_generators=_register_gen))
+    assert plugins.registry("generator").names() == ["fake-gen"]
+
+
+def test_pasta_plugins_fixture_builds_isolated_sets(pasta_plugins):
+    module = types.SimpleNamespace(pasta_register_generators=hookimpl(_register_gen))
+    plugins = pasta_plugins(module)
+    assert plugins.registry("generator").names() == ["fake-gen"]
+    assert "template" not in plugins.registry("generator")
+
+
+def test_builtin_plugins_are_discovered_through_entry_points():
+    plugins = Plugins()
+    names = {i.name for i in plugins.info()}
+    assert {"template", "procedural", "aggregators", "selectors", "simple-user"} <= names
+    assert {"random", "first"} <= set(plugins.registry("selector").names())
+    assert {"softmax", "max", "mean"} <= set(plugins.registry("aggregator").names())
+    assert all(i.distribution == "pasta-t2i" for i in plugins.info() if i.name == "template")
+
+
+def test_plugins_command_json(cli_runner):
+    result = cli_runner.invoke(["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    by_name = {p["name"]: p for p in data["plugins"]}
+    assert by_name["template"]["provides"] == {"generator": ["template"]}
+    assert by_name["procedural"]["hooks"] == ["pasta_register_t2i_models"]

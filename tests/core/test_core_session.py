@@ -1,0 +1,84 @@
+"""The library Session API: persistence after every turn, and resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pasta_core import EpisodeConfig, InvalidValueError, SessionError
+from pasta_core.session import Session, play
+from pasta_core.store import read_trajectories
+from pasta_core.users import SimulatedUser
+
+
+def _user():
+    from pasta_core import get_plugins
+
+    return SimulatedUser(get_plugins().create("user-model", "simple", types=3), 1)
+
+
+def test_turn_by_turn_api(tmp_path):
+    session = Session.create(out=tmp_path, seed=3, session_id="abc")
+    columns = session.start("a white cat")
+    assert len(columns) == 4 and all(len(c.images) == 4 for c in columns)
+    assert len(session.candidates) == 25 and session.turn == 1
+    for _ in range(4):
+        columns = session.choose(2, critique="brighter")
+        assert columns is not None
+    assert session.choose(0) is None and session.done
+    (t,) = read_trajectories(tmp_path / "abc" / "trajectory.parquet")
+    assert len(t.turns) == 5 and [x.choice for x in t.turns] == [2, 2, 2, 2, 0]
+    assert t.turns[0].critique == "brighter"
+    ref = t.turns[0].image_refs[2][3]
+    assert (tmp_path / "abc" / ref).is_file()
+    assert (tmp_path / "abc" / "grids" / "turn-5.png").is_file()
+
+
+def test_each_turn_is_on_disk_as_soon_as_it_is_answered(tmp_path):
+    session = Session.create(out=tmp_path, session_id="s")
+    session.start("a dog")
+    session.choose(1)
+    (t,) = read_trajectories(tmp_path / "s" / "trajectory.parquet")
+    assert len(t.turns) == 1
+    state = json.loads((tmp_path / "s" / "session.json").read_text())
+    assert state["initial_prompt"] == "a dog" and state["components"]["t2i"]["name"] == "procedural"
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_session(tmp_path):
+    config = EpisodeConfig(turns=4)
+    whole = Session.create(out=tmp_path / "a", seed=9, session_id="x", config=config)
+    expected = play(whole, _user(), "a lighthouse at night")
+
+    broken = Session.create(out=tmp_path / "b", seed=9, session_id="x", config=config)
+    broken.start("a lighthouse at night")
+    user = _user()
+    for _ in range(2):  # two turns, then the process "dies"
+        from pasta_core.episode import derive_seed
+
+        broken.record(user.answer(broken.history, broken.columns, derive_seed(9, broken.turn, 3)))
+        broken._prepare()
+    resumed = Session.resume(tmp_path / "b" / "x")
+    assert resumed.turn == 3
+    assert play(resumed, _user()) == expected
+
+
+def test_usage_errors(tmp_path):
+    session = Session.create()
+    with pytest.raises(SessionError, match="start"):
+        session.choose(0)
+    session.start("a cat")
+    with pytest.raises(SessionError, match="already started"):
+        session.start("a dog")
+    with pytest.raises(InvalidValueError, match="column"):
+        session.choose(4)
+    with pytest.raises(SessionError, match="not a PASTA session"):
+        Session.resume(tmp_path)
+
+
+def test_no_folder_means_nothing_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    session = Session.create()
+    session.start("a cat")
+    session.choose(0)
+    assert list(tmp_path.iterdir()) == []

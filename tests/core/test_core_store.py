@@ -1,0 +1,61 @@
+"""The trajectory Parquet format: round trips, sharding, streaming."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pasta_core import SessionError, Trajectory
+from pasta_core.store import SCHEMA, TrajectoryWriter, read_trajectories, write_trajectories
+from pasta_core.testing import strategies as pst
+
+
+@st.composite
+def trajectories(draw):
+    history = draw(pst.histories(max_turns=4).filter(lambda h: h.turns))
+    user_type = draw(st.one_of(st.none(), st.integers(0, 63)))
+    return Trajectory(draw(st.uuids()).hex, history.initial_prompt, history.turns, user_type, {"seed": 3})
+
+
+@settings(max_examples=25)
+@given(st.lists(trajectories(), min_size=1, max_size=4, unique_by=lambda t: t.session_id))
+def test_round_trip(tmp_path_factory, items):
+    path = tmp_path_factory.mktemp("store") / "t.parquet"
+    write_trajectories(path, items)
+    back = list(read_trajectories(path))
+    assert back == items
+    assert [t.metadata for t in back] == [t.metadata for t in items]
+
+
+def test_file_is_plain_parquet_with_documented_schema(tmp_path, sample_trajectory):
+    write_trajectories(tmp_path / "t.parquet", [sample_trajectory])
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table.schema.names == SCHEMA.names
+    assert table.num_rows == len(sample_trajectory.turns)
+    assert table.column("turn").to_pylist() == list(range(1, len(sample_trajectory.turns) + 1))
+
+
+def test_writer_shards_and_folder_reading(tmp_path, sample_trajectory):
+    import attrs
+
+    items = [attrs.evolve(sample_trajectory, session_id=f"s{i}") for i in range(7)]
+    with TrajectoryWriter(tmp_path / "out", shard_size=3) as writer:
+        for item in items:
+            writer.write(item)
+    assert TrajectoryWriter.finished_shards(tmp_path / "out") == [0, 1, 2]
+    assert [t.session_id for t in read_trajectories(tmp_path / "out")] == [f"s{i}" for i in range(7)]
+
+
+def test_writer_drops_the_partial_shard_on_error(tmp_path, sample_trajectory):
+    with pytest.raises(RuntimeError):
+        with TrajectoryWriter(tmp_path / "out", shard_size=3) as writer:
+            writer.write(sample_trajectory)
+            raise RuntimeError("killed")
+    assert TrajectoryWriter.finished_shards(tmp_path / "out") == []
+
+
+def test_missing_path_is_a_clear_error(tmp_path):
+    with pytest.raises(SessionError, match="no trajectory file"):
+        list(read_trajectories(tmp_path / "nope.parquet"))
