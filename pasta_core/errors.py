@@ -5,6 +5,8 @@ Every message should tell the user what to do next.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PastaError(Exception):
     """Base class of all errors raised by PASTA and its plugins."""
@@ -52,7 +54,7 @@ class BackendError(PastaError):
     """A model backend (LLM provider, T2I pipeline) failed after its retries."""
 
 
-def require(module: str, extra: str, package: str | None = None):  # type: ignore[no-untyped-def]
+def require(module: str, extra: str, package: str | None = None) -> Any:
     """Import ``module`` or raise :class:`MissingDependencyError` naming ``extra``."""
     import importlib
 

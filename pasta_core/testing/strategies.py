@@ -41,7 +41,7 @@ def candidate_lists(
     @st.composite
     def build(draw: st.DrawFn) -> list[Candidate]:
         cats = category_names or draw(categories())
-        result = []
+        result: list[Candidate] = []
         for category in cats:
             texts = draw(st.lists(prompts(1, 6), min_size=1, max_size=max_per_category, unique=True))
             result.extend(Candidate(t, category) for t in texts)

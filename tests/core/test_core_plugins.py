@@ -130,3 +130,39 @@ def test_plugins_command_json(cli_runner):
     by_name = {p["name"]: p for p in data["plugins"]}
     assert by_name["template"]["provides"] == {"generator": ["template"]}
     assert by_name["procedural"]["hooks"] == ["pasta_register_t2i_models"]
+
+
+@pytest.mark.parametrize(
+    "hook_name",
+    [
+        "pasta_register_generators",
+        "pasta_register_selectors",
+        "pasta_register_t2i_models",
+        "pasta_register_user_models",
+        "pasta_register_aggregators",
+        "pasta_register_value_models",
+        "pasta_register_encoders",
+    ],
+)
+def test_every_registration_hook_fills_its_kind(hook_name):
+    from pasta_core.registry import KINDS
+
+    kind = {v: k for k, v in KINDS.items()}[hook_name]
+    plugin = plugin_module("p", **{hook_name: lambda register: register("thing", lambda **kw: kw, "doc")})
+    plugins = Plugins(entry_points=None, extra=[plugin])
+    assert plugins.create(kind, "thing", a=1) == {"a": 1}
+    assert plugins.registry(kind).get("thing").description == "doc"
+
+
+def test_pasta_register_commands_adds_a_cli_command():
+    import click
+    from click.testing import CliRunner
+
+    @click.command("hello")
+    def hello():
+        click.echo("hi from a plugin")
+
+    group = click.Group("pasta")
+    plugins = Plugins(entry_points=None, extra=[plugin_module("c", pasta_register_commands=lambda cli: cli.add_command(hello))])
+    plugins.manager.hook.pasta_register_commands(cli=group)
+    assert CliRunner().invoke(group, ["hello"]).output == "hi from a plugin\n"

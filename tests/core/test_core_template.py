@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pasta_core import Candidate, DEFAULT_CATEGORIES, History, Turn
+from pasta_core import DEFAULT_CATEGORIES, Candidate, History, Turn
 from pasta_core.protocols import GenerationRequest
 from pasta_core.types import word_count
 from pasta_template import TemplateGenerator
