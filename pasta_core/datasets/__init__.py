@@ -1,0 +1,29 @@
+"""Dataset readers: Pick-a-Pic, HPS v2, Simulacra Aesthetic Captions, this project's
+trajectories and the released PASTA data.
+
+Every reader streams records and fills a :class:`ReadReport` (rows read, rows skipped
+and why, with locations); ``strict=True`` raises :class:`DatasetError` at the first
+corrupt row or missing image instead.
+"""
+
+from pasta_core.datasets.hpsv2 import read_hpsv2_test, read_hpsv2_train
+from pasta_core.datasets.pasta_release import read_pasta_release
+from pasta_core.datasets.pickapic import read_pickapic
+from pasta_core.datasets.records import PairRecord, RankingRecord, RatingRecord
+from pasta_core.datasets.report import DatasetError, ReadReport
+from pasta_core.datasets.sac import read_sac
+from pasta_core.datasets.trajectories import read_sessions
+
+__all__ = [
+    "DatasetError",
+    "PairRecord",
+    "RankingRecord",
+    "RatingRecord",
+    "ReadReport",
+    "read_hpsv2_test",
+    "read_hpsv2_train",
+    "read_pasta_release",
+    "read_pickapic",
+    "read_sac",
+    "read_sessions",
+]

@@ -1,0 +1,192 @@
+"""``pasta user-model train|eval|show`` and ``pasta score`` (added through the
+``pasta_register_commands`` hook; heavy imports stay inside the commands)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group("user-model")
+def user_model_group() -> None:
+    """Train, evaluate and inspect CLIP-EM user models (K latent user types)."""
+
+
+@user_model_group.command("train")
+@click.option("--data", "specs", multiple=True, required=True, metavar="KIND:PATH[,IMAGES]",
+              help="pickapic:, hpsv2:, sac:, trajectories:, pasta: (repeatable).")
+@click.option("--out", required=True, help="Checkpoint folder (resumed if it holds a trainer state).")
+@click.option("--types", type=click.IntRange(1, 64), default=8, show_default=True, help="K user types.")
+@click.option("--encoder", default="embedded", show_default=True, help="Encoder plugin (embedded, openclip).")
+@click.option("--encoder-option", multiple=True, metavar="KEY=VALUE", help="e.g. model=local-dir:FOLDER")
+@click.option("--cache", default=None, help="Embedding cache folder [OUT/embeddings].")
+@click.option("--steps", type=int, default=1000, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Samples (raters/sessions) per batch.")
+@click.option("--lr", type=float, default=3e-4, show_default=True)
+@click.option("--save-every", type=int, default=200, show_default=True)
+@click.option("--metrics", type=click.Choice(["jsonl", "tensorboard", "none"]), default="jsonl", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
+@click.option("--fresh", is_flag=True, help="Ignore a trainer state in OUT and start over.")
+def train_command(**kw: Any) -> None:
+    """Train by mini-batch EM on cached embeddings (frozen encoder)."""
+    from pasta_core.errors import PastaError
+
+    try:
+        _train(kw)
+    except PastaError as exc:
+        raise _fail(exc) from exc
+
+
+def _train(kw: dict[str, Any]) -> None:
+    import numpy as np
+
+    from pasta_clip_em.cache import EmbeddingCache
+    from pasta_clip_em.config import ModelConfig
+    from pasta_clip_em.data import build_labels
+    from pasta_clip_em.em import STATE_FILE, EMTrainer, TrainConfig
+    from pasta_clip_em.model import build_model
+    from pasta_core.cli.options import parse_options
+    from pasta_encoders import create_encoder
+
+    out = Path(kw["out"])
+    resuming = (out / STATE_FILE).is_file() and not kw["fresh"]
+    if resuming:
+        config = ModelConfig.load(out)
+    else:
+        options = parse_options(kw["encoder_option"], "--encoder-option")
+        encoder = create_encoder(kw["encoder"], **options)
+        config = ModelConfig(dim=encoder.dim, types=kw["types"], encoder=kw["encoder"], encoder_options=options)
+    encoder = create_encoder(config.encoder, **config.encoder_options)
+    cache = EmbeddingCache(kw["cache"] or out / "embeddings", encoder)
+    labels, reports = build_labels(list(kw["specs"]), cache, strict=kw["strict"], progress=True)
+    for report in reports:
+        click.echo(report.summary())
+    click.echo(f"{labels.num_samples} samples, labels: {labels.num_labels()}")
+    train = TrainConfig(steps=kw["steps"], batch_size=kw["batch_size"], lr=kw["lr"], save_every=kw["save_every"],
+                        metrics=kw["metrics"], device=kw["device"], seed=kw["seed"])
+    trainer = EMTrainer(build_model(config, kw["seed"]), labels, train, out=out)
+    if resuming and trainer.resume():
+        click.echo(f"Resuming at step {trainer.step_count}")
+    trainer.train(progress=True)
+    trainer.save()
+    click.echo(f"Saved {out} (prior {np.round(trainer.prior_array, 3).tolist()})")
+
+
+@user_model_group.command("eval")
+@click.argument("checkpoint")
+@click.option("--data", "specs", multiple=True, required=True, metavar="KIND:PATH[,IMAGES]",
+              help="pickapic: (half/half accuracy), hpsv2-test: (Spearman), trajectories:/pasta: (choices).")
+@click.option("--cache", default=None, help="Embedding cache folder [CHECKPOINT/embeddings].")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--strict", is_flag=True)
+def eval_command(checkpoint: str, specs: tuple[str, ...], cache: str | None, device: str, strict: bool) -> None:
+    """Evaluate a checkpoint; prints one JSON object per dataset."""
+    from pasta_core.errors import PastaError
+
+    try:
+        for spec in specs:
+            click.echo(json.dumps({"data": spec, **_evaluate(checkpoint, spec, cache, device, strict)}))
+    except PastaError as exc:
+        raise _fail(exc) from exc
+
+
+def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, strict: bool) -> dict[str, Any]:
+    from pasta_clip_em import evaluate as ev
+    from pasta_clip_em.cache import EmbeddingCache
+    from pasta_clip_em.data import build_labels, read_spec
+    from pasta_clip_em.usermodel import create_user_model
+    from pasta_core.datasets import ReadReport
+
+    user_model = create_user_model(path=checkpoint, device=device)
+    cache = EmbeddingCache(cache_dir or Path(checkpoint) / "embeddings", user_model.encoder)
+    if spec.startswith("hpsv2-test:"):
+        report = ReadReport(spec, strict)
+        groups = [(cache.texts([r.prompt])[0], cache.images(list(r.images)), r.ranks) for r in read_spec(spec, report)[1]]
+        return {**ev.evaluate_rankings(user_model, groups), "report": report.summary()}
+    labels, reports = build_labels([spec], cache, strict=strict)
+    model, prior = user_model.model, user_model.prior
+    result: dict[str, Any] = {"report": reports[0].summary()}
+    if labels.pairs is not None:
+        result.update(ev.evaluate_pairs(model, prior, labels))
+    if labels.turns is not None:
+        result.update(ev.evaluate_turns(model, prior, labels))
+    return result
+
+
+@user_model_group.command("show")
+@click.argument("checkpoint")
+@click.option("--picture", default=None, help="Write the top images per type here (PNG).")
+@click.option("--prompts", type=int, default=12, show_default=True, help="Packaged prompts to render for it.")
+@click.option("--t2i", default="procedural", show_default=True)
+@click.option("--per-type", type=int, default=6, show_default=True)
+def show_command(checkpoint: str, picture: str | None, prompts: int, t2i: str, per_type: int) -> None:
+    """Print the settings and learned prior; optionally draw each type's favourite images."""
+    from pasta_clip_em.usermodel import create_user_model
+    from pasta_core.errors import PastaError
+
+    try:
+        user_model = create_user_model(path=checkpoint)
+        click.echo(json.dumps(user_model.describe(), indent=2))
+        if picture:
+            _picture(user_model, picture, prompts, t2i, per_type)
+            click.echo(f"Wrote {picture}")
+    except PastaError as exc:
+        raise _fail(exc) from exc
+
+
+def _picture(user_model: Any, path: str, count: int, t2i: str, per_type: int) -> None:
+    from pasta_clip_em.figure import top_images_picture
+    from pasta_core.data import initial_prompts
+    from pasta_core.plugins import get_plugins
+
+    renderer = get_plugins().create("t2i", t2i)
+    items = []
+    for n, prompt in enumerate(initial_prompts()[:count]):
+        images = renderer.render([prompt] * 4, [n * 10 + m for m in range(4)])
+        items += [(prompt, im) for im in images]
+    top_images_picture(user_model, items, per_type=per_type).save(path)
+
+
+@click.command("score")
+@click.option("--user-model", "checkpoint", required=True, help="A clip-em checkpoint folder.")
+@click.option("--prompt", required=True, help="The prompt (the person's intent) the images answer.")
+@click.option("--type", "user_type", type=int, default=None, help="Score under this user type only.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def score_command(checkpoint: str, prompt: str, user_type: int | None, as_json: bool, images: tuple[str, ...]) -> None:
+    """Personalized scores of IMAGE files: every user type, one type, and the prior mean."""
+    from PIL import Image
+
+    from pasta_clip_em.scorer import PersonalScorer
+    from pasta_core.errors import PastaError
+
+    try:
+        scorer = PersonalScorer(checkpoint)
+        pictures = [Image.open(p).convert("RGB") for p in images]
+        scores = scorer(prompt, pictures)
+    except PastaError as exc:
+        raise _fail(exc) from exc
+    prior = scorer.user_model.prior
+    rows = []
+    for n, path in enumerate(images):
+        row: dict[str, Any] = {"image": path, "expected": float(prior @ scores[:, n])}
+        if user_type is not None:
+            row["score"] = float(scores[user_type, n])
+        else:
+            row["per_type"] = [round(float(s), 4) for s in scores[:, n]]
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        detail = f"{row['score']:.4f}" if user_type is not None else " ".join(f"{s:.3f}" for s in row["per_type"])
+        click.echo(f"{row['image']}\texpected {row['expected']:.4f}\t{detail}")

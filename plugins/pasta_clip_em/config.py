@@ -1,0 +1,72 @@
+"""Settings of a CLIP-EM user model (saved as ``config.json`` in its checkpoint folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pasta_core.errors import InvalidValueError
+
+PLUGIN_NAME = "clip-em"
+MAX_TYPES = 64
+
+
+def _types(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if not 1 <= value <= MAX_TYPES:
+        raise InvalidValueError(f"types (K) must be 1..{MAX_TYPES}, got {value}")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not value > 0:
+        raise InvalidValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.define
+class ModelConfig:
+    """The score model: K user types over an encoder's embeddings of size ``dim``.
+
+    ``hidden`` is the width of the 4-layer offset MLPs (default: ``dim``); ``temperature``
+    the initial score temperature; ``offset_init`` the scale of the random initial offsets
+    (non-zero so that the types can separate under EM).
+    """
+
+    dim: int = attrs.field(converter=int, validator=_positive)
+    types: int = attrs.field(default=8, converter=int, validator=_types)
+    hidden: int = attrs.field(default=0, converter=int)
+    temperature: float = attrs.field(default=100.0, converter=float, validator=_positive)
+    offset_init: float = attrs.field(default=0.1, converter=float)
+    aggregator: str = "softmax"
+    aggregator_options: dict[str, Any] = attrs.field(factory=dict)
+    encoder: str = "embedded"
+    encoder_options: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def width(self) -> int:
+        return self.hidden or self.dim
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plugin": PLUGIN_NAME, **attrs.asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
+        names = {f.name for f in attrs.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def save(self, folder: str | Path, **extra: Any) -> None:
+        path = Path(folder) / "config.json"
+        tmp = path.with_name(".config.json.tmp")
+        tmp.write_text(json.dumps({**self.to_json(), **extra}, indent=2, sort_keys=True))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ModelConfig:
+        path = Path(folder) / "config.json"
+        if not path.is_file():
+            raise InvalidValueError(f"{folder} has no config.json: is it a clip-em checkpoint folder?")
+        data = json.loads(path.read_text())
+        if data.get("plugin") != PLUGIN_NAME:
+            raise InvalidValueError(f"{path} belongs to plugin {data.get('plugin')!r}, not {PLUGIN_NAME!r}")
+        return cls.from_json(data)

@@ -1,0 +1,229 @@
+"""Mini-batch EM for the latent-type user model, on cached embeddings.
+
+Per batch of samples (a sample = all labels of one rater or session):
+
+- E step: the posterior gamma_i(k) ~ prior_k * p(labels_i | k) under a *target network*
+  (a copy of the model refreshed every ``target_every`` steps, so posteriors do not chase
+  the very weights they train);
+- M step: one optimizer step on the posterior-weighted negative log-likelihood
+  -sum_i sum_k gamma_i(k) log p(labels_i | k) / (labels in the batch);
+- the prior is an exponential moving average of the batch-mean posteriors.
+
+Batches are drawn from a per-epoch permutation seeded by (seed, epoch), so a run resumed
+from its last checkpoint sees the same batches it would have seen uninterrupted.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from pasta_clip_em.checkpoint import save_checkpoint, save_tensors
+from pasta_clip_em.labels import LabelSet
+from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
+from pasta_core.errors import InvalidValueError
+
+STATE_FILE = "trainer_state.safetensors"
+
+
+@attrs.define
+class TrainConfig:
+    """EM settings. ``batch_size`` counts samples (raters/sessions), not labels."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-2
+    grad_clip: float = 1.0
+    prior_momentum: float = 0.02
+    target_every: int = 50
+    save_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    metrics: str = "jsonl"
+    weights: LossWeights = attrs.field(factory=LossWeights)
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        data["weights"] = LossWeights(**data.get("weights", {}))
+        return cls(**data)
+
+
+def _aggregator(model: Any) -> Any:
+    from pasta_core.plugins import get_plugins
+
+    cfg = model.config
+    return get_plugins().create("aggregator", cfg.aggregator, **cfg.aggregator_options)
+
+
+class EMTrainer:
+    """Trains a ScoreModel on a LabelSet by mini-batch EM; checkpoints to ``out``."""
+
+    def __init__(
+        self, model: Any, labels: LabelSet, config: TrainConfig, out: str | Path | None = None,
+        prior: np.ndarray | None = None,
+    ) -> None:
+        if labels.dim != model.config.dim:
+            raise InvalidValueError(
+                f"labels have {labels.dim}-d embeddings but the model expects {model.config.dim}"
+            )
+        if labels.num_samples == 0:
+            raise InvalidValueError("no training samples: did the dataset reader skip everything?")
+        self.config = config
+        self.labels = labels
+        self.out = Path(out) if out else None
+        if self.out:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.device = torch.device(config.device)
+        self.model = model.to(self.device).train()
+        self.target = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.aggregator = _aggregator(model)
+        k = model.config.types
+        start = np.full(k, 1.0 / k) if prior is None else np.asarray(prior, dtype=np.float64)
+        self.prior = torch.as_tensor(start, dtype=torch.float32, device=self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.step_count = 0
+        self._metrics: Any = None
+
+    # ----- batches -------------------------------------------------------------------
+    def batch_samples(self, step: int) -> np.ndarray:
+        """The samples of batch ``step`` (deterministic in seed and step)."""
+        n, size = self.labels.num_samples, min(self.config.batch_size, self.labels.num_samples)
+        per_epoch = max(n // size, 1)
+        epoch, index = divmod(step, per_epoch)
+        order = np.random.default_rng([self.config.seed, epoch]).permutation(n)
+        return order[index * size : (index + 1) * size]
+
+    # ----- one EM step ---------------------------------------------------------------
+    def posterior(self, batch: Any) -> torch.Tensor:
+        """E step with the target network: (B, K) posteriors."""
+        with torch.no_grad():
+            ll = sample_loglik(self.target, self.aggregator, batch, self.config.weights)
+            return (ll + self.prior.clamp(min=1e-12).log()).softmax(dim=-1)
+
+    def step(self, samples: np.ndarray) -> dict[str, float]:
+        """One E step, one gradient step, one prior update. Returns scalar metrics."""
+        batch = make_batch(self.labels, samples, self.device)
+        gamma = self.posterior(batch)
+        ll = sample_loglik(self.model, self.aggregator, batch, self.config.weights)
+        loss = -(gamma * ll).sum() / max(batch.num_labels, 1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        m = self.config.prior_momentum
+        self.prior = (1 - m) * self.prior + m * gamma.mean(dim=0)
+        self.step_count += 1
+        if self.step_count % self.config.target_every == 0:
+            self.target.load_state_dict(self.model.state_dict())
+        return {"loss": float(loss.detach()), "grad_norm": float(grad_norm), "labels": batch.num_labels,
+                "posterior_entropy": _entropy(gamma)}
+
+    # ----- the loop ------------------------------------------------------------------
+    def train(self, progress: bool = True, stop_after: int | None = None) -> Any:
+        """Run to ``config.steps`` (or stop after ``stop_after`` more steps, as a kill would)."""
+        from tqdm.auto import tqdm
+
+        end = self.config.steps if stop_after is None else min(self.config.steps, self.step_count + stop_after)
+        bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not progress, desc="EM", unit="step")
+        started = time.perf_counter()
+        while self.step_count < end:
+            metrics = self.step(self.batch_samples(self.step_count))
+            bar.update(1)
+            if self.step_count % self.config.log_every == 0 or self.step_count == end:
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+                self._log(metrics, time.perf_counter() - started)
+            if self.out and (self.step_count % self.config.save_every == 0 or self.step_count == self.config.steps):
+                self.save()
+        bar.close()
+        self._close_metrics()
+        return self.model
+
+    @property
+    def prior_array(self) -> np.ndarray:
+        p = self.prior.double().cpu().numpy()
+        return p / p.sum()
+
+    # ----- checkpoints ---------------------------------------------------------------
+    def save(self) -> None:
+        """Write the model checkpoint and the full trainer state (atomically each)."""
+        if self.out is None:
+            return
+        save_checkpoint(self.out, self.model, self.prior_array, trained_steps=self.step_count)
+        tensors: dict[str, torch.Tensor] = {"prior": self.prior.detach().cpu().contiguous()}
+        for prefix, module in (("model", self.model), ("target", self.target)):
+            for key, value in module.state_dict().items():
+                tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
+        optim = self.optimizer.state_dict()
+        for pid, state in optim["state"].items():
+            for key, value in state.items():
+                tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+        meta = {"step": str(self.step_count), "train_config": json.dumps(self.config.to_json()),
+                "param_groups": json.dumps(optim["param_groups"])}
+        save_tensors(self.out / STATE_FILE, tensors, metadata=meta)
+
+    def resume(self) -> bool:
+        """Load the trainer state from ``out`` if there is one; True when resumed."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        path = self.out / STATE_FILE if self.out else None
+        if path is None or not path.is_file():
+            return False
+        tensors = load_file(str(path), device=str(self.device))
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata()
+        for prefix, module in (("model", self.model), ("target", self.target)):
+            module.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, pid, name = key.split(".", 2)
+                state.setdefault(int(pid), {})[name] = value.cpu() if name == "step" else value
+        self.optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+        self.prior = tensors["prior"].to(self.device)
+        self.step_count = int(meta["step"])
+        return True
+
+    # ----- metrics -------------------------------------------------------------------
+    def _log(self, metrics: dict[str, float], elapsed: float) -> None:
+        if self.out is None or self.config.metrics == "none":
+            return
+        record = {"step": self.step_count, **metrics, "temperature": float(self.model.temperature),
+                  "prior_entropy": _entropy(self.prior.unsqueeze(0)), "elapsed_s": round(elapsed, 3)}
+        if self.config.metrics == "tensorboard":
+            if self._metrics is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._metrics = SummaryWriter(str(self.out / "tensorboard"))
+            for key, value in record.items():
+                if key != "step":
+                    self._metrics.add_scalar(f"em/{key}", value, self.step_count)
+            return
+        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def _close_metrics(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
+
+
+def _entropy(p: torch.Tensor) -> float:
+    p = p.clamp(min=1e-12)
+    return float(-(p * p.log()).sum(-1).mean()) / math.log(max(p.shape[-1], 2))

@@ -1,0 +1,103 @@
+"""The score model s(k, p, I) = temperature * < norm(e_I + dI_k), norm(e_p + dp_k) >.
+
+e_I and e_p are encoder embeddings (output normalization removed); dI_k and dp_k come from
+a 4-layer MLP per modality whose last layer is split into K residual offsets of size d.
+The module also holds the few scalars of the likelihoods: the choice temperature
+tau(scores) and the affine link and noise of the Gaussian rating likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pasta_clip_em.config import ModelConfig
+
+
+class TypeOffsets(nn.Module):
+    """e -> (e + offset_k(e)) / |...| for every type k: a 4-layer MLP split into K heads."""
+
+    def __init__(self, dim: int, types: int, hidden: int, offset_init: float) -> None:
+        super().__init__()
+        self.dim, self.types = dim, types
+        self.body = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, hidden), nn.GELU(),
+        )
+        self.heads = nn.Linear(hidden, types * dim)
+        nn.init.normal_(self.heads.weight, std=offset_init / math.sqrt(hidden))
+        nn.init.zeros_(self.heads.bias)
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(N, d) -> (N, K, d), unit length along the last axis."""
+        offsets = self.heads(self.body(embeddings)).view(-1, self.types, self.dim)
+        return F.normalize(embeddings.unsqueeze(1) + offsets, dim=-1)
+
+
+class ScoreModel(nn.Module):
+    """Per-type text and image towers plus the likelihood scalars."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        args = (config.dim, config.types, config.width, config.offset_init)
+        self.text = TypeOffsets(*args)
+        self.image = TypeOffsets(*args)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature)))
+        # Choice temperature tau = exp(log_tau) / (1 + softplus(spread) * std of utilities).
+        self.log_tau = nn.Parameter(torch.tensor(0.0))
+        self.spread = nn.Parameter(torch.tensor(-3.0))
+        # Gaussian ratings: rating ~ N(scale * s + bias, sigma^2) on normalized ratings.
+        self.rating_scale = nn.Parameter(torch.tensor(0.1))
+        self.rating_bias = nn.Parameter(torch.tensor(0.0))
+        self.rating_log_sigma = nn.Parameter(torch.tensor(0.0))
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        return self.log_temperature.clamp(max=math.log(1000.0)).exp()
+
+    def scores(self, text: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Row-wise scores: text (N, K, d) and images (N, K, d) already typed -> (N, K)."""
+        return self.temperature * (text * images).sum(-1)
+
+    def score_matrix(self, text_embedding: torch.Tensor, image_embeddings: torch.Tensor) -> torch.Tensor:
+        """One prompt (d,) against N images (N, d): scores of shape (K, N)."""
+        t = self.text(text_embedding.view(1, -1))[0]  # (K, d)
+        i = self.image(image_embeddings)  # (N, K, d)
+        return self.temperature * torch.einsum("kd,nkd->kn", t, i)
+
+    def choice_tau(self, utilities: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """tau(scores) per row of ``utilities`` (..., L): one positive factor per row, so it
+        never changes the order of a row's utilities (the paper's Assumption 2)."""
+        if mask is None:
+            spread = utilities.std(dim=-1, unbiased=False, keepdim=True)
+        else:
+            m = mask.to(utilities.dtype)
+            count = m.sum(-1, keepdim=True).clamp(min=1)
+            mean = (utilities * m).sum(-1, keepdim=True) / count
+            spread = (((utilities - mean) ** 2 * m).sum(-1, keepdim=True) / count).sqrt()
+        return self.log_tau.exp() / (1 + F.softplus(self.spread) * spread)
+
+    def choice_log_probs(self, utilities: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """log softmax over columns (last axis) of tau(utilities) * utilities."""
+        logits = self.choice_tau(utilities, mask) * utilities
+        if mask is not None:
+            logits = logits.masked_fill(~mask, float("-inf"))
+        return logits.log_softmax(dim=-1)
+
+
+def build_model(config: ModelConfig, seed: int = 0) -> ScoreModel:
+    """A freshly initialised score model (seeded)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ScoreModel(config)
+
+
+def state_tensors(model: ScoreModel) -> dict[str, Any]:
+    """The model's tensors, contiguous and on the CPU (for safetensors)."""
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

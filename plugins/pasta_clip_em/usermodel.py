@@ -1,0 +1,167 @@
+"""The ``clip-em`` UserModel: a trained (or fresh) score model behind the core protocol.
+
+Utilities aggregate the M image scores of a column with a registered aggregator; choice
+probabilities are a softmax over columns of tau(scores) * R_k; the posterior over types
+follows Bayes' rule over the observed choices. Embeddings of images and prompts already
+seen are kept in memory (a simulator asks for the same images many times).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pasta_clip_em.config import ModelConfig
+from pasta_core.types import Column
+from pasta_core.usermodel import AggregatingUserModel
+
+
+def image_key(image: Any) -> bytes:
+    """A content hash of a PIL image (pixels, size and mode)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{image.mode}:{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.digest()
+
+
+class EmbeddingMemo:
+    """A bounded in-process map from a key to an embedding row (least recently used out)."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[Any, np.ndarray] = OrderedDict()
+
+    def lookup(self, keys: Sequence[Any], items: Sequence[Any], encode: Any) -> np.ndarray:
+        """Rows for ``keys``; the missing ones are encoded in one batched call."""
+        missing = {k: item for k, item in zip(keys, items) if k not in self._rows}
+        if missing:
+            rows = encode(list(missing.values()))
+            for key, row in zip(missing, rows):
+                self._rows[key] = np.asarray(row, dtype=np.float32)
+        out = []
+        for key in keys:
+            self._rows.move_to_end(key)
+            out.append(self._rows[key])
+        while len(self._rows) > self.capacity:
+            self._rows.popitem(last=False)
+        return np.stack(out)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class ClipEmUserModel(AggregatingUserModel):
+    """K latent user types scored by a CLIP-style model with per-type residual offsets."""
+
+    def __init__(self, model: Any, prior: np.ndarray, encoder: Any = None, device: str = "cpu") -> None:
+        config: ModelConfig = model.config
+        super().__init__(aggregator=_aggregator(config))
+        self.model = model.to(device).eval()
+        self.device = device
+        self._prior = np.asarray(prior, dtype=np.float64) / np.sum(prior)
+        self._encoder = encoder
+        self.images_seen = EmbeddingMemo()
+        self.texts_seen = EmbeddingMemo(capacity=10_000)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            from pasta_encoders import create_encoder
+
+            self._encoder = create_encoder(self.config.encoder, **self.config.encoder_options)
+        return self._encoder
+
+    @property
+    def num_types(self) -> int:
+        return self.config.types
+
+    @property
+    def prior(self) -> np.ndarray:
+        return self._prior
+
+    def embed_images(self, images: Sequence[Any]) -> np.ndarray:
+        """Encoder embeddings of ``images`` (N, d), reusing those already seen."""
+        if not images:
+            return np.zeros((0, self.config.dim), dtype=np.float32)
+        return self.images_seen.lookup([image_key(im) for im in images], images, self.encoder.encode_images)
+
+    def embed_text(self, text: str) -> np.ndarray:
+        return self.texts_seen.lookup([text], [text], self.encoder.encode_text)[0]
+
+    def scores(self, intent: str, images: Sequence[Any]) -> np.ndarray:
+        return self.scores_from_embeddings(self.embed_text(intent), self.embed_images(images))
+
+    def scores_from_embeddings(self, text: np.ndarray, images: np.ndarray) -> np.ndarray:
+        """s(k, p, I) for one prompt embedding (d,) and image embeddings (N, d): (K, N)."""
+        import torch
+
+        if len(images) == 0:
+            return np.zeros((self.num_types, 0))
+        with torch.inference_mode():
+            t = torch.as_tensor(text, device=self.device)
+            i = torch.as_tensor(images, device=self.device)
+            return self.model.score_matrix(t, i).double().cpu().numpy()
+
+    def choice_probabilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
+        return choice_probabilities(self.model, self.utilities(intent, columns))
+
+    def describe(self) -> dict[str, Any]:
+        """The model's settings and prior, for ``pasta user-model show``."""
+        return {**self.config.to_json(), "prior": [round(float(p), 4) for p in self.prior]}
+
+
+def choice_probabilities(model: Any, utilities: np.ndarray) -> np.ndarray:
+    """Softmax over columns of tau(utilities) * utilities, per type row: (K, L)."""
+    import torch
+
+    with torch.inference_mode():
+        device = next(model.parameters()).device
+        u = torch.as_tensor(np.asarray(utilities, dtype=np.float32), device=device)
+        probs = model.choice_log_probs(u).double().exp().cpu().numpy()
+    return probs / probs.sum(axis=-1, keepdims=True)
+
+
+def _aggregator(config: ModelConfig) -> Any:
+    from pasta_core.plugins import get_plugins
+
+    return get_plugins().create("aggregator", config.aggregator, **config.aggregator_options)
+
+
+def create_user_model(
+    path: str | None = None,
+    types: int | str = 8,
+    encoder: str = "embedded",
+    dim: int | str | None = None,
+    seed: int | str = 0,
+    device: str = "cpu",
+    aggregator: str = "softmax",
+    **encoder_options: Any,
+) -> ClipEmUserModel:
+    """Factory of the ``clip-em`` plugin: load ``path=DIR`` (a checkpoint folder), or build
+    a fresh, untrained model over ``encoder`` with ``types`` user types and a uniform prior.
+    Extra options go to the encoder (e.g. ``model=local-dir:FOLDER`` for ``openclip``)."""
+    from pasta_clip_em.checkpoint import load_checkpoint
+    from pasta_clip_em.model import build_model
+
+    if path:
+        model, prior, _ = load_checkpoint(Path(path), device=device)
+        return ClipEmUserModel(model, prior, device=device)
+    from pasta_encoders import create_encoder
+
+    if dim not in (None, "") and encoder == "embedded":
+        encoder_options["dim"] = dim
+    enc = create_encoder(encoder, **encoder_options)
+    config = ModelConfig(
+        dim=enc.dim, types=int(types), aggregator=aggregator, encoder=encoder, encoder_options=encoder_options
+    )
+    k = config.types
+    return ClipEmUserModel(build_model(config, int(seed)), np.full(k, 1.0 / k), encoder=enc, device=device)
