@@ -124,6 +124,14 @@ class Plugins:
         except Exception as exc:
             self.failures.append(PluginFailure(plugin_name, f"{type(exc).__name__}: {exc}"))
 
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add its CLI sub-commands; a plugin that fails is reported."""
+        for impl in self.manager.hook.pasta_register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                self.failures.append(PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}"))
+
     def registry(self, kind: str) -> Registry[Any]:
         """The registry of one kind (``generator``, ``selector``, ``t2i``, ...)."""
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,10 @@ class Session:
         session_id: str | None = None,
         components: dict[str, ComponentSpec] | None = None,
         user_type: int | None = None,
+        prefetch: bool = True,
     ) -> None:
         self.agent = agent
+        self.prefetch = prefetch
         self.config = config or EpisodeConfig()
         self.seed = int(seed)
         self.session_id = session_id or uuid.uuid4().hex[:12]
@@ -79,6 +82,10 @@ class Session:
         self._history: History | None = None
         self._candidates: list[Candidate] = []
         self._columns: list[Column] = []
+        self._workers: ThreadPoolExecutor | None = None
+        self._saving: Future[list[list[str]]] | None = None
+        self._branches: dict[int, Future[tuple[list[Candidate], list[Candidate]]]] = {}
+        self._next: Future[tuple[list[Candidate], list[Candidate]]] | None = None
 
     # -- construction -------------------------------------------------------------------
 
@@ -191,11 +198,24 @@ class Session:
         from pasta_core.episode import turn_reward
 
         turn = self.turn
-        refs = self._save_images(turn) if self.folder is not None else ()
+        refs = self._saving.result() if self._saving is not None else ()
         record = make_turn(self._candidates, self._columns, answer, turn_reward(answer, turn, self.config), refs)
         self._history = self.history.append(record)
-        self._columns, self._candidates = [], []
+        self._columns, self._candidates, self._saving = [], [], None
         self._save_trajectory()
+        # A critique changes the generator's input, so the prefetched branch is stale then.
+        self._next = self._branches.pop(answer.choice, None) if answer.critique is None else None
+        for branch in self._branches.values():
+            branch.cancel()
+        self._branches = {}
+
+    def close(self) -> None:
+        """Finish pending writes and stop the background workers."""
+        if self._saving is not None:
+            self._saving.result()
+        if self._workers is not None:
+            self._workers.shutdown(wait=True, cancel_futures=True)
+            self._workers = None
 
     @property
     def trajectory(self) -> Trajectory:
@@ -209,14 +229,33 @@ class Session:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._workers is None:
+            self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pasta-session")
+        return self._workers
+
     def _prepare(self) -> list[Column]:
-        candidates, slate = propose(self.agent, self.history, self.config, self.seed)
+        proposal = self._next.result() if self._next is not None else None
+        self._next = None
+        candidates, slate = proposal or propose(self.agent, self.history, self.config, self.seed)
         seeds = image_seeds(self.seed, self.turn, len(slate), self.config.images_per_prompt)
         (columns,) = render_slates(self.agent.t2i, [slate], [seeds])
         self._candidates, self._columns = candidates, columns
         if self.folder is not None:
-            self._save_grid()
+            self._saving = self._executor().submit(self._save_slate, self.turn, columns)
+        if self.prefetch and self.turn < self.config.turns:
+            self._start_branches()
         return list(columns)
+
+    def _start_branches(self) -> None:
+        """Prepare the next turn's candidates and slate for every possible click.
+
+        Assumes, like every built-in, that generators and selectors do not read rewards or
+        image paths from the history (unknown before the click)."""
+        for choice in range(len(self._columns)):
+            hypothetical = make_turn(self._candidates, self._columns, Answer(choice), None)
+            history = self.history.append(hypothetical)
+            self._branches[choice] = self._executor().submit(propose, self.agent, history, self.config, self.seed)
 
     def _component_dict(self) -> dict[str, Any]:
         return {k: {"name": v.name, "options": v.options} for k, v in self.components.items()}
@@ -243,27 +282,33 @@ class Session:
             return None
         return self.folder / "grids" / f"turn-{turn or self.turn}.png"
 
-    def _save_grid(self) -> None:
+    def saved_grid(self) -> Path | None:
+        """The grid picture of the slate on show, once it is on disk."""
+        if self._saving is not None:
+            self._saving.result()
+        return self.grid_path()
+
+    def _save_slate(self, turn: int, columns: list[Column]) -> list[list[str]]:
+        """Write the slate's images and grid picture (runs in the background while the
+        person looks); returns the image paths relative to the session folder."""
         from pasta_core.grid import slate_grid
 
-        path = self.grid_path()
-        assert path is not None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        title = f"Turn {self.turn} of {self.config.turns}: {self.history.initial_prompt}"
-        slate_grid(self._columns, title=title).save(path)
-
-    def _save_images(self, turn: int) -> list[list[str]]:
         assert self.folder is not None
         refs = []
-        for c, column in enumerate(self._columns, start=1):
+        for c, column in enumerate(columns, start=1):
             column_refs = []
             for m, image in enumerate(column.images, start=1):
                 ref = f"images/turn-{turn}/col-{c}-img-{m}.png"
                 path = self.folder / ref
                 path.parent.mkdir(parents=True, exist_ok=True)
-                image.save(path)
+                image.save(path, compress_level=1)  # 3x faster than the default, files ~1.3x
                 column_refs.append(ref)
             refs.append(column_refs)
+        grid = self.grid_path(turn)
+        assert grid is not None
+        grid.parent.mkdir(parents=True, exist_ok=True)
+        title = f"Turn {turn} of {self.config.turns}: {self.history.initial_prompt}"
+        slate_grid(columns, title=title).save(grid, compress_level=1)
         return refs
 
     def _save_trajectory(self) -> None:
@@ -295,4 +340,5 @@ def play(session: Session, user: Any, prompt: str | None = None, progress: bool 
             bar.update(1)
     if bar is not None:
         bar.close()
+    session.close()
     return session.trajectory

@@ -27,7 +27,7 @@ def load_plugin_commands() -> None:
         return
     from pasta_core.plugins import get_plugins
 
-    get_plugins().manager.hook.pasta_register_commands(cli=cli)
+    get_plugins().add_commands(cli)
     _plugin_commands_loaded = True
 
 

@@ -98,7 +98,7 @@ def _play(session: Any, kw: dict[str, Any]) -> None:
         )
         session.user_type = user.user_type
     else:
-        user = ConsoleUser(session.grid_path)
+        user = ConsoleUser(session.saved_grid)
     prompt = kw["prompt"]
     if not session.started and not prompt:
         if kw["user_kind"] == "sim":

@@ -164,5 +164,17 @@ def test_pasta_register_commands_adds_a_cli_command():
 
     group = click.Group("pasta")
     plugins = Plugins(entry_points=None, extra=[plugin_module("c", pasta_register_commands=lambda cli: cli.add_command(hello))])
-    plugins.manager.hook.pasta_register_commands(cli=group)
+    plugins.add_commands(group)
     assert CliRunner().invoke(group, ["hello"]).output == "hi from a plugin\n"
+
+
+def test_a_plugin_failing_to_add_commands_is_reported_not_fatal():
+    import click
+
+    def broken(cli):
+        raise ImportError("no module named x")
+
+    group = click.Group("pasta")
+    plugins = Plugins(entry_points=None, extra=[plugin_module("bad", pasta_register_commands=broken)])
+    plugins.add_commands(group)
+    assert plugins.failures[0].name == "bad" and "ImportError" in plugins.failures[0].error
