@@ -11,7 +11,9 @@ fi
 PIP=".venv/bin/python -m pip"
 if [ "${1:-}" = "test" ]; then
   # torch and torchvision are resolved together so that they match.
-  $PIP install -q -e '.[all,test]'
+  $PIP install -q -e '.[all,test,docs]'
+  # The example third-party plugin, installed the way its users would install it.
+  $PIP install -q -e contrib/pasta-example-plugin
   if [ ! -x /usr/bin/chromium ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
