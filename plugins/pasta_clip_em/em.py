@@ -204,7 +204,7 @@ class EMTrainer:
     def _log(self, metrics: dict[str, float], elapsed: float) -> None:
         if self.out is None or self.config.metrics == "none":
             return
-        record = {"step": self.step_count, **metrics, "temperature": float(self.model.temperature),
+        record = {"step": self.step_count, **metrics, "temperature": float(self.model.temperature.detach()),
                   "prior_entropy": _entropy(self.prior.unsqueeze(0)), "elapsed_s": round(elapsed, 3)}
         if self.config.metrics == "tensorboard":
             if self._metrics is None:
