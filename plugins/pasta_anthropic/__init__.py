@@ -5,7 +5,7 @@ tool call (``tool_choice`` names the one tool, whose ``input_schema`` is 5 categ
 prompts), which is Anthropic's way of structured output. The key comes from
 ``ANTHROPIC_API_KEY``, never from options or files. Options (``--generator-option key=value``):
 
-- ``model`` (default ``claude-sonnet-4-5``), ``max_tokens`` (4096);
+- ``model`` (default ``claude-haiku-5-5``, a fast model as the paper used Gemini Flash), ``max_tokens`` (4096);
 - ``temperature`` and ``top_p``: not sent unless set (the current SDK's ``create`` has no
   sampling arguments and newer models fix them; set ``top_p=0.9`` for models that accept it);
 - ``max_retries`` (4) for 429 / 5xx / 529 / timeouts, with bounded exponential backoff;
@@ -21,9 +21,16 @@ from typing import Any
 
 from pasta_core import hookimpl
 from pasta_core.errors import BackendError, InvalidValueError, require
-from pasta_core.llm_support import LLMGenerator, Prompt, RetryPolicy, api_key, option_float, option_int
+from pasta_core.llm_support import (
+    LLMGenerator,
+    Prompt,
+    RetryPolicy,
+    api_key,
+    option_float,
+    option_int,
+)
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-haiku-5-5"
 KEY_VARIABLES = ("ANTHROPIC_API_KEY",)
 TOOL_NAME = "propose_prompt_expansions"
 _TRANSIENT_STATUS = {408, 409, 429}
@@ -107,7 +114,7 @@ def create(
 ) -> LLMGenerator:
     """Build the ``anthropic`` generator (``http_client`` and ``retry`` are for Python callers and tests)."""
     if not str(model).strip():
-        raise InvalidValueError("option model must name a Claude model, e.g. claude-sonnet-4-5")
+        raise InvalidValueError("option model must name a Claude model, e.g. claude-haiku-5-5")
     retry = retry or RetryPolicy()
     retry.max_retries = option_int("max_retries", max_retries)
     client = make_client(option_float("timeout", timeout, 0.001), base_url, http_client)

@@ -20,7 +20,7 @@ def _load(pipeline_class: str, model: str, plugin: str, dtype: Any, variant: str
         kwargs["variant"] = variant
     try:
         return cls.from_pretrained(model, **kwargs)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise BackendError(
             f"could not load {pipeline_class} from {model!r}: {exc}. To fix: {opt.weights_help(model, plugin)}"
         ) from exc
@@ -103,10 +103,16 @@ class DiffusersT2I:
         return images
 
 
-def _set_scheduler(pipeline: Any, name: str | None) -> None:
+def _scheduler(name: str | None) -> tuple[str, dict[str, Any]] | None:
     if not name or name.strip().lower() == "default":
+        return None
+    return opt.scheduler_spec(name)
+
+
+def _set_scheduler(pipeline: Any, spec: tuple[str, dict[str, Any]] | None) -> None:
+    if spec is None:
         return
-    class_name, overrides = opt.scheduler_spec(name)
+    class_name, overrides = spec
     diffusers = require("diffusers", "sdxl")
     cls = getattr(diffusers, class_name, None)
     if cls is None:
@@ -115,13 +121,10 @@ def _set_scheduler(pipeline: Any, name: str | None) -> None:
 
 
 def _place(pipeline: Any, device: str, cpu_offload: bool) -> None:
-    if not cpu_offload:
+    if cpu_offload:
+        pipeline.enable_model_cpu_offload(device=device)
+    else:
         pipeline.to(device)
-        return
-    if device == "cpu":
-        raise InvalidValueError("cpu_offload=true needs a GPU device (it moves models to it when used)")
-    require("accelerate", "offload")
-    pipeline.enable_model_cpu_offload(device=device)
 
 
 def build(
@@ -156,13 +159,20 @@ def build(
     device_name = opt.resolve_device(torch, device)
     torch_dtype = opt.resolve_dtype(torch, dtype, device_name)
     offload = opt.as_bool("cpu_offload", cpu_offload)
+    if offload and device_name == "cpu":
+        raise InvalidValueError("cpu_offload=true needs a GPU device (it moves models to it when used)")
+    if offload:
+        require("accelerate", "offload")
+    slicing, tiling = opt.as_bool("attention_slicing", attention_slicing), opt.as_bool("vae_tiling", vae_tiling)
+    show_progress = opt.as_bool("progress", progress)
+    scheduler_spec = _scheduler(scheduler)
     source = opt.resolve_model(model, plugin)
     pipeline = _load(pipeline_class, source, plugin, torch_dtype, variant)
-    _set_scheduler(pipeline, scheduler)
-    if opt.as_bool("attention_slicing", attention_slicing):
+    _set_scheduler(pipeline, scheduler_spec)
+    if slicing:
         pipeline.enable_attention_slicing()
-    if opt.as_bool("vae_tiling", vae_tiling):
+    if tiling:
         pipeline.vae.enable_tiling()
     _place(pipeline, device_name, offload)
-    pipeline.set_progress_bar_config(disable=not opt.as_bool("progress", progress))
+    pipeline.set_progress_bar_config(disable=not show_progress)
     return DiffusersT2I(pipeline, steps_n, guidance_f, size_w, size_h, batch, negative_prompt or None)
