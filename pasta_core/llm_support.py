@@ -337,6 +337,10 @@ class LLMGenerator:
     ``is_transient(exc)`` says whether an exception from it is worth retrying.
     ``max_repairs`` bounds how often an unusable answer is asked again. Counters
     ``requests`` and ``fallbacks`` report what happened.
+
+    ``prefetch`` (default False) tells a :class:`~pasta_core.session.Session` whether it may
+    ask for the next turn's candidates for every possible click ahead of time: that hides
+    the provider's latency but costs one request per column instead of one per turn.
     """
 
     def __init__(
@@ -347,8 +351,10 @@ class LLMGenerator:
         retry: RetryPolicy | None = None,
         max_repairs: int = 2,
         fallback: str | None = "none",
+        prefetch: bool = False,
     ) -> None:
         self.name = name
+        self.prefetch = bool(prefetch)
         self._ask = ask
         self._is_transient = is_transient
         self.retry = retry or RetryPolicy()
@@ -429,6 +435,18 @@ def option_float(name: str, value: Any, low: float | None = None, high: float | 
     if (low is not None and number < low) or (high is not None and number > high):
         raise InvalidValueError(f"option {name} must lie in [{low}, {high}], got {number}")
     return number
+
+
+def option_bool(name: str, value: Any) -> bool:
+    """A boolean option; CLI strings such as ``true``/``0``/``yes`` accepted."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise InvalidValueError(f"option {name} must be true or false, got {value!r}")
 
 
 def option_int(name: str, value: Any, low: int = 0) -> int:

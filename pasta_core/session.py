@@ -243,7 +243,9 @@ class Session:
         self._candidates, self._columns = candidates, columns
         if self.folder is not None:
             self._saving = self._executor().submit(self._save_slate, self.turn, columns)
-        if self.prefetch and self.turn < self.config.turns:
+        # A generator with a ``prefetch`` attribute set to False (paid LLM APIs by default)
+        # is asked once per turn only, not once per possible click.
+        if self.prefetch and self.turn < self.config.turns and getattr(self.agent.generator, "prefetch", True):
             self._start_branches()
         return list(columns)
 

@@ -12,7 +12,9 @@ prompts), which is Anthropic's way of structured output. The key comes from
   ``max_repairs`` (2): how often an unusable answer is asked again;
 - ``timeout`` in seconds (60), ``base_url`` (a proxy or a stub server);
 - ``fallback``: ``none`` (default: a clear error) or ``template`` (offline answers for the
-  failed turn, with a visible warning).
+  failed turn, with a visible warning);
+- ``prefetch`` (false): let interactive sessions ask ahead for every possible click (hides
+  latency, costs one request per column instead of one per turn).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pasta_core.llm_support import (
     Prompt,
     RetryPolicy,
     api_key,
+    option_bool,
     option_float,
     option_int,
 )
@@ -109,6 +112,7 @@ def create(
     timeout: Any = 60.0,
     base_url: str | None = None,
     fallback: str | None = "none",
+    prefetch: Any = False,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
 ) -> LLMGenerator:
@@ -120,7 +124,8 @@ def create(
     client = make_client(option_float("timeout", timeout, 0.001), base_url, http_client)
     ask = AnthropicAsk(client, str(model), option_int("max_tokens", max_tokens, 1), _sampling(temperature, top_p))
     return LLMGenerator(
-        "anthropic", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs), fallback=fallback
+        "anthropic", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs),
+        fallback=fallback, prefetch=option_bool("prefetch", prefetch),
     )
 
 

@@ -11,7 +11,9 @@ application/json and a ``responseJsonSchema`` of 5 categories x 5 prompts), nucl
   ``max_repairs`` (2): how often an unusable answer is asked again;
 - ``timeout`` in seconds (60), ``base_url`` (a proxy or a stub server);
 - ``fallback``: ``none`` (default: a clear error) or ``template`` (offline answers for the
-  failed turn, with a visible warning).
+  failed turn, with a visible warning);
+- ``prefetch`` (false): let interactive sessions ask ahead for every possible click (hides
+  latency, costs one request per column instead of one per turn).
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from typing import Any
 
 from pasta_core import hookimpl
 from pasta_core.errors import InvalidValueError, require
-from pasta_core.llm_support import LLMGenerator, Prompt, RetryPolicy, api_key, option_float, option_int
+from pasta_core.llm_support import (
+    LLMGenerator,
+    Prompt,
+    RetryPolicy,
+    api_key,
+    option_bool,
+    option_float,
+    option_int,
+)
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -94,6 +104,7 @@ def create(
     timeout: Any = 60.0,
     base_url: str | None = None,
     fallback: str | None = "none",
+    prefetch: Any = False,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
 ) -> LLMGenerator:
@@ -111,7 +122,8 @@ def create(
         None if max_output_tokens in (None, "") else option_int("max_output_tokens", max_output_tokens, 1),
     )
     return LLMGenerator(
-        "gemini", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs), fallback=fallback
+        "gemini", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs),
+        fallback=fallback, prefetch=option_bool("prefetch", prefetch),
     )
 
 
