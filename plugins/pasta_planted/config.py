@@ -1,0 +1,213 @@
+"""The planted world's settings, read from a TOML file (see docs/planted-world.md).
+
+``[world]`` (seed, types K*, choice_temperature, prior) is the population; ``[utility]``
+shapes each type's utility; ``[raters]`` the human-like rater answers; ``[sessions]`` and
+``[pairs]`` the sizes of the generated human-like data; ``[bench]`` the sizes of
+``pasta bench planted`` (``[bench.quick]`` overrides them under ``--quick``). Every table
+but ``[world]`` is optional.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pasta_core.errors import InvalidValueError
+from pasta_planted.features import ATTRIBUTES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    from pasta_core.errors import require
+
+    tomllib = require("tomli", "train")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not value > 0:
+        raise InvalidValueError(f"{attribute.name} must be positive, got {value!r}")
+
+
+def _prior(value: Any) -> Any:
+    if isinstance(value, str):
+        if value != "uniform":
+            raise InvalidValueError(f'prior must be "uniform" or a list of K* weights, got {value!r}')
+        return value
+    return tuple(float(v) for v in value)
+
+
+@attrs.frozen
+class WorldConfig:
+    """``[world]``: the population, its prior and how sharply each type chooses.
+
+    P(column c | type k) = softmax_c( R_k(c) / choice_temperature ).
+    """
+
+    seed: int = attrs.field(default=0, converter=int)
+    types: int = attrs.field(default=8, converter=int)
+    choice_temperature: float = attrs.field(default=0.15, converter=float, validator=_positive)
+    prior: Any = attrs.field(default="uniform", converter=_prior)
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.types <= 64:
+            raise InvalidValueError(f"[world] types must be 1..64, got {self.types}")
+        if not isinstance(self.prior, str):
+            if len(self.prior) != self.types or min(self.prior) < 0 or sum(self.prior) <= 0:
+                raise InvalidValueError(
+                    f"[world] prior needs {self.types} non-negative weights (one per type), got {list(self.prior)}"
+                )
+
+
+@attrs.frozen
+class UtilityConfig:
+    """``[utility]``: u_k(p0, I) = taste_k . z(I) - fidelity_k * mean_j (z_j(I) - z_j(p0))^2.
+
+    z are the standardized measured attributes listed in ``attributes``; taste vectors have
+    length ``taste_scale``; each type's fidelity weight is drawn uniformly from
+    ``fidelity``; the intent's reference z(p0) is the mean over ``reference_images`` renders
+    of the initial prompt at ``image_size`` pixels. ``aggregator`` turns the M image
+    utilities of a column into the column utility (``max``: the best image decides).
+    """
+
+    attributes: tuple[str, ...] = attrs.field(default=ATTRIBUTES, converter=tuple)
+    taste_scale: float = attrs.field(default=1.0, converter=float, validator=_positive)
+    fidelity: tuple[float, float] = attrs.field(default=(0.1, 0.4), converter=tuple)
+    aggregator: str = "max"
+    reference_images: int = attrs.field(default=4, converter=int)
+    image_size: int = attrs.field(default=64, converter=int)
+
+    def __attrs_post_init__(self) -> None:
+        unknown = set(self.attributes) - set(ATTRIBUTES)
+        if unknown or not self.attributes:
+            raise InvalidValueError(f"[utility] attributes must be among {list(ATTRIBUTES)}, got {sorted(unknown)}")
+        if len(self.fidelity) != 2 or not 0 <= self.fidelity[0] <= self.fidelity[1]:
+            raise InvalidValueError(f"[utility] fidelity is a range [low, high], got {list(self.fidelity)}")
+
+
+@attrs.frozen
+class RaterConfig:
+    """``[raters]``: how a planted rater answers besides choosing.
+
+    Satisfaction (1-5) of a column: its utility plus Gaussian noise (``satisfaction_noise``),
+    cut at ``satisfaction_cuts``. Comparison with the previous turn: the chosen column's
+    utility minus the previous chosen one's, plus noise (``comparison_noise``); within
+    +-``comparison_margin`` it is "same".
+    """
+
+    satisfaction_noise: float = attrs.field(default=0.25, converter=float)
+    satisfaction_cuts: tuple[float, ...] = attrs.field(default=(-1.0, -0.3, 0.3, 1.0), converter=tuple)
+    comparison_noise: float = attrs.field(default=0.1, converter=float)
+    comparison_margin: float = attrs.field(default=0.1, converter=float)
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.satisfaction_cuts) != 4 or list(self.satisfaction_cuts) != sorted(self.satisfaction_cuts):
+            raise InvalidValueError("[raters] satisfaction_cuts needs 4 increasing values (5 levels)")
+
+
+@attrs.frozen
+class SessionsConfig:
+    """``[sessions]``: human-like multi-turn sessions (one planted rater each)."""
+
+    count: int = attrs.field(default=1000, converter=int)
+    turns: int = attrs.field(default=5, converter=int)
+    slate_size: int = attrs.field(default=4, converter=int)
+    images_per_prompt: int = attrs.field(default=4, converter=int)
+
+
+@attrs.frozen
+class PairsConfig:
+    """``[pairs]``: single-turn preference pairs in Pick-a-Pic's format."""
+
+    raters: int = attrs.field(default=300, converter=int)
+    pairs_per_rater: int = attrs.field(default=20, converter=int)
+    tie_margin: float = attrs.field(default=0.05, converter=float)
+
+
+@attrs.frozen
+class BenchConfig:
+    """``[bench]``: sizes of ``pasta bench planted`` (``[bench.quick]`` for ``--quick``)."""
+
+    sessions: int = attrs.field(default=1000, converter=int)
+    test_sessions: int = attrs.field(default=300, converter=int)
+    pair_raters: int = attrs.field(default=200, converter=int)
+    pairs_per_rater: int = attrs.field(default=20, converter=int)
+    em_steps: int = attrs.field(default=1500, converter=int)
+    em_dim: int = attrs.field(default=64, converter=int)
+    simulated: int = attrs.field(default=1000, converter=int)
+    iql_steps: int = attrs.field(default=1000, converter=int)
+    episodes: int = attrs.field(default=1000, converter=int)
+    image_size: int = attrs.field(default=64, converter=int)
+    oracle_images: int = attrs.field(default=1, converter=int)
+
+
+@attrs.frozen
+class PlantedConfig:
+    """Every table of a world file."""
+
+    world: WorldConfig = WorldConfig()
+    utility: UtilityConfig = UtilityConfig()
+    raters: RaterConfig = RaterConfig()
+    sessions: SessionsConfig = SessionsConfig()
+    pairs: PairsConfig = PairsConfig()
+    bench: BenchConfig = BenchConfig()
+    quick: BenchConfig = BenchConfig(
+        sessions=240, test_sessions=100, pair_raters=60, pairs_per_rater=10, em_steps=150, em_dim=32,
+        simulated=150, iql_steps=150, episodes=100, oracle_images=1,
+    )
+    source: str = attrs.field(default="<defaults>", eq=False)
+
+
+_TABLES = {"world": WorldConfig, "utility": UtilityConfig, "raters": RaterConfig,
+           "sessions": SessionsConfig, "pairs": PairsConfig}
+
+
+def _build(cls: type, table: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in attrs.fields(cls)}
+    unknown = set(table) - names
+    if unknown:
+        raise InvalidValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+    try:
+        return cls(**table)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"{where}: {exc}") from exc
+
+
+def parse_config(data: dict[str, Any], source: str = "<dict>") -> PlantedConfig:
+    """A :class:`PlantedConfig` from parsed TOML."""
+    if "world" not in data:
+        raise InvalidValueError(f"{source}: a world file needs a [world] table (seed, types, ...)")
+    unknown = set(data) - set(_TABLES) - {"bench"}
+    if unknown:
+        raise InvalidValueError(f"{source}: unknown tables {sorted(unknown)}")
+    parts = {name: _build(cls, data.get(name, {}), f"{source} [{name}]") for name, cls in _TABLES.items()}
+    bench = dict(data.get("bench", {}))
+    quick = bench.pop("quick", {})
+    default = PlantedConfig()
+    parts["bench"] = _build(BenchConfig, bench, f"{source} [bench]")
+    _build(BenchConfig, quick, f"{source} [bench.quick]")  # validates the keys
+    parts["quick"] = attrs.evolve(default.quick, **quick)
+    return PlantedConfig(**parts, source=source)
+
+
+def load_config(path: str | Path | None = None) -> PlantedConfig:
+    """Read a world file; ``None`` gives the packaged example world."""
+    if path is None:
+        text = resources.files("pasta_planted").joinpath("world.toml").read_text(encoding="utf-8")
+        return parse_config(tomllib.loads(text), "pasta_planted/world.toml")
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidValueError(f"no world file at {path}; start from docs/examples/world.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValueError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_config(data, str(path))
+
+
+def example_world_path() -> Path:
+    """The packaged example world file."""
+    return Path(str(resources.files("pasta_planted").joinpath("world.toml")))
