@@ -7,11 +7,10 @@ Pick-a-Pic's ``jpg_0``); the embedding cache hashes either by content.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 import attrs
 
-ImageRef = Union[Path, bytes]
+ImageRef = Path | bytes
 
 
 @attrs.frozen

@@ -21,12 +21,20 @@ import torch
 
 from pasta_clip_em.labels import LabelKind, LabelSet
 from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
+from pasta_core.errors import InvalidValueError
 
 
 def _aggregator(model: Any) -> Any:
     from pasta_core.plugins import get_plugins
 
     return get_plugins().create("aggregator", model.config.aggregator, **model.config.aggregator_options)
+
+
+def _kind(labels: LabelSet, name: str) -> LabelKind:
+    kind = getattr(labels, name)
+    if kind is None:
+        raise InvalidValueError(f"this evaluation needs {name} labels, and the data has none")
+    return kind
 
 
 def sample_posteriors(model: Any, prior: np.ndarray, labels: LabelSet, batch_size: int = 256,
@@ -47,7 +55,7 @@ def sample_posteriors(model: Any, prior: np.ndarray, labels: LabelSet, batch_siz
 
 def pair_probabilities(model: Any, labels: LabelSet, posteriors: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """P(a preferred) per pair label, mixed over its sample's posterior: (n,)."""
-    pairs = labels.pairs
+    pairs = _kind(labels, "pairs")
     device = next(model.parameters()).device
     out = []
     with torch.no_grad():
@@ -83,9 +91,9 @@ def choose_threshold(p_a: np.ndarray, target: np.ndarray, grid: np.ndarray | Non
 
 def half_split(labels: LabelSet, seed: int = 0) -> tuple[LabelSet, LabelSet]:
     """Split every sample's pair labels in two halves: (context, held out)."""
-    pairs = labels.pairs
+    pairs = _kind(labels, "pairs")
     rng = np.random.default_rng(seed)
-    context = np.zeros(len(pairs), dtype=bool)
+    context = np.zeros(len(pairs), dtype=np.bool_)
     for s in range(labels.num_samples):
         rows = np.arange(pairs.offsets[s], pairs.offsets[s + 1])
         context[rng.permutation(rows)[: len(rows) // 2]] = True
@@ -99,9 +107,10 @@ def evaluate_pairs(model: Any, prior: np.ndarray, labels: LabelSet, validation_s
     context, held_out = half_split(labels, seed)
     posteriors = sample_posteriors(model, prior, context)
     p_a = pair_probabilities(model, held_out, posteriors)
-    target = held_out.pairs.columns["target"]
+    held_pairs = _kind(held_out, "pairs")
+    target = held_pairs.columns["target"]
     validation = np.random.default_rng(seed).random(labels.num_samples) < validation_share
-    is_val = validation[held_out.pairs.sample]
+    is_val = validation[held_pairs.sample]
     threshold = choose_threshold(p_a[is_val], target[is_val]) if is_val.any() else 0.0
     prior_p = pair_probabilities(model, held_out, np.tile(prior, (labels.num_samples, 1)))
     return {
@@ -148,7 +157,7 @@ def evaluate_rankings(user_model: Any, groups: list[tuple[np.ndarray, np.ndarray
 
 def evaluate_turns(model: Any, prior: np.ndarray, labels: LabelSet) -> dict[str, Any]:
     """Choice and cross-turn accuracy on multi-turn labels, with online posteriors."""
-    turns: LabelKind = labels.turns
+    turns = _kind(labels, "turns")
     batch = make_batch(labels, np.arange(labels.num_samples), next(model.parameters()).device)
     lab = batch.labels["turns"]
     with torch.no_grad():

@@ -130,8 +130,8 @@ def _cross_turn(best_chosen: torch.Tensor, lab: dict[str, torch.Tensor]) -> torc
 
 def sample_loglik(model: Any, aggregator: Any, batch: Batch, weights: LossWeights) -> torch.Tensor:
     """(B, K) log-likelihood of every sample's labels under every type."""
-    t = model.text(batch.text) if len(batch.text) else None
-    i = model.image(batch.images) if len(batch.images) else None
+    t: Any = model.text(batch.text) if len(batch.text) else None
+    i: Any = model.image(batch.images) if len(batch.images) else None
     total = torch.zeros((batch.num_samples, model.config.types), device=batch.images.device)
     lab = batch.labels
     if "pairs" in lab and len(lab["pairs"]["sample"]):

@@ -54,3 +54,16 @@ def test_bad_data_spec_is_explained(cli_runner, tmp_path):
     result = cli_runner.runner.invoke(cli_runner.cli, ["user-model", "train", "--data", "parquet:x",
                                                        "--out", str(tmp_path)])
     assert result.exit_code != 0 and "KIND:PATH" in result.output
+
+
+@pytest.mark.slow
+def test_a_checkpoint_is_the_simulated_user_of_pasta_run(cli_runner, tmp_path):
+    from pasta_clip_em.checkpoint import save_checkpoint
+    from pasta_clip_em.usermodel import create_user_model
+
+    fresh = create_user_model(types=2, dim=32, seed=1)
+    save_checkpoint(tmp_path / "um", fresh.model, fresh.prior)
+    result = cli_runner.invoke(["run", "--user", "sim", "--user-model", str(tmp_path / "um"), "--turns", "2",
+                                "--prompt", "a white cat", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "turn 2: chose column" in result.output

@@ -16,7 +16,13 @@ from pasta_core.datasets import (
     read_sac,
     read_sessions,
 )
-from tests.user_model.fixtures import png, write_hpsv2, write_pickapic, write_sac, write_trajectories
+from tests.user_model.fixtures import (
+    png,
+    write_hpsv2,
+    write_pickapic,
+    write_sac,
+    write_trajectories,
+)
 
 
 def test_pickapic_pairs_ties_and_raters(tmp_path):
