@@ -118,8 +118,13 @@ class Session:
         return cls(agent, config, seed, folder, session_id, components)
 
     @classmethod
-    def resume(cls, folder: str | os.PathLike[str], plugins: Plugins | None = None) -> Session:
-        """Reload an interrupted session from its folder and prepare its next turn."""
+    def resume(
+        cls, folder: str | os.PathLike[str], plugins: Plugins | None = None, agent: Agent | None = None
+    ) -> Session:
+        """Reload an interrupted session from its folder and prepare its next turn.
+
+        ``agent`` reuses components already built (a server sharing one T2I model across
+        sessions); by default they are built from the names recorded in the folder."""
         folder = Path(folder)
         state_file = folder / SESSION_FILE
         if not state_file.is_file():
@@ -127,7 +132,7 @@ class Session:
         state = json.loads(state_file.read_text())
         components = {k: ComponentSpec(v["name"], v.get("options", {})) for k, v in state["components"].items()}
         config = EpisodeConfig(**{**state["config"], "categories": tuple(state["config"]["categories"])})
-        agent = _build_agent(plugins or get_plugins(), components)
+        agent = agent or _build_agent(plugins or get_plugins(), components)
         session = cls(agent, config, state["seed"], folder, state["session_id"], components, state.get("user_type"))
         history = History(state["initial_prompt"])
         if (folder / TRAJECTORY_FILE).is_file():

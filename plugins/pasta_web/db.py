@@ -1,0 +1,253 @@
+"""SQLite storage of the web app: every answer is committed the moment it is given.
+
+Why SQLite: it ships with Python, needs no server, is safe across threads with one
+guarded connection, and a committed transaction survives a killed process (WAL journal,
+``synchronous=FULL``). A study of a few thousand sessions is far below its limits.
+
+Tables: ``sessions`` (owner hash, arm, phase, overall score), ``turns`` (what was shown and
+what was clicked, written at the click), ``evaluations`` (the evaluation-phase answers per
+turn, written as each one changes) and ``beliefs`` (the belief view's posterior per turn).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pasta_core.errors import InvalidValueError
+from pasta_web.flow import TurnEvaluation
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    arm_spec TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    initial_prompt TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    config TEXT NOT NULL,
+    phase TEXT NOT NULL DEFAULT 'interaction',
+    overall INTEGER,
+    completion_code TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner);
+CREATE TABLE IF NOT EXISTS turns (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    turn INTEGER NOT NULL,
+    candidates TEXT NOT NULL,
+    slate TEXT NOT NULL,
+    choice INTEGER NOT NULL,
+    critique TEXT,
+    seeds TEXT NOT NULL,
+    image_refs TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (session_id, turn)
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    turn INTEGER NOT NULL,
+    preferred INTEGER,
+    satisfaction TEXT,
+    reason TEXT,
+    comparison TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (session_id, turn)
+);
+CREATE TABLE IF NOT EXISTS beliefs (
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    turn INTEGER NOT NULL,
+    posterior TEXT NOT NULL,
+    PRIMARY KEY (session_id, turn)
+);
+"""
+
+
+@attrs.frozen
+class SessionRow:
+    """One web session as stored."""
+
+    id: str
+    owner: str
+    arm: str
+    arm_spec: dict[str, Any]
+    seed: int
+    initial_prompt: str
+    folder: str
+    config: dict[str, Any]
+    phase: str
+    overall: int | None
+    completion_code: str | None
+    created: float
+    updated: float
+
+
+@attrs.frozen
+class TurnRow:
+    """One answered turn: what was shown and which column was clicked."""
+
+    session_id: str
+    turn: int
+    candidates: list[dict[str, str]]
+    slate: list[dict[str, str]]
+    choice: int
+    critique: str | None
+    seeds: list[list[int]]
+    image_refs: list[list[str]]
+    created: float
+
+
+def sqlite_path(db: str) -> Path:
+    """A plain path or an SQLAlchemy-style URL: ``sqlite:///relative.db`` or
+    ``sqlite:////absolute.db``. Other databases are not supported."""
+    if "://" in db:
+        scheme, _, rest = db.partition("://")
+        if scheme != "sqlite" or not rest.startswith("/") or len(rest) < 2:
+            raise InvalidValueError(
+                f"unsupported database {db!r}: use a file path or sqlite:///path/to/file.db"
+            )
+        db = rest[1:]
+    return Path(db)
+
+
+class WebStore:
+    """The web app's database (one connection guarded by a lock; safe across threads)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = sqlite_path(str(path))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def add_session(self, row: SessionRow) -> None:
+        self._write(
+            "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                row.id, row.owner, row.arm, json.dumps(row.arm_spec, sort_keys=True), row.seed,
+                row.initial_prompt, row.folder, json.dumps(row.config, sort_keys=True), row.phase,
+                row.overall, row.completion_code, row.created, row.updated,
+            ),
+        )
+
+    def session(self, session_id: str) -> SessionRow | None:
+        rows = self._rows("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _session(rows[0]) if rows else None
+
+    def sessions(self, owner: str | None = None) -> list[SessionRow]:
+        """All sessions (oldest first), or one owner's."""
+        if owner is None:
+            rows = self._rows("SELECT * FROM sessions ORDER BY created")
+        else:
+            rows = self._rows("SELECT * FROM sessions WHERE owner = ? ORDER BY created", (owner,))
+        return [_session(r) for r in rows]
+
+    def count_sessions(self, owner: str) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM sessions WHERE owner = ?", (owner,))[0][0])
+
+    def set_phase(self, session_id: str, phase: str, completion_code: str | None = None) -> None:
+        self._write(
+            "UPDATE sessions SET phase = ?, completion_code = COALESCE(?, completion_code), updated = ? WHERE id = ?",
+            (phase, completion_code, time.time(), session_id),
+        )
+
+    def set_overall(self, session_id: str, score: int) -> None:
+        self._write("UPDATE sessions SET overall = ?, updated = ? WHERE id = ?", (score, time.time(), session_id))
+
+    # -- turns ------------------------------------------------------------------------------
+
+    def add_turn(self, row: TurnRow) -> None:
+        self._write(
+            "INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                row.session_id, row.turn, json.dumps(row.candidates), json.dumps(row.slate),
+                row.choice, row.critique, json.dumps(row.seeds), json.dumps(row.image_refs), row.created,
+            ),
+        )
+        self._write("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), row.session_id))
+
+    def turns(self, session_id: str) -> list[TurnRow]:
+        rows = self._rows("SELECT * FROM turns WHERE session_id = ? ORDER BY turn", (session_id,))
+        return [
+            TurnRow(
+                r["session_id"], r["turn"], json.loads(r["candidates"]), json.loads(r["slate"]),
+                r["choice"], r["critique"], json.loads(r["seeds"]), json.loads(r["image_refs"]), r["created"],
+            )
+            for r in rows
+        ]
+
+    # -- evaluation answers -----------------------------------------------------------------
+
+    def save_evaluation(self, session_id: str, evaluation: TurnEvaluation) -> None:
+        satisfaction = json.dumps(list(evaluation.satisfaction)) if evaluation.satisfaction else None
+        self._write(
+            "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?)",
+            (
+                session_id, evaluation.turn, evaluation.preferred, satisfaction, evaluation.reason,
+                evaluation.comparison, time.time(),
+            ),
+        )
+
+    def evaluations(self, session_id: str) -> list[TurnEvaluation]:
+        rows = self._rows("SELECT * FROM evaluations WHERE session_id = ? ORDER BY turn", (session_id,))
+        return [
+            TurnEvaluation(
+                turn=r["turn"],
+                preferred=r["preferred"],
+                satisfaction=json.loads(r["satisfaction"]) if r["satisfaction"] else (),
+                reason=r["reason"],
+                comparison=r["comparison"],
+            )
+            for r in rows
+        ]
+
+    # -- beliefs ----------------------------------------------------------------------------
+
+    def save_belief(self, session_id: str, turn: int, posterior: list[float]) -> None:
+        self._write("INSERT OR REPLACE INTO beliefs VALUES (?,?,?)", (session_id, turn, json.dumps(posterior)))
+
+    def beliefs(self, session_id: str) -> Iterator[tuple[int, list[float]]]:
+        for r in self._rows("SELECT * FROM beliefs WHERE session_id = ? ORDER BY turn", (session_id,)):
+            yield r["turn"], json.loads(r["posterior"])
+
+
+def _session(r: sqlite3.Row) -> SessionRow:
+    return SessionRow(
+        id=r["id"], owner=r["owner"], arm=r["arm"], arm_spec=json.loads(r["arm_spec"]), seed=r["seed"],
+        initial_prompt=r["initial_prompt"], folder=r["folder"], config=json.loads(r["config"]),
+        phase=r["phase"], overall=r["overall"], completion_code=r["completion_code"],
+        created=r["created"], updated=r["updated"],
+    )

@@ -1,0 +1,151 @@
+"""Sessions being played right now: shared components, rendering with progress.
+
+One set of components is built per arm and shared by all its sessions (a real T2I model
+is loaded once, not once per visitor). Each session wraps the shared T2I model in a
+:class:`ProgressT2I` that renders a few images at a time and hands each finished image to
+the session, so the page can show images as they finish.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pasta_core.episode import Agent
+from pasta_core.plugins import Plugins
+from pasta_core.protocols import T2IModel
+from pasta_core.session import ComponentSpec
+from pasta_web.settings import Arm
+
+
+def png_bytes(image: Any) -> bytes:
+    """An image as PNG bytes (fast compression: these are served once or twice)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+class RenderListener:
+    """What a :class:`ProgressT2I` tells about a render in progress."""
+
+    def started(self, prompts: Sequence[str]) -> None: ...
+
+    def finished(self, index: int, image: Any) -> None: ...
+
+
+class ProgressT2I:
+    """A T2I model that renders ``batch`` images at a time and reports each one.
+
+    The shared model is called under ``lock`` one small batch at a time, so concurrent
+    sessions take turns fairly instead of one waiting for another's whole slate.
+    """
+
+    def __init__(self, inner: T2IModel, lock: threading.Lock, batch: int = 1) -> None:
+        self.inner = inner
+        self.lock = lock
+        self.batch = max(1, int(batch))
+        self.listener: RenderListener | None = None
+
+    def render(self, prompts: Sequence[str], seeds: Sequence[int]) -> list[Any]:
+        listener = self.listener
+        if listener is not None:
+            listener.started(prompts)
+        images: list[Any] = []
+        for start in range(0, len(prompts), self.batch):
+            stop = start + self.batch
+            with self.lock:
+                part = self.inner.render(list(prompts[start:stop]), list(seeds[start:stop]))
+            for offset, image in enumerate(part):
+                images.append(image)
+                if listener is not None:
+                    listener.finished(start + offset, image)
+        return images
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class SharedComponents:
+    """The generator, selector and T2I model of one arm, built once."""
+
+    def __init__(self, plugins: Plugins, arm: Arm) -> None:
+        self.arm = arm
+        self.generator = plugins.create("generator", arm.generator, **arm.generator_options)
+        self.selector = plugins.create("selector", arm.selector, **arm.selector_options)
+        self.t2i = plugins.create("t2i", arm.t2i, **arm.t2i_options)
+        self.lock = threading.Lock()
+
+    def agent(self, batch: int) -> tuple[Agent, ProgressT2I]:
+        """A session's own agent: the shared parts, with its own progress-reporting T2I."""
+        t2i = ProgressT2I(self.t2i, self.lock, batch)
+        return Agent(generator=self.generator, selector=self.selector, t2i=t2i), t2i
+
+    def components(self) -> dict[str, ComponentSpec]:
+        arm = self.arm
+        return {
+            "generator": ComponentSpec(arm.generator, dict(arm.generator_options)),
+            "selector": ComponentSpec(arm.selector, dict(arm.selector_options)),
+            "t2i": ComponentSpec(arm.t2i, dict(arm.t2i_options)),
+        }
+
+
+class AgentPool:
+    """Shared components per arm, built on first use (or all at once by :meth:`warm_up`)."""
+
+    def __init__(self, plugins: Plugins) -> None:
+        self.plugins = plugins
+        self._built: dict[str, SharedComponents] = {}
+        self._lock = threading.Lock()
+
+    def get(self, arm: Arm) -> SharedComponents:
+        key = json.dumps(arm.spec(), sort_keys=True, default=str)
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = SharedComponents(self.plugins, arm)
+            return self._built[key]
+
+    def warm_up(self, arms: Sequence[Arm]) -> None:
+        for arm in arms:
+            self.get(arm)
+
+
+ImageKey = tuple[int, int]  # (0-based column, 0-based image)
+
+
+class SlateBuffer(RenderListener):
+    """The images of the slate being rendered (or last rendered), as PNG bytes."""
+
+    def __init__(self, images_per_prompt: int) -> None:
+        self.images_per_prompt = images_per_prompt
+        self.turn = 0
+        self.prompts: list[str] = []
+        self.total = 0
+        self.images: dict[ImageKey, bytes] = {}
+        self._lock = threading.Lock()
+
+    def expect(self, turn: int) -> None:
+        """The next render is the slate of ``turn``."""
+        with self._lock:
+            self.turn, self.prompts, self.total, self.images = turn, [], 0, {}
+
+    def started(self, prompts: Sequence[str]) -> None:
+        m = self.images_per_prompt
+        with self._lock:
+            self.prompts = [prompts[i] for i in range(0, len(prompts), m)]
+            self.total, self.images = len(prompts), {}
+
+    def finished(self, index: int, image: Any) -> None:
+        data = png_bytes(image)
+        with self._lock:
+            self.images[divmod(index, self.images_per_prompt)] = data
+
+    def get(self, turn: int, column: int, image: int) -> bytes | None:
+        with self._lock:
+            return self.images.get((column, image)) if turn == self.turn else None
+
+    def snapshot(self) -> tuple[int, list[str], int, set[ImageKey]]:
+        with self._lock:
+            return self.turn, list(self.prompts), self.total, set(self.images)

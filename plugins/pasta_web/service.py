@@ -1,0 +1,494 @@
+"""The web app's sessions without HTTP: create, show, click, evaluate, finish, resume.
+
+Every public method takes the visitor's ``owner`` key (a hash of their cookie token)
+and acts only on that visitor's sessions; anyone else's session is "not found". Answers
+go to SQLite before anything else happens, so a killed server loses nothing answered:
+a session is rebuilt from its folder and its rows on the next visit
+(:meth:`WebSessions.state`), and a click the folder missed is replayed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import random
+import re
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pasta_core.errors import InvalidValueError, PastaError
+from pasta_core.plugins import Plugins, get_plugins
+from pasta_core.session import SESSION_FILE, TRAJECTORY_FILE, Session
+from pasta_core.store import read_trajectories
+from pasta_core.types import Column
+from pasta_web.belief import Belief, BeliefTracker, build_user_model, load_columns
+from pasta_web.db import SessionRow, TurnRow, WebStore
+from pasta_web.flow import (
+    TurnEvaluation,
+    check_column,
+    check_critique_text,
+    check_prompt,
+    check_score,
+    evaluation_gaps,
+)
+from pasta_web.live import AgentPool, SlateBuffer
+from pasta_web.settings import Arm, ServerSettings
+
+log = logging.getLogger("pasta_web")
+SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class NotFoundError(PastaError, LookupError):
+    """No such session for this visitor (or no such image)."""
+
+
+class ConflictError(PastaError):
+    """The request does not fit the session's current step (e.g. a turn already answered)."""
+
+
+class LimitError(PastaError):
+    """A per-visitor limit was reached."""
+
+
+def image_ref(turn: int, column: int, image: int) -> str:
+    """Where :class:`Session` saves an image, relative to the session folder (1-based)."""
+    return f"images/turn-{turn}/col-{column}-img-{image}.png"
+
+
+def image_url(session_id: str, turn: int, column: int, image: int) -> str:
+    return f"/api/sessions/{session_id}/images/{turn}/{column}/{image}"
+
+
+class LiveSession:
+    """A session in its interaction phase, held in memory while it is being played."""
+
+    def __init__(
+        self, row: SessionRow, agent: Any, t2i: Any, components: dict[str, Any], images_per_prompt: int
+    ) -> None:
+        self.row = row
+        self.agent = agent
+        self.components = components
+        self.buffer = SlateBuffer(images_per_prompt)
+        t2i.listener = self.buffer
+        self.session: Session | None = None
+        self.status = "rendering"  # rendering | ready | error | finished
+        self.error: str | None = None
+        self.shown: list[list[Column]] = []
+        self.belief: Belief | None = None
+        self.scores: dict[int, Any] = {}  # the belief view's image scores per turn
+        self.lock = threading.RLock()
+
+
+class WebSessions:
+    """All sessions of one server. ``background=False`` runs rendering inline (tests)."""
+
+    def __init__(self, settings: ServerSettings, plugins: Plugins | None = None, background: bool = True) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.store = WebStore(settings.db)
+        self.plugins = plugins or get_plugins()
+        self.pool = AgentPool(self.plugins)
+        self._live: dict[str, LiveSession] = {}
+        self._registry_lock = threading.Lock()
+        self._jobs = ThreadPoolExecutor(settings.workers, thread_name_prefix="pasta-web") if background else None
+        self._random = random.SystemRandom()
+        self._tracker: BeliefTracker | None = None
+        self._tracker_lock = threading.Lock()
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Build every arm's components and the user model now (errors show at start-up)."""
+        self.pool.warm_up(self.settings.arms)
+        self.tracker()
+
+    def tracker(self) -> BeliefTracker | None:
+        if not self.settings.belief_enabled:
+            return None
+        with self._tracker_lock:
+            if self._tracker is None:
+                assert self.settings.user_model is not None
+                model = build_user_model(self.plugins, self.settings.user_model, self.settings.user_model_options)
+                self._tracker = BeliefTracker(model)
+            return self._tracker
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.shutdown(wait=True, cancel_futures=True)
+        with self._registry_lock:
+            lives, self._live = list(self._live.values()), {}
+        for live in lives:
+            if live.session is not None:
+                live.session.close()
+        self.store.close()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def owned(self, owner: str, session_id: str) -> SessionRow:
+        """The session if it belongs to ``owner``; otherwise not found (never "forbidden",
+        which would confirm that the id exists)."""
+        row = self.store.session(session_id) if SESSION_ID.match(session_id or "") else None
+        if row is None or not hmac.compare_digest(row.owner, owner):
+            raise NotFoundError("no such session")
+        return row
+
+    def list(self, owner: str) -> list[dict[str, Any]]:
+        return [
+            {"id": r.id, "prompt": r.initial_prompt, "phase": r.phase, "answered": len(self.store.turns(r.id)),
+             "turns": r.config.get("turns", self.config.turns), "created": r.created}
+            for r in self.store.sessions(owner)
+        ]
+
+    def create(self, owner: str, prompt: Any) -> SessionRow:
+        """A new session for ``prompt`` with a randomly assigned arm; turn 1 starts rendering."""
+        prompt = check_prompt(prompt)
+        if self.store.count_sessions(owner) >= self.settings.max_sessions_per_visitor:
+            raise LimitError("you have reached the number of sessions allowed; thank you!")
+        arm = self.assign_arm()
+        session_id = secrets.token_hex(16)
+        now = time.time()
+        row = SessionRow(
+            id=session_id, owner=owner, arm=arm.name, arm_spec=arm.spec(), seed=self._random.randrange(2**31),
+            initial_prompt=prompt, folder=str((self.settings.session_root / session_id).resolve()),
+            config=attrs.asdict(self.config), phase="interaction", overall=None, completion_code=None,
+            created=now, updated=now,
+        )
+        self.store.add_session(row)
+        log.info("session %s created (arm %s)", session_id, arm.name)
+        live = self._new_live(row)
+        with self._registry_lock:
+            self._live[session_id] = live
+        self._submit(live, self._start, live)
+        return row
+
+    def assign_arm(self) -> Arm:
+        arms = self.settings.arms
+        return self._random.choices(arms, weights=[a.weight for a in arms], k=1)[0]
+
+    def _new_live(self, row: SessionRow) -> LiveSession:
+        shared = self.pool.get(Arm.from_spec(row.arm_spec))
+        agent, t2i = shared.agent(self.settings.render_batch)
+        return LiveSession(row, agent, t2i, shared.components(), self.config.images_per_prompt)
+
+    def _ensure_live(self, row: SessionRow) -> LiveSession:
+        """The in-memory session, rebuilt from disk and the database if the server restarted."""
+        with self._registry_lock:
+            live = self._live.get(row.id)
+            if live is not None:
+                return live
+            live = self._new_live(row)
+            self._live[row.id] = live
+        self._submit(live, self._resume, live)
+        return live
+
+    def _submit(self, live: LiveSession, job: Any, *args: Any) -> None:
+        if self._jobs is None:
+            self._guarded(live, job, *args)
+        else:
+            self._jobs.submit(self._guarded, live, job, *args)
+
+    def _guarded(self, live: LiveSession, job: Any, *args: Any) -> None:
+        try:
+            job(*args)
+        except PastaError as exc:
+            log.warning("session %s: %s", live.row.id, exc)
+            self._fail(live, f"The images could not be made: {exc}")
+        except Exception:
+            log.exception("session %s failed", live.row.id)
+            self._fail(live, "Something went wrong while making the images.")
+
+    def _fail(self, live: LiveSession, message: str) -> None:
+        with live.lock:
+            live.status, live.error = "error", message
+
+    # -- rendering jobs (run in the worker threads) -----------------------------------------
+
+    def _start(self, live: LiveSession) -> None:
+        row = live.row
+        live.buffer.expect(1)
+        session = Session(live.agent, self.config, row.seed, row.folder, row.id, live.components)
+        live.session = session
+        columns = session.start(row.initial_prompt)
+        self._shown(live, columns)
+
+    def _resume(self, live: LiveSession) -> None:
+        row = live.row
+        folder = Path(row.folder)
+        if not (folder / SESSION_FILE).is_file():  # stopped before the first slate was shown
+            self._start(live)
+            return
+        in_folder = 0
+        if (folder / TRAJECTORY_FILE).is_file():
+            in_folder = len(next(iter(read_trajectories(folder / TRAJECTORY_FILE))).turns)
+        answered = self.store.turns(row.id)
+        live.buffer.expect(in_folder + 1)
+        session = Session.resume(folder, agent=live.agent)
+        live.session = session
+        live.shown = [self._saved_columns(row, t) for t in answered[:in_folder]]
+        for missed in answered[in_folder:]:  # clicks stored in the database but not in the folder
+            live.shown.append(session.columns)
+            live.buffer.expect(session.turn + 1)
+            if session.choose(missed.choice, missed.critique) is None:
+                self._finish_interaction(live)
+                return
+        self._shown(live, session.columns)
+
+    def _choose(self, live: LiveSession, column: int, critique: str | None) -> None:
+        assert live.session is not None
+        columns = live.session.choose(column, critique)
+        if columns is None:
+            self._finish_interaction(live)
+        else:
+            self._shown(live, columns)
+
+    def _finish_interaction(self, live: LiveSession) -> None:
+        assert live.session is not None
+        live.session.close()
+        self.store.set_phase(live.row.id, "evaluation")
+        with live.lock:
+            live.status = "finished"
+        with self._registry_lock:
+            self._live.pop(live.row.id, None)
+
+    def _shown(self, live: LiveSession, columns: list[Column]) -> None:
+        with live.lock:
+            live.shown.append(columns)
+            live.status, live.error = "ready", None
+        self._update_belief(live)
+
+    def _update_belief(self, live: LiveSession) -> None:
+        tracker = self.tracker()
+        if tracker is None:
+            return
+        with live.lock:
+            shown = list(live.shown)
+        observed = [(columns, t.choice) for columns, t in zip(shown, self.store.turns(live.row.id))]
+        belief = tracker.belief(live.row.initial_prompt, observed, shown, live.scores)
+        with live.lock:
+            if live.belief is None or belief.clicks >= live.belief.clicks:
+                live.belief = belief
+        self.store.save_belief(live.row.id, belief.clicks, list(belief.posterior))
+
+    # -- the interaction phase --------------------------------------------------------------
+
+    def choose(self, owner: str, session_id: str, turn: Any, column: Any, critique: Any = None) -> None:
+        """Record the click on ``column`` (0-based) of ``turn``; the next slate starts rendering.
+
+        Repeating the same answer to a turn already answered is accepted (a double click or
+        a retried request); a different one is a conflict.
+        """
+        row = self.owned(owner, session_id)
+        critique = check_critique_text(critique)
+        if isinstance(turn, bool) or not isinstance(turn, int):
+            raise InvalidValueError("turn must be a number")
+        answered = self.store.turns(session_id)
+        if 1 <= turn <= len(answered):
+            if answered[turn - 1].choice == column and answered[turn - 1].critique == critique:
+                return
+            raise ConflictError(f"turn {turn} was already answered")
+        if row.phase != "interaction":
+            raise ConflictError("the picking phase of this session is over")
+        live = self._ensure_live(row)
+        with live.lock:
+            session = live.session
+            if live.status != "ready" or session is None or turn != session.turn:
+                raise ConflictError("the images of this turn are not ready yet")
+            column = check_column(column, len(session.columns))
+            self.store.add_turn(self._turn_row(session, turn, column, critique))
+            live.status = "rendering" if turn < self.config.turns else "finished"
+            if turn < self.config.turns:
+                live.buffer.expect(turn + 1)
+        if turn >= self.config.turns:
+            self.store.set_phase(session_id, "evaluation")
+        log.info("session %s: turn %d answered", session_id, turn)
+        self._submit(live, self._choose, live, column, critique)
+
+    @staticmethod
+    def _turn_row(session: Session, turn: int, column: int, critique: str | None) -> TurnRow:
+        columns = session.columns
+        return TurnRow(
+            session_id=session.session_id,
+            turn=turn,
+            candidates=[{"text": c.text, "category": c.category} for c in session.candidates],
+            slate=[{"text": c.candidate.text, "category": c.candidate.category} for c in columns],
+            choice=column,
+            critique=critique,
+            seeds=[list(c.seeds) for c in columns],
+            image_refs=[[image_ref(turn, i + 1, m + 1) for m in range(len(c.images))] for i, c in enumerate(columns)],
+            created=time.time(),
+        )
+
+    def retry(self, owner: str, session_id: str) -> None:
+        """After a rendering error: rebuild the session from disk and try again."""
+        row = self.owned(owner, session_id)
+        with self._registry_lock:
+            live = self._live.get(session_id)
+            if live is not None and live.status != "error":
+                return
+            self._live.pop(session_id, None)
+        if row.phase == "interaction":
+            self._ensure_live(row)
+
+    # -- what the page shows ----------------------------------------------------------------
+
+    def state(self, owner: str, session_id: str) -> dict[str, Any]:
+        row = self.owned(owner, session_id)
+        answered = self.store.turns(session_id)
+        if row.phase == "interaction" and len(answered) >= self.config.turns:
+            self.store.set_phase(session_id, "evaluation")  # the server stopped between two writes
+            row = self.owned(owner, session_id)
+        state: dict[str, Any] = {
+            "id": row.id, "phase": row.phase, "prompt": row.initial_prompt, "turns": self.config.turns,
+            "answered": [{"turn": t.turn, "choice": t.choice, "critique": t.critique} for t in answered],
+        }
+        if row.phase == "interaction":
+            state["live"] = self._live_state(self._ensure_live(row))
+        else:
+            state["review"] = [self._review(row.id, t) for t in answered]
+            state["evaluation"] = [e.as_dict() for e in self.store.evaluations(session_id)]
+            state["overall"] = row.overall
+            if row.phase == "done":
+                state["completion_code"] = row.completion_code
+        return state
+
+    def _live_state(self, live: LiveSession) -> dict[str, Any]:
+        turn, prompts, total, have = live.buffer.snapshot()
+        m = self.config.images_per_prompt
+        slate = len(prompts) or self.config.slate_size
+        sid = live.row.id
+        with live.lock:
+            status, error, belief = live.status, live.error, live.belief
+        columns = [
+            {
+                "prompt": prompts[c] if c < len(prompts) else None,
+                "images": [image_url(sid, turn, c + 1, i + 1) if (c, i) in have else None for i in range(m)],
+            }
+            for c in range(slate)
+        ]
+        return {
+            "status": status, "error": error, "turn": turn, "columns": columns,
+            "progress": {"done": len(have), "total": total or slate * m},
+            "belief": self._belief_json(sid, belief),
+        }
+
+    @staticmethod
+    def _belief_json(session_id: str, belief: Belief | None) -> dict[str, Any] | None:
+        if belief is None:
+            return None
+        return {
+            "clicks": belief.clicks,
+            "types": [
+                {"type": k + 1, "probability": p, "examples": [image_url(session_id, *e) for e in examples]}
+                for k, (p, examples) in enumerate(zip(belief.posterior, belief.examples))
+            ],
+        }
+
+    @staticmethod
+    def _review(session_id: str, turn: TurnRow) -> dict[str, Any]:
+        return {
+            "turn": turn.turn, "choice": turn.choice, "critique": turn.critique,
+            "columns": [
+                {"prompt": s["text"], "images": [image_url(session_id, turn.turn, c + 1, m + 1) for m in range(len(refs))]}
+                for c, (s, refs) in enumerate(zip(turn.slate, turn.image_refs))
+            ],
+        }
+
+    # -- images -----------------------------------------------------------------------------
+
+    def image(self, owner: str, session_id: str, turn: int, column: int, image: int) -> bytes | Path:
+        """PNG bytes of an image being shown, or the file of a saved one. The path is built
+        from three integers inside the session's own folder, so it cannot point elsewhere."""
+        row = self.owned(owner, session_id)
+        cfg = self.config
+        if not (1 <= turn <= cfg.turns and 1 <= column <= cfg.slate_size and 1 <= image <= cfg.images_per_prompt):
+            raise NotFoundError("no such image")
+        with self._registry_lock:
+            live = self._live.get(session_id)
+        if live is not None:
+            data = live.buffer.get(turn, column - 1, image - 1)
+            if data is not None:
+                return data
+        answered = self.store.turns(session_id)
+        if turn > len(answered):
+            raise NotFoundError("no such image")
+        folder = Path(row.folder).resolve()
+        path = (folder / image_ref(turn, column, image)).resolve()
+        if folder not in path.parents:
+            raise NotFoundError("no such image")
+        if not path.is_file():
+            self._restore_image(row, answered[turn - 1], column, image, path)
+        return path
+
+    def _saved_columns(self, row: SessionRow, turn: TurnRow) -> list[Column]:
+        """An answered turn's columns read back from disk (re-rendering any missing file)."""
+        for c, refs in enumerate(turn.image_refs, start=1):
+            for m, ref in enumerate(refs, start=1):
+                if not (Path(row.folder) / ref).is_file():
+                    self._restore_image(row, turn, c, m, Path(row.folder) / ref)
+        return load_columns(Path(row.folder), turn.slate, turn.seeds, turn.image_refs)
+
+    def _restore_image(self, row: SessionRow, turn: TurnRow, column: int, image: int, path: Path) -> None:
+        """Re-render an image the server did not get to save (seeded, so identical)."""
+        if column > len(turn.slate) or image > len(turn.seeds[column - 1]):
+            raise NotFoundError("no such image")
+        shared = self.pool.get(Arm.from_spec(row.arm_spec))
+        with shared.lock:
+            (picture,) = shared.t2i.render([turn.slate[column - 1]["text"]], [turn.seeds[column - 1][image - 1]])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        picture.save(tmp, format="PNG", compress_level=1)
+        os.replace(tmp, path)
+
+    # -- the evaluation phase ---------------------------------------------------------------
+
+    def _evaluating(self, owner: str, session_id: str) -> SessionRow:
+        row = self.owned(owner, session_id)
+        if row.phase == "interaction" and len(self.store.turns(session_id)) >= self.config.turns:
+            self.store.set_phase(session_id, "evaluation")
+            row = self.owned(owner, session_id)
+        if row.phase != "evaluation":
+            raise ConflictError(
+                "the evaluation opens after the last turn" if row.phase == "interaction"
+                else "this session is finished; thank you!"
+            )
+        return row
+
+    def evaluate(self, owner: str, session_id: str, turn: Any, answers: dict[str, Any]) -> dict[str, Any]:
+        """Store (some of) the evaluation answers about ``turn`` at once; returns them all."""
+        self._evaluating(owner, session_id)
+        answered = self.store.turns(session_id)
+        if isinstance(turn, bool) or not isinstance(turn, int) or not 1 <= turn <= len(answered):
+            raise NotFoundError("no such turn")
+        current = {e.turn: e for e in self.store.evaluations(session_id)}.get(turn, TurnEvaluation(turn))
+        updated = current.update(answers, len(answered[turn - 1].slate))
+        self.store.save_evaluation(session_id, updated)
+        return updated.as_dict()
+
+    def rate_overall(self, owner: str, session_id: str, score: Any) -> None:
+        self._evaluating(owner, session_id)
+        self.store.set_overall(session_id, check_score(score, "the overall score"))
+
+    def finish(self, owner: str, session_id: str) -> str:
+        """End the task once every question is answered; returns the completion code."""
+        row = self.owned(owner, session_id)
+        if row.phase == "done":
+            assert row.completion_code is not None
+            return row.completion_code
+        row = self._evaluating(owner, session_id)
+        answered = self.store.turns(session_id)
+        gaps = evaluation_gaps(
+            self.store.evaluations(session_id), len(answered), [len(t.slate) for t in answered], row.overall
+        )
+        if gaps:
+            raise InvalidValueError("Please answer: " + "; ".join(gaps))
+        code = secrets.token_hex(4).upper()
+        self.store.set_phase(session_id, "done", code)
+        log.info("session %s finished", session_id)
+        return code
