@@ -1,0 +1,205 @@
+"""``pasta bench planted``: the method, end to end, graded against a known truth.
+
+Stages (each timed; a stage whose plugin is missing or fails is reported as skipped with
+the reason, and the stages that need it are skipped too):
+
+1. data: human-like training sessions, held-out sessions and Pick-a-Pic-style pairs from
+   the planted raters (embedded by the user model's encoder, in memory);
+2. user model: clip-em trained by EM (K = K*), held-out choice accuracy against the
+   Bayes-optimal accuracy, adjusted Rand index of the posterior types;
+3. simulation: trajectories of the *learned* user model with the random policy;
+4. value model: IQL on human-like only (rewards labelled by the learned user model under
+   each session's most likely type), simulated only, and mixed data;
+5. agents on planted users: random, first, value (three data regimes), oracle.
+
+Writes ``figures.json``, ``report.md`` and ``figures.png`` to the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from pasta_core.config import EpisodeConfig
+from pasta_planted.config import load_config
+from pasta_planted.world import PlantedWorld
+
+
+class StageSkipped(Exception):
+    """A stage could not run; the message says why."""
+
+
+class Bench:
+    """Holds the state passed between stages."""
+
+    def __init__(self, world_file: str | None, out: str | Path, quick: bool, seed: int, progress: bool) -> None:
+        self.config = load_config(world_file)
+        self.world = PlantedWorld(self.config)
+        self.sizes = self.config.quick if quick else self.config.bench
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.quick, self.seed, self.progress = quick, seed, progress
+        s = self.config.sessions
+        self.episode_config = EpisodeConfig(turns=s.turns, slate_size=s.slate_size, images_per_prompt=s.images_per_prompt)
+        from pasta_procedural import ProceduralT2I
+
+        self.t2i = ProceduralT2I(size=self.sizes.image_size)
+        self.figures: dict[str, Any] = {
+            "world": {"file": self.config.source, **self.world.describe()},
+            "sizes": attrs.asdict(self.sizes), "quick": quick, "seed": seed, "stages": {},
+        }
+        self.state: dict[str, Any] = {}
+
+    def stage(self, name: str, function: Any, needs: tuple[str, ...] = ()) -> None:
+        """Run one stage, recording its time, or why it was skipped."""
+        missing = [n for n in needs if self.figures["stages"].get(n, {}).get("status") != "ok"]
+        record: dict[str, Any] = {}
+        started = time.perf_counter()
+        if missing:
+            record = {"status": "skipped", "reason": f"needs stage(s) {', '.join(missing)}"}
+        else:
+            try:
+                result = function()
+                record = {"status": "ok", **(result or {})}
+            except StageSkipped as exc:
+                record = {"status": "skipped", "reason": str(exc)}
+            except ImportError as exc:
+                record = {"status": "skipped", "reason": f"missing plugin or dependency: {exc}"}
+            except Exception as exc:  # a broken stage is reported, the bench goes on
+                record = {"status": "skipped", "reason": f"{type(exc).__name__}: {exc}",
+                          "traceback": traceback.format_exc(limit=6)}
+        record["seconds"] = round(time.perf_counter() - started, 2)
+        self.figures["stages"][name] = record
+        if self.progress:
+            print(f"[bench] {name}: {record['status']} in {record['seconds']} s"
+                  + (f" ({record['reason']})" if record["status"] != "ok" else ""), flush=True)
+
+    # ----- stages ------------------------------------------------------------------------
+    def data(self) -> dict[str, Any]:
+        from pasta_encoders import create_encoder
+        from pasta_planted.bench_data import collect_pairs, collect_sessions
+
+        encoder = create_encoder("embedded", dim=self.sizes.em_dim, seed=self.seed)
+        self.state["encoder"] = encoder
+        z = self.sizes
+        self.state["train"] = collect_sessions(self.world, z.sessions, self.seed, encoder, self.t2i,
+                                               self.episode_config, "human", self.progress)
+        self.state["test"] = collect_sessions(self.world, z.test_sessions, self.seed + 1, encoder, self.t2i,
+                                              self.episode_config, "heldout", self.progress)
+        self.state["pairs"] = collect_pairs(self.world, z.pair_raters, z.pairs_per_rater, self.seed, encoder)
+        return {"sessions": z.sessions, "test_sessions": z.test_sessions,
+                "pairs": int(len(self.state["pairs"].rater)), "pair_raters": z.pair_raters}
+
+    def user_model(self) -> dict[str, Any]:
+        from pasta_planted.bench_data import build_labels
+        from pasta_planted.bench_em import evaluate_em, train_em
+
+        encoder = self.state["encoder"]
+        labels = build_labels(encoder, self.state["train"], self.state["pairs"])
+        trained = train_em(labels, self.world, self.sizes, self.out / "user-model", self.seed, self.progress)
+        self.state["em"] = trained
+        self.state["train_labels"] = build_labels(encoder, self.state["train"])
+        test_labels = build_labels(encoder, self.state["test"])
+        figures = evaluate_em(trained["model"], trained["prior"], self.world, self.state["test"], test_labels)
+        return {**figures, "train_seconds": round(trained["seconds"], 2), "checkpoint": str(trained["path"])}
+
+    def simulation(self) -> dict[str, Any]:
+        from pasta_clip_em.usermodel import ClipEmUserModel
+        from pasta_core.simulate import SimulationSpec, simulate
+
+        em = self.state["em"]
+        user_model = ClipEmUserModel(em["model"], em["prior"], encoder=self.state["encoder"])
+        spec = SimulationSpec(count=self.sizes.simulated, seed=self.seed, user_model=str(em["path"]),
+                              t2i_options={"size": self.sizes.image_size}, shard_size=max(self.sizes.simulated // 4, 1),
+                              embeddings="none", reward_mode="sparse")
+        folder = self.out / "simulated"
+        if (folder / "simulation.json").is_file():  # a fresh model each run: never resume another's shards
+            import shutil
+
+            shutil.rmtree(folder)
+        result = simulate(spec, folder, progress=self.progress, user_model=user_model)
+        self.state["simulated"] = folder
+        return {"trajectories": result.trajectories, "trajectories_per_s": round(result.trajectories / result.seconds, 3),
+                "folder": str(folder)}
+
+    def value_models(self) -> dict[str, Any]:
+        from pasta_planted.bench_value import train_regimes
+
+        selectors, figures = train_regimes(self)
+        self.state["value_selectors"] = selectors
+        return figures
+
+    def agents(self) -> dict[str, Any]:
+        from pasta_planted.bench_agents import evaluate_agent, paired_difference
+        from pasta_planted.oracle import OracleSelector
+        from pasta_selectors import FirstSelector, RandomSelector
+
+        agents: dict[str, Any] = {"random": lambda k: RandomSelector(), "first": lambda k: FirstSelector()}
+        for regime, factory in self.state.get("value_selectors", {}).items():
+            agents[f"value-{regime}"] = factory
+        images = self.sizes.oracle_images
+        agents["oracle"] = lambda k: OracleSelector(self.world, k, images=images, t2i=self.t2i)
+        results = {}
+        for name, factory in agents.items():
+            results[name] = evaluate_agent(self.world, factory, self.sizes.episodes, self.seed + 2,
+                                           self.episode_config, self.t2i, self.progress, name)
+        differences = {}
+        for a, b in [("oracle", "random"), ("first", "random"), ("value-mixed", "random"), ("value-human", "random"),
+                     ("value-simulated", "random"), ("value-mixed", "value-human")]:
+            if a in results and b in results:
+                differences[f"{a} - {b}"] = paired_difference(results[a]["_final"], results[b]["_final"])
+        for r in results.values():
+            r.pop("_final")
+            r.pop("_expected")
+        return {"agents": results, "differences": differences}
+
+
+def _single_thread_torch() -> None:
+    """The bench's models are tiny: torch's thread pool only adds overhead (and, on a busy
+    machine, spin-waiting): one thread is several times faster here."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+def run_bench(world_file: str | None, out: str | Path, quick: bool = False, seed: int = 0,
+              progress: bool = True) -> dict[str, Any]:
+    """Run every stage and write the figures, the report and the plot."""
+    from pasta_planted.bench_report import targets, write_outputs
+
+    started = time.perf_counter()
+    _single_thread_torch()
+    bench = Bench(world_file, out, quick, seed, progress)
+    bench.stage("data", bench.data)
+    bench.stage("user_model", bench.user_model, needs=("data",))
+    bench.stage("simulation", bench.simulation, needs=("user_model",))
+    bench.stage("value_models", bench.value_models, needs=("user_model",))
+    bench.stage("agents", bench.agents)
+    bench.figures["total_seconds"] = round(time.perf_counter() - started, 2)
+    bench.figures["targets"] = targets(bench.figures)
+    files = write_outputs(bench.figures, bench.out)
+    return {"figures": bench.figures, "files": files}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def dump_json(figures: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(_jsonable(figures), indent=2, sort_keys=False, allow_nan=True))

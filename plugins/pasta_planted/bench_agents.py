@@ -1,0 +1,82 @@
+"""Bench stage 5: agents against planted users.
+
+Every agent meets the same episodes (same planted types, initial prompts and seeds:
+common random numbers, so differences between agents are measured paired). Reported per
+agent: the final-turn true utility (of the chosen column) with a 95% interval, its
+expectation under the choice probabilities, and per turn the better/same/worse rates of the
+raters' comparisons with Wilson 95% intervals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pasta_core.config import EpisodeConfig
+from pasta_planted.bench_em import _proportion_ci
+from pasta_planted.data import SessionPlan
+from pasta_planted.episodes import run_planted_episodes
+from pasta_planted.world import PlantedWorld
+
+
+def mean_ci(values: Any) -> dict[str, Any]:
+    """Mean and normal 95% interval."""
+    x = np.asarray(values, dtype=np.float64)
+    half = 1.96 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")
+    return {"mean": float(x.mean()), "ci95": [float(x.mean() - half), float(x.mean() + half)], "n": int(len(x))}
+
+
+def evaluate_agent(world: PlantedWorld, make_selector: Callable[[int], Any], episodes: int, seed: int,
+                   config: EpisodeConfig, t2i: Any, progress: bool = True, name: str = "agent",
+                   batch_size: int = 50) -> dict[str, Any]:
+    """Run ``episodes`` episodes; ``make_selector(planted_type)`` builds each one's selector."""
+    from tqdm.auto import tqdm
+
+    from pasta_core.plugins import get_plugins
+    from pasta_core.simulate import load_prompts
+
+    generator = get_plugins().create("generator", "template")
+    plan = SessionPlan(world, load_prompts(), seed)
+    final, expected, comparisons = [], [], []
+    started = time.perf_counter()
+    for start in tqdm(range(0, episodes, batch_size), disable=not progress, desc=f"eval {name}", unit="batch"):
+        plans = [plan.episode(i) for i in range(start, min(episodes, start + batch_size))]
+        batch = run_planted_episodes(
+            world, generator, [make_selector(k) for k, _, _ in plans], t2i, [p for _, p, _ in plans],
+            [k for k, _, _ in plans], [s for _, _, s in plans],
+            [f"eval-{i}" for i in range(start, start + len(plans))], config, rewards=True,
+        )
+        for t in batch.trajectories:
+            final.append(t.metadata["true_utility"][-1])
+            expected.append(t.metadata["expected_utility"][-1])
+            comparisons.append([turn.comparison for turn in t.turns[1:]])
+    return {
+        "final_utility": mean_ci(final),
+        "final_expected_utility": mean_ci(expected),
+        "per_turn": _rates(comparisons),
+        "seconds": time.perf_counter() - started,
+        "_final": final,
+        "_expected": expected,
+    }
+
+
+def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
+    out = []
+    turns = len(comparisons[0]) if comparisons else 0
+    for j in range(turns):
+        answers = [c[j] for c in comparisons]
+        n = len(answers)
+        entry: dict[str, Any] = {"turn": j + 2}
+        for label in ("better", "same", "worse"):
+            p = sum(a == label for a in answers) / n
+            entry[label] = {"rate": p, "ci95": _proportion_ci(p, n)}
+        out.append(entry)
+    return out
+
+
+def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:
+    """Mean of a - b over the same episodes, with a 95% interval."""
+    return mean_ci(np.asarray(a) - np.asarray(b))

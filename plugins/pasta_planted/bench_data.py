@@ -1,0 +1,135 @@
+"""Bench data: human-like sessions and pairs kept in memory as encoder embeddings.
+
+The bench never writes the ~100,000 images of its human-like data to disk: each batch of
+sessions is rendered, measured by the planted raters, embedded by the user model's
+encoder and dropped. What stays is small: trajectories, true utilities and one embedding
+row per image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from pasta_core.config import EpisodeConfig
+from pasta_core.types import Trajectory
+from pasta_planted.world import PlantedWorld
+
+_COMPARISON = {"better": 1.0, "same": 0.0, "worse": -1.0}
+
+
+@attrs.define
+class HumanData:
+    """Human-like sessions with embeddings: per session, per turn an (L, M) image index grid."""
+
+    trajectories: list[Trajectory] = attrs.field(factory=list)
+    types: list[int] = attrs.field(factory=list)
+    utilities: list[list[np.ndarray]] = attrs.field(factory=list)
+    grids: list[list[np.ndarray]] = attrs.field(factory=list)
+    embeddings: list[np.ndarray] = attrs.field(factory=list)
+    count: int = 0
+
+    def add(self, trajectories: Sequence[Trajectory], utilities: Sequence[Any], columns: Sequence[Any], encoder: Any) -> None:
+        images = [im for session in columns for slate in session for col in slate for im in col.images]
+        self.embeddings.append(np.asarray(encoder.encode_images(images), dtype=np.float32))
+        cursor = self.count
+        for t, u, session in zip(trajectories, utilities, columns):
+            grids = []
+            for slate in session:
+                shape = (len(slate), len(slate[0].images))
+                grids.append(cursor + np.arange(shape[0] * shape[1]).reshape(shape))
+                cursor += shape[0] * shape[1]
+            self.trajectories.append(t)
+            self.types.append(int(t.metadata["planted_type"]))
+            self.utilities.append(list(u))
+            self.grids.append(grids)
+        self.count = cursor
+
+    @property
+    def image_embeddings(self) -> np.ndarray:
+        return np.concatenate(self.embeddings) if self.embeddings else np.zeros((0, 1), np.float32)
+
+
+def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
+                     prefix: str, progress: bool = True, batch_size: int = 50) -> HumanData:
+    """``count`` human-like sessions (random policy) with their image embeddings."""
+    from tqdm.auto import tqdm
+
+    from pasta_core.simulate import load_prompts
+    from pasta_planted.data import session_batch
+
+    data, prompts = HumanData(), load_prompts()
+    for start in tqdm(range(0, count, batch_size), disable=not progress, desc=f"{prefix} sessions", unit="batch"):
+        batch = session_batch(world, range(start, min(count, start + batch_size)), seed, config, prompts,
+                              t2i=t2i, prefix=prefix, keep_columns=True)
+        data.add(batch.trajectories, batch.utilities, batch.columns, encoder)
+    return data
+
+
+@attrs.define
+class PairData:
+    """Pick-a-Pic-style pairs with embeddings of both images."""
+
+    rater: np.ndarray
+    prompts: list[str]
+    a: np.ndarray
+    b: np.ndarray
+    target: np.ndarray
+    types: np.ndarray
+
+
+def collect_pairs(world: PlantedWorld, raters: int, per_rater: int, seed: int, encoder: Any) -> PairData:
+    """Pairs of ``raters`` planted raters (through the Pick-a-Pic rows, JPEG and all)."""
+    from pasta_core.plugins import get_plugins
+    from pasta_core.simulate import load_prompts
+    from pasta_planted.data import _decode, pair_rows
+
+    generator, prompts = get_plugins().create("generator", "template"), load_prompts()
+    rows = [r for rater in range(raters) for r in pair_rows(world, rater, per_rater, seed, prompts, generator)]
+    images = [_decode(r[key]) for r in rows for key in ("jpg_0", "jpg_1")]
+    emb = np.asarray(encoder.encode_images(images), dtype=np.float32)
+    return PairData(
+        rater=np.array([r["user_id"] for r in rows]), prompts=[r["caption"] for r in rows],
+        a=emb[0::2], b=emb[1::2], target=np.array([r["label_0"] for r in rows], dtype=np.float32),
+        types=np.array([r["planted_type"] for r in rows]),
+    )
+
+
+def build_labels(encoder: Any, sessions: HumanData | None, pairs: PairData | None = None) -> Any:
+    """A clip-em LabelSet: one sample per session, one per pair rater."""
+    from pasta_clip_em.labels import LabelSet, pair_labels, turn_labels
+
+    texts: dict[str, int] = {}
+    names: list[str] = []
+    image_blocks, offset = [], 0
+    turn_rows: list[tuple[int, int, np.ndarray, int, float]] = []
+    if sessions is not None and sessions.trajectories:
+        image_blocks.append(sessions.image_embeddings)
+        offset = sessions.count
+        for t, grids in zip(sessions.trajectories, sessions.grids):
+            sample = len(names)
+            names.append(f"session-{t.session_id}")
+            prompt = texts.setdefault(t.initial_prompt, len(texts))
+            for n, (turn, grid) in enumerate(zip(t.turns, grids)):
+                comparison = _COMPARISON.get(turn.comparison or "", np.nan) if n else np.nan
+                turn_rows.append((sample, prompt, grid, turn.choice, comparison))
+    pair_kind = None
+    if pairs is not None and len(pairs.rater):
+        first = len(names)
+        raters = {r: i for i, r in enumerate(dict.fromkeys(pairs.rater.tolist()))}
+        names += [f"pair-rater-{r}" for r in raters]
+        prompt_ids = [texts.setdefault(p, len(texts)) for p in pairs.prompts]
+        n = len(pairs.rater)
+        image_blocks += [pairs.a, pairs.b]
+        pair_kind = pair_labels(first + np.array([raters[r] for r in pairs.rater.tolist()]), prompt_ids,
+                                offset + np.arange(n), offset + n + np.arange(n), pairs.target)
+    turn_kind = None
+    if turn_rows:
+        s, p, g, c, comp = zip(*turn_rows)
+        grid = np.stack(g)
+        turn_kind = turn_labels(s, p, grid, np.ones(grid.shape[:2], dtype=bool), c, comp)
+    text = np.asarray(encoder.encode_text(list(texts)), dtype=np.float32)
+    return LabelSet(text, np.concatenate(image_blocks), names, pairs=pair_kind, turns=turn_kind)

@@ -1,0 +1,135 @@
+"""Bench stage 2: train the clip-em user model by EM on human-like data and grade it
+against the planted truth.
+
+- Held-out choice accuracy: on held-out sessions, each turn's choice is predicted as the
+  most likely column under the posterior from the session's earlier turns (the clip-em
+  evaluation). The *Bayes-optimal* accuracy applies the same protocol to the planted model
+  itself (its true utilities, its prior, its posterior from the same earlier turns): no
+  predictor with the same information can do better in expectation. The accuracy with the
+  true type known is reported beside it as an upper bound.
+- Adjusted Rand index between each held-out session's most likely learned type (posterior
+  from all its turns) and its planted type; the planted model's own posterior gives the
+  reference (how identifiable the types are from one session).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pasta_planted.bench_data import HumanData
+from pasta_planted.world import PlantedWorld
+
+
+def adjusted_rand_index(a: Any, b: Any) -> float:
+    """Adjusted Rand index of two labellings (Hubert and Arabie)."""
+    a, b = np.asarray(a), np.asarray(b)
+    _, ai = np.unique(a, return_inverse=True)
+    _, bi = np.unique(b, return_inverse=True)
+    table = np.zeros((ai.max() + 1, bi.max() + 1))
+    np.add.at(table, (ai, bi), 1)
+    pairs = lambda x: (x * (x - 1) / 2).sum()  # noqa: E731
+    index, rows, cols = pairs(table), pairs(table.sum(1)), pairs(table.sum(0))
+    expected = rows * cols / max(pairs(np.array([len(a)])), 1)
+    top = (rows + cols) / 2
+    return float((index - expected) / (top - expected)) if top != expected else 1.0
+
+
+def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int, progress: bool) -> dict[str, Any]:
+    """Train a clip-em model with K = K* types; returns the model, prior and timings."""
+    from pasta_clip_em.checkpoint import save_checkpoint
+    from pasta_clip_em.config import ModelConfig
+    from pasta_clip_em.em import EMTrainer, TrainConfig
+    from pasta_clip_em.model import build_model
+
+    config = ModelConfig(dim=labels.dim, types=world.num_types, encoder="embedded",
+                         encoder_options={"dim": labels.dim, "seed": seed})
+    model = build_model(config, seed)
+    started = time.perf_counter()
+    trainer = EMTrainer(model, labels, TrainConfig(steps=sizes.em_steps, batch_size=64, lr=1e-3, seed=seed,
+                                                   save_every=10**9, target_every=25), out=None)
+    trainer.train(progress=progress)
+    seconds = time.perf_counter() - started
+    save_checkpoint(out, trainer.model, trainer.prior_array, trained_steps=trainer.step_count)
+    return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out}
+
+
+def planted_online_accuracy(world: PlantedWorld, data: HumanData) -> dict[str, float]:
+    """The planted model's own choice accuracy: online posterior, and true type known."""
+    hits, oracle_hits = [], []
+    for t, utilities, k in zip(data.trajectories, data.utilities, data.types):
+        log_post = np.log(world.prior)
+        for turn, u in zip(t.turns, utilities):
+            probs = world.choice_probabilities(u)  # (K, L)
+            post = np.exp(log_post - log_post.max())
+            post /= post.sum()
+            hits.append(int(np.argmax(post @ probs)) == turn.choice)
+            oracle_hits.append(int(np.argmax(probs[k])) == turn.choice)
+            log_post = log_post + np.log(np.maximum(probs[:, turn.choice], 1e-300))
+    return {"bayes_accuracy": float(np.mean(hits)), "true_type_accuracy": float(np.mean(oracle_hits))}
+
+
+def planted_posterior_types(world: PlantedWorld, data: HumanData) -> np.ndarray:
+    """The planted model's most likely type of each session from all its turns."""
+    out = []
+    for t, utilities in zip(data.trajectories, data.utilities):
+        log_post = np.log(world.prior)
+        for turn, u in zip(t.turns, utilities):
+            log_post = log_post + np.log(np.maximum(world.choice_probabilities(u)[:, turn.choice], 1e-300))
+        out.append(int(np.argmax(log_post)))
+    return np.array(out)
+
+
+def evaluate_em(model: Any, prior: np.ndarray, world: PlantedWorld, test: HumanData, test_labels: Any) -> dict[str, Any]:
+    """Held-out choice accuracy and adjusted Rand index (see the module docstring)."""
+    from pasta_clip_em.evaluate import evaluate_turns, sample_posteriors
+
+    learned = evaluate_turns(model, prior, test_labels)
+    planted = planted_online_accuracy(world, test)
+    posteriors = sample_posteriors(model, prior, test_labels)
+    ari = adjusted_rand_index(posteriors.argmax(1), test.types)
+    ari_planted = adjusted_rand_index(planted_posterior_types(world, test), test.types)
+    ratio = learned["choice_accuracy"] / planted["bayes_accuracy"] if planted["bayes_accuracy"] else float("nan")
+    n = learned["turns"]
+    return {
+        "choice_accuracy": learned["choice_accuracy"],
+        "choice_accuracy_ci95": _proportion_ci(learned["choice_accuracy"], n),
+        "bayes_optimal_accuracy": planted["bayes_accuracy"],
+        "true_type_accuracy": planted["true_type_accuracy"],
+        "accuracy_ratio": ratio,
+        "cross_turn_accuracy": learned["cross_turn_accuracy"],
+        "held_out_turns": n,
+        "held_out_sessions": len(test.trajectories),
+        "adjusted_rand_index": ari,
+        "adjusted_rand_index_planted_posterior": ari_planted,
+        "learned_prior": [round(float(p), 4) for p in prior],
+    }
+
+
+def _proportion_ci(p: float, n: int) -> list[float]:
+    """Wilson 95% interval of a proportion."""
+    if n == 0 or not np.isfinite(p):
+        return [float("nan"), float("nan")]
+    z = 1.96
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(centre - half), float(centre + half)]
+
+
+def learned_utilities(model: Any, labels: Any) -> np.ndarray:
+    """Learned column utilities of every turn label under every type: (n, K, L)."""
+    import torch
+
+    from pasta_clip_em.losses import make_batch
+    from pasta_core.plugins import get_plugins
+
+    aggregator = get_plugins().create("aggregator", model.config.aggregator, **model.config.aggregator_options)
+    batch = make_batch(labels, np.arange(labels.num_samples), next(model.parameters()).device)
+    lab = batch.labels["turns"]
+    with torch.no_grad():
+        t, i = model.text(batch.text), model.image(batch.images)
+        scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
+        return aggregator(scores).double().cpu().numpy()
