@@ -7,7 +7,8 @@ cuda:1, mps), ``dtype`` (auto = fp16 on GPU, fp32 on CPU; fp16, bf16, fp32), ``s
 (euler, euler-a, ddim, dpm++, dpm++-karras, unipc, ... or a diffusers class name),
 ``steps``, ``guidance``, ``width``, ``height``, ``batch_size`` (images per pipeline call),
 ``attention_slicing``, ``vae_tiling``, ``cpu_offload`` (needs accelerate), ``variant``
-(e.g. fp16 weights on the hub), ``negative_prompt``, ``progress``.
+(e.g. fp16 weights on the hub), ``negative_prompt``, ``progress``, ``reproducible``
+(default true: pad partial batches so an image never depends on its batch companions).
 """
 
 from __future__ import annotations

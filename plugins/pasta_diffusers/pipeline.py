@@ -30,11 +30,17 @@ class DiffusersT2I:
     """Renders prompts with a diffusers pipeline, one ``torch.Generator`` per image.
 
     The (prompt, seed) list is rendered in ``ceil(n / batch_size)`` pipeline calls. Each
-    image's starting noise comes from its own CPU generator seeded with its seed, so an
-    image can be re-rendered alone, and its noise is the same on any device. On CPU the
-    images equal, bit for bit, those of calling the pipeline directly with the same prompts
-    and ``generator=[torch.Generator().manual_seed(s) for s in seeds]``. A CUDA
-    out-of-memory error halves the batch size and retries.
+    image's starting noise comes from its own CPU generator seeded with its seed, so its
+    noise is the same on any device. On CPU the images equal, bit for bit, those of calling
+    the pipeline directly with the same prompts and
+    ``generator=[torch.Generator().manual_seed(s) for s in seeds]``.
+
+    Batched kernels round differently for different batch sizes (up to one pixel level
+    here), so with ``reproducible`` (default) every call is padded to ``batch_size`` rows
+    by repeating its last pair: an image then does not depend on what it was batched with,
+    and re-rendering it alone gives the same pixels. ``reproducible=False`` skips the
+    padding (less compute for partial batches). A CUDA out-of-memory error halves the batch
+    size and retries.
     """
 
     def __init__(
@@ -46,8 +52,10 @@ class DiffusersT2I:
         height: int | None = None,
         batch_size: int = 8,
         negative_prompt: str | None = None,
+        reproducible: bool = True,
     ) -> None:
         self.pipeline = pipeline
+        self.reproducible = reproducible
         self.steps = steps
         self.guidance = guidance
         self.width = width
@@ -59,6 +67,10 @@ class DiffusersT2I:
     def _call(self, prompts: list[str], seeds: list[int]) -> list[Any]:
         import torch
 
+        wanted = len(prompts)
+        if self.reproducible and wanted < self.batch_size:
+            pad = self.batch_size - wanted
+            prompts, seeds = prompts + prompts[-1:] * pad, seeds + seeds[-1:] * pad
         generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
         kwargs: dict[str, Any] = {
             "prompt": prompts, "generator": generators, "num_inference_steps": self.steps,
@@ -68,7 +80,7 @@ class DiffusersT2I:
         if self.negative_prompt:
             kwargs["negative_prompt"] = [self.negative_prompt] * len(prompts)
         self.calls += 1
-        return list(self.pipeline(**kwargs).images)
+        return list(self.pipeline(**kwargs).images)[:wanted]
 
     def _render_chunk(self, prompts: list[str], seeds: list[int]) -> list[Any]:
         import torch
@@ -145,6 +157,7 @@ def build(
     variant: str | None = None,
     negative_prompt: str | None = None,
     progress: Any = False,
+    reproducible: Any = True,
 ) -> DiffusersT2I:
     """Load ``pipeline_class`` from ``model`` with the user's options (CLI strings accepted)."""
     torch = require("torch", "sdxl")
@@ -165,6 +178,7 @@ def build(
         require("accelerate", "offload")
     slicing, tiling = opt.as_bool("attention_slicing", attention_slicing), opt.as_bool("vae_tiling", vae_tiling)
     show_progress = opt.as_bool("progress", progress)
+    padded = opt.as_bool("reproducible", reproducible)
     scheduler_spec = _scheduler(scheduler)
     source = opt.resolve_model(model, plugin)
     pipeline = _load(pipeline_class, source, plugin, torch_dtype, variant)
@@ -175,4 +189,4 @@ def build(
         pipeline.vae.enable_tiling()
     _place(pipeline, device_name, offload)
     pipeline.set_progress_bar_config(disable=not show_progress)
-    return DiffusersT2I(pipeline, steps_n, guidance_f, size_w, size_h, batch, negative_prompt or None)
+    return DiffusersT2I(pipeline, steps_n, guidance_f, size_w, size_h, batch, negative_prompt or None, padded)

@@ -20,6 +20,11 @@ def sdxl(tiny_sdxl):
     return get_plugins().create("t2i", "sdxl", model=tiny_sdxl, batch_size="16", **SMALL)
 
 
+@pytest.fixture(scope="module")
+def sdxl4(tiny_sdxl):
+    return get_plugins().create("t2i", "sdxl", model=tiny_sdxl, batch_size="4", **SMALL)
+
+
 @pytest.mark.slow
 def test_bit_exact_against_a_direct_diffusers_call(sdxl, tiny_sdxl):
     """A turn of 16 (prompt, seed) pairs equals diffusers' own output, bit for bit, in one call."""
@@ -44,11 +49,29 @@ def test_bit_exact_against_a_direct_diffusers_call(sdxl, tiny_sdxl):
     assert not np.array_equal(_pixels(images)[0], _pixels(images)[4])
 
 
-def test_any_image_can_be_reproduced_alone(sdxl):
-    images = _pixels(sdxl.render(["a red fox", "a blue bird", "a red fox"], [5, 6, 7]))
-    again = _pixels(sdxl.render(["a blue bird"], [6]))[0]
+def test_any_image_can_be_reproduced_alone(sdxl4):
+    images = _pixels(sdxl4.render(["a red fox", "a blue bird", "a red fox"], [5, 6, 7]))
+    again = _pixels(sdxl4.render(["a blue bird"], [6]))[0]
     np.testing.assert_array_equal(again, images[1])
     assert not np.array_equal(images[0], images[2])  # same prompt, other seed
+
+
+def test_partial_batches_are_padded_so_images_do_not_depend_on_companions(sdxl4):
+    """Alone, or beside other prompts, an image has the same pixels (a padded batch of 4)."""
+    t2i = sdxl4
+    pair = _pixels(t2i.render(["cat", "cat"], [0, 0]))
+    alone = _pixels(t2i.render(["cat"], [0]))[0]
+    mixed = _pixels(t2i.render(["a dog", "cat", "a hill"], [9, 0, 4]))[1]
+    np.testing.assert_array_equal(pair[0], alone)
+    np.testing.assert_array_equal(mixed, alone)
+
+
+def test_no_padding_when_reproducible_is_off(tiny_sdxl):
+    t2i = get_plugins().create("t2i", "sdxl", model=tiny_sdxl, batch_size="4", reproducible="false", **SMALL)
+    sizes = []
+    pipeline = t2i.pipeline
+    t2i.pipeline = lambda **kw: sizes.append(len(kw["prompt"])) or pipeline(**kw)
+    assert len(t2i.render(["a", "b", "c"], [1, 2, 3])) == 3 and sizes == [3]
 
 
 def test_batches_use_as_few_calls_as_the_batch_size_allows(tiny_sdxl):
@@ -62,7 +85,7 @@ def test_sd_plugin_renders(tiny_sd):
     import diffusers
     import torch
 
-    t2i = get_plugins().create("t2i", "sd", model=tiny_sd, scheduler="ddim", **SMALL)
+    t2i = get_plugins().create("t2i", "sd", model=tiny_sd, scheduler="ddim", batch_size="2", **SMALL)
     assert type(t2i.pipeline.scheduler).__name__ == "DDIMScheduler"
     images = t2i.render(["a castle", "a boat"], [3, 4])
     pipe = diffusers.StableDiffusionPipeline.from_pretrained(tiny_sd)
@@ -84,10 +107,10 @@ def test_options_are_applied(tiny_sdxl):
     assert len(t2i.render(["a tree"], [1])) == 1
 
 
-def test_conformance(sdxl):
+def test_conformance(sdxl4):
     from pasta_core.testing import check_t2i
 
-    check_t2i(sdxl, max_examples=2)
+    check_t2i(sdxl4, max_examples=3)
 
 
 def test_missing_folder_says_where_to_put_weights(tmp_path):
