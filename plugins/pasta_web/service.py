@@ -43,6 +43,8 @@ from pasta_web.settings import Arm, ServerSettings
 
 log = logging.getLogger("pasta_web")
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+#: A session nobody has looked at for this long leaves memory (it resumes from disk).
+IDLE_SECONDS = 20 * 60
 
 
 class NotFoundError(PastaError, LookupError):
@@ -83,6 +85,7 @@ class LiveSession:
         self.shown: list[list[Column]] = []
         self.belief: Belief | None = None
         self.scores: dict[int, Any] = {}  # the belief view's image scores per turn
+        self.touched = time.monotonic()
         self.lock = threading.RLock()
 
 
@@ -163,10 +166,21 @@ class WebSessions:
         self.store.add_session(row)
         log.info("session %s created (arm %s)", session_id, arm.name)
         live = self._new_live(row)
+        self._evict_idle()
         with self._registry_lock:
             self._live[session_id] = live
         self._submit(live, self._start, live)
         return row
+
+    def _evict_idle(self, idle: float = IDLE_SECONDS) -> None:
+        """Drop sessions left alone mid-way from memory; their next visit resumes them."""
+        now = time.monotonic()
+        with self._registry_lock:
+            stale = [k for k, v in self._live.items() if now - v.touched > idle and v.status in ("ready", "error")]
+            lives = [self._live.pop(k) for k in stale]
+        for live in lives:
+            if live.session is not None:
+                live.session.close()
 
     def assign_arm(self) -> Arm:
         arms = self.settings.arms
@@ -182,6 +196,7 @@ class WebSessions:
         with self._registry_lock:
             live = self._live.get(row.id)
             if live is not None:
+                live.touched = time.monotonic()
                 return live
             live = self._new_live(row)
             self._live[row.id] = live
@@ -231,9 +246,11 @@ class WebSessions:
         live.buffer.expect(in_folder + 1)
         session = Session.resume(folder, agent=live.agent)
         live.session = session
-        live.shown = [self._saved_columns(row, t) for t in answered[:in_folder]]
+        if self.settings.belief_enabled:
+            live.shown = [self._saved_columns(row, t) for t in answered[:in_folder]]
         for missed in answered[in_folder:]:  # clicks stored in the database but not in the folder
-            live.shown.append(session.columns)
+            if self.settings.belief_enabled:
+                live.shown.append(session.columns)
             live.buffer.expect(session.turn + 1)
             if session.choose(missed.choice, missed.critique) is None:
                 self._finish_interaction(live)
@@ -259,7 +276,8 @@ class WebSessions:
 
     def _shown(self, live: LiveSession, columns: list[Column]) -> None:
         with live.lock:
-            live.shown.append(columns)
+            if self.settings.belief_enabled:  # the belief view needs every turn's images
+                live.shown.append(columns)
             live.status, live.error = "ready", None
         self._update_belief(live)
 

@@ -313,3 +313,16 @@ def test_rendering_errors_are_reported_and_can_be_retried(settings, monkeypatch)
     web.retry(OWNER, row.id)
     assert web.state(OWNER, row.id)["live"]["status"] == "ready"
     web.close()
+
+
+def test_idle_sessions_leave_memory_and_come_back(settings):
+    """A session left alone is dropped from memory and resumes on the next visit."""
+    web = WebSessions(settings, background=False)
+    row = web.create(OWNER, "a quiet harbour")
+    play_turns(web, row.id, 1)
+    prompts = [c["prompt"] for c in web.state(OWNER, row.id)["live"]["columns"]]
+    web._evict_idle(idle=0)
+    assert row.id not in web._live
+    live = web.state(OWNER, row.id)["live"]
+    assert live["turn"] == 2 and [c["prompt"] for c in live["columns"]] == prompts
+    web.close()
