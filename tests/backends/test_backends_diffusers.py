@@ -56,6 +56,7 @@ def test_any_image_can_be_reproduced_alone(sdxl4):
     assert not np.array_equal(images[0], images[2])  # same prompt, other seed
 
 
+@pytest.mark.slow
 def test_partial_batches_are_padded_so_images_do_not_depend_on_companions(sdxl4):
     """Alone, or beside other prompts, an image has the same pixels (a padded batch of 4)."""
     t2i = sdxl4
@@ -107,10 +108,11 @@ def test_options_are_applied(tiny_sdxl):
     assert len(t2i.render(["a tree"], [1])) == 1
 
 
+@pytest.mark.slow
 def test_conformance(sdxl4):
     from pasta_core.testing import check_t2i
 
-    check_t2i(sdxl4, max_examples=3)
+    check_t2i(sdxl4, max_examples=2)
 
 
 def test_missing_folder_says_where_to_put_weights(tmp_path):
