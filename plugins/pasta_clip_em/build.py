@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pasta_clip_em.labels import LabelSet, pair_labels, rating_labels, turn_labels
+from pasta_clip_em.labels import LabelSet, RawLabelSet, pair_labels, rating_labels, turn_labels
 from pasta_core.errors import InvalidValueError
 
 _COMPARISON = {"better": 1.0, "same": 0.0, "worse": -1.0}
@@ -78,6 +78,13 @@ class LabelBuilder:
         return LabelSet(text, images, list(self.samples), pairs=self._pairs(), ratings=self._ratings(),
                         turns=self._turns())
 
+    def build_raw(self) -> RawLabelSet:
+        """The same labels over raw prompts and image references (the fine-tuning phase)."""
+        if not (self.pairs or self.ratings or self.turns):
+            raise InvalidValueError("no labels to train on: the readers yielded nothing usable")
+        return RawLabelSet(list(self.texts), list(self.image_refs), list(self.samples), pairs=self._pairs(),
+                           ratings=self._ratings(), turns=self._turns())
+
     def _pairs(self) -> Any:
         if not self.pairs:
             return None
@@ -105,3 +112,21 @@ class LabelBuilder:
             columns[n, : len(images)] = True
         s, p, _, chosen, comparison = zip(*self.turns)
         return turn_labels(s, p, grid, columns, chosen, comparison)
+
+
+def embed_raw(raw: RawLabelSet, encoder: Any) -> LabelSet:
+    """The same labels on embeddings: ``raw``'s prompts and images run once through
+    ``encoder`` (an Encoder, or an EmbeddingCache to store and reuse them)."""
+    from pasta_clip_em.cache import EmbeddingCache, open_image
+
+    if isinstance(encoder, EmbeddingCache):
+        text, images = encoder.texts(raw.texts), encoder.images(raw.images)
+    else:
+        text = encoder.encode_text(raw.texts)
+        images = encoder.encode_images([open_image(Path(r) if isinstance(r, str) else r) for r in raw.images])
+    return LabelSet(text, images, list(raw.sample_names), pairs=_copy(raw.pairs), ratings=_copy(raw.ratings),
+                    turns=_copy(raw.turns), meta=dict(raw.meta))
+
+
+def _copy(kind: Any) -> Any:
+    return None if kind is None else kind.subset(np.arange(len(kind)))

@@ -1,5 +1,7 @@
 """Checkpoint folders: ``config.json`` ("plugin": "clip-em", the model settings) and
-``model.safetensors`` (the score model's tensors plus the learned prior). No pickle."""
+``model.safetensors`` (the score model's tensors plus the learned prior); after the
+fine-tuning phase also ``encoder.safetensors`` (the fine-tuned encoder's weights), named
+by the config's ``encoder_state`` so the checkpoint reloads its own encoder. No pickle."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pasta_clip_em.config import ModelConfig
 from pasta_core.errors import InvalidValueError
 
 MODEL_FILE = "model.safetensors"
+ENCODER_FILE = "encoder.safetensors"
 
 
 def save_tensors(path: Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
@@ -24,8 +27,9 @@ def save_tensors(path: Path, tensors: dict[str, Any], metadata: dict[str, str] |
     os.replace(tmp, path)
 
 
-def save_checkpoint(folder: str | Path, model: Any, prior: np.ndarray, **extra: Any) -> Path:
-    """Save ``model`` (a ScoreModel) and ``prior`` as a checkpoint folder."""
+def save_checkpoint(folder: str | Path, model: Any, prior: np.ndarray, encoder: Any = None, **extra: Any) -> Path:
+    """Save ``model`` (a ScoreModel) and ``prior`` as a checkpoint folder; with a
+    fine-tuned ``encoder`` (a TrainableEncoder), its weights too, recorded in the config."""
     import torch
 
     from pasta_clip_em.model import state_tensors
@@ -35,6 +39,9 @@ def save_checkpoint(folder: str | Path, model: Any, prior: np.ndarray, **extra: 
     tensors = state_tensors(model)
     tensors["prior"] = torch.as_tensor(np.asarray(prior, dtype=np.float32))
     save_tensors(folder / MODEL_FILE, tensors)
+    if encoder is not None:
+        encoder.save_finetuned(folder / ENCODER_FILE)
+        model.config.encoder_state = ENCODER_FILE
     model.config.save(folder, **extra)
     return folder
 
@@ -55,3 +62,24 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[Any, np.nd
     model.load_state_dict(tensors)
     model.eval()
     return model, prior / prior.sum(), config
+
+
+def load_encoder(folder: str | Path | None, config: ModelConfig, device: str = "cpu") -> Any:
+    """The encoder a checkpoint was trained with: built from the config's ``encoder`` and
+    ``encoder_options``, with the fine-tuned weights of ``encoder_state`` loaded if any."""
+    from pasta_encoders import create_encoder
+
+    options = dict(config.encoder_options)
+    if device != "cpu" and "device" not in options:
+        options["device"] = device
+    encoder = create_encoder(config.encoder, **options)
+    if config.encoder_state:
+        if folder is None:
+            raise InvalidValueError("this model's encoder was fine-tuned: load it from its checkpoint folder")
+        path = Path(folder) / config.encoder_state
+        if not path.is_file():
+            raise InvalidValueError(f"{folder} has no {config.encoder_state} (its fine-tuned encoder); copy it back")
+        if not hasattr(encoder, "load_finetuned"):
+            raise InvalidValueError(f"encoder {config.encoder!r} cannot load fine-tuned weights")
+        encoder.load_finetuned(path)
+    return encoder

@@ -19,31 +19,57 @@ def user_model_group() -> None:
     """Train, evaluate and inspect CLIP-EM user models (K latent user types)."""
 
 
+_FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache")
+
+
 @user_model_group.command("train")
 @click.option("--data", "specs", multiple=True, required=True, metavar="KIND:PATH[,IMAGES]",
               help="pickapic:, hpsv2:, sac:, trajectories:, pasta: (repeatable).")
 @click.option("--out", required=True, help="Checkpoint folder (resumed if it holds a trainer state).")
-@click.option("--types", type=click.IntRange(1, 64), default=8, show_default=True, help="K user types.")
-@click.option("--encoder", default="embedded", show_default=True, help="Encoder plugin (embedded, openclip).")
-@click.option("--encoder-option", multiple=True, metavar="KEY=VALUE", help="e.g. model=local-dir:FOLDER")
-@click.option("--cache", default=None, help="Embedding cache folder [OUT/embeddings].")
+@click.option("--phase", type=click.Choice(["frozen", "finetune"]), default="frozen", show_default=True,
+              help="frozen: heads on cached embeddings; finetune: encoder too, on raw prompts and images.")
+@click.option("--init", default=None, metavar="DIR",
+              help="finetune: the checkpoint to start from (usually the frozen phase's --out).")
+@click.option("--types", type=click.IntRange(1, 64), default=8, show_default=True, help="K user types (frozen).")
+@click.option("--encoder", default="embedded", show_default=True, help="Encoder plugin (embedded, openclip; frozen).")
+@click.option("--encoder-option", multiple=True, metavar="KEY=VALUE", help="e.g. model=local-dir:FOLDER (frozen)")
+@click.option("--cache", default=None, help="Embedding cache folder [OUT/embeddings] (frozen).")
 @click.option("--steps", type=int, default=1000, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Samples (raters/sessions) per batch.")
-@click.option("--lr", type=float, default=3e-4, show_default=True)
+@click.option("--lr", type=float, default=None, help="Learning rate of the score model's heads [3e-4 frozen, 1e-5 finetune].")
+@click.option("--encoder-lr", type=float, default=1e-6, show_default=True, help="finetune: the encoder's learning rate.")
+@click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient-norm clip (all trained weights).")
 @click.option("--save-every", type=int, default=200, show_default=True)
 @click.option("--metrics", type=click.Choice(["jsonl", "tensorboard", "none"]), default="jsonl", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 @click.option("--fresh", is_flag=True, help="Ignore a trainer state in OUT and start over.")
-def train_command(**kw: Any) -> None:
-    """Train by mini-batch EM on cached embeddings (frozen encoder)."""
+@click.pass_context
+def train_command(ctx: click.Context, **kw: Any) -> None:
+    """Train by mini-batch EM: first on cached embeddings (frozen encoder), then, with
+    --phase finetune --init FROZEN_OUT, the encoder too at a small learning rate."""
+    from click.core import ParameterSource
+
     from pasta_core.errors import PastaError
 
+    if kw["phase"] == "finetune":
+        given = [n for n in _FROZEN_ONLY if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+        if given:
+            names = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise click.UsageError(f"{names}: the fine-tuning phase takes these from --init's checkpoint")
     try:
-        _train(kw)
+        (_finetune if kw["phase"] == "finetune" else _train)(kw)
     except PastaError as exc:
         raise _fail(exc) from exc
+
+
+def _train_config(kw: dict[str, Any], lr: float) -> Any:
+    from pasta_clip_em.em import TrainConfig
+
+    return TrainConfig(steps=kw["steps"], batch_size=kw["batch_size"], lr=lr if kw["lr"] is None else kw["lr"],
+                       encoder_lr=kw["encoder_lr"], grad_clip=kw["grad_clip"], save_every=kw["save_every"],
+                       metrics=kw["metrics"], device=kw["device"], seed=kw["seed"])
 
 
 def _train(kw: dict[str, Any]) -> None:
@@ -52,7 +78,7 @@ def _train(kw: dict[str, Any]) -> None:
     from pasta_clip_em.cache import EmbeddingCache
     from pasta_clip_em.config import ModelConfig
     from pasta_clip_em.data import build_labels
-    from pasta_clip_em.em import STATE_FILE, EMTrainer, TrainConfig
+    from pasta_clip_em.em import STATE_FILE, EMTrainer
     from pasta_clip_em.model import build_model
     from pasta_core.cli.options import parse_options
     from pasta_encoders import create_encoder
@@ -71,14 +97,48 @@ def _train(kw: dict[str, Any]) -> None:
     for report in reports:
         click.echo(report.summary())
     click.echo(f"{labels.num_samples} samples, labels: {labels.num_labels()}")
-    train = TrainConfig(steps=kw["steps"], batch_size=kw["batch_size"], lr=kw["lr"], save_every=kw["save_every"],
-                        metrics=kw["metrics"], device=kw["device"], seed=kw["seed"])
-    trainer = EMTrainer(build_model(config, kw["seed"]), labels, train, out=out)
+    trainer = EMTrainer(build_model(config, kw["seed"]), labels, _train_config(kw, 3e-4), out=out)
     if resuming and trainer.resume():
         click.echo(f"Resuming at step {trainer.step_count}")
     trainer.train(progress=True)
     trainer.save()
     click.echo(f"Saved {out} (prior {np.round(trainer.prior_array, 3).tolist()})")
+
+
+def _finetune(kw: dict[str, Any]) -> None:
+    import numpy as np
+
+    from pasta_clip_em.checkpoint import load_checkpoint, load_encoder
+    from pasta_clip_em.config import ModelConfig
+    from pasta_clip_em.data import build_raw_labels
+    from pasta_clip_em.em import STATE_FILE
+    from pasta_clip_em.finetune import FinetuneTrainer
+    from pasta_clip_em.model import build_model
+    from pasta_core.errors import InvalidValueError
+
+    out = Path(kw["out"])
+    resuming = (out / STATE_FILE).is_file() and not kw["fresh"]
+    if resuming:  # weights, encoder and optimizer come from the trainer state
+        config = ModelConfig.load(out)
+        config.encoder_state = ""
+        model, prior, encoder = build_model(config, kw["seed"]), None, load_encoder(None, config, kw["device"])
+    else:
+        if not kw["init"]:
+            raise InvalidValueError("--phase finetune needs --init DIR: the checkpoint of the frozen phase")
+        if Path(kw["init"]).resolve() == out.resolve():
+            raise InvalidValueError("--out must differ from --init: the fine-tuned model is a new checkpoint")
+        model, prior, config = load_checkpoint(kw["init"], device=kw["device"])
+        encoder = load_encoder(kw["init"], config, kw["device"])
+    labels, reports = build_raw_labels(list(kw["specs"]), strict=kw["strict"])
+    for report in reports:
+        click.echo(report.summary())
+    click.echo(f"{labels.num_samples} samples, labels: {labels.num_labels()}")
+    trainer = FinetuneTrainer(model, labels, _train_config(kw, 1e-5), encoder, out=out, prior=prior)
+    if resuming and trainer.resume():
+        click.echo(f"Resuming at step {trainer.step_count}")
+    trainer.train(progress=True)
+    trainer.save()
+    click.echo(f"Saved {out} with the fine-tuned encoder (prior {np.round(trainer.prior_array, 3).tolist()})")
 
 
 @user_model_group.command("eval")

@@ -30,7 +30,9 @@ class ModelConfig:
 
     ``hidden`` is the width of the 4-layer offset MLPs (default: ``dim``); ``temperature``
     the initial score temperature; ``offset_init`` the scale of the random initial offsets
-    (non-zero so that the types can separate under EM).
+    (non-zero so that the types can separate under EM). ``encoder_state`` names the file
+    in the checkpoint folder holding fine-tuned encoder weights ("" : the encoder as built
+    from ``encoder`` and ``encoder_options``, i.e. frozen).
     """
 
     dim: int = attrs.field(converter=int, validator=_positive)
@@ -42,6 +44,7 @@ class ModelConfig:
     aggregator_options: dict[str, Any] = attrs.field(factory=dict)
     encoder: str = "embedded"
     encoder_options: dict[str, Any] = attrs.field(factory=dict)
+    encoder_state: str = ""
 
     @property
     def width(self) -> int:

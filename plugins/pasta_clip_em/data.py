@@ -45,8 +45,8 @@ def read_spec(spec: str, report: Any) -> tuple[str, Iterator[Any]]:
     return "sessions", d.read_pasta_release(path, report=report)
 
 
-def build_labels(specs: list[str], cache: Any, strict: bool = False, progress: bool = False) -> tuple[Any, list[Any]]:
-    """A LabelSet from training specs, and the read reports (one per spec)."""
+def collect(specs: list[str], strict: bool = False) -> tuple[Any, list[Any]]:
+    """A LabelBuilder holding the labels of training ``specs``, and the read reports."""
     from pasta_clip_em.build import LabelBuilder
     from pasta_core.datasets import ReadReport
 
@@ -58,4 +58,16 @@ def build_labels(specs: list[str], cache: Any, strict: bool = False, progress: b
             raise InvalidValueError(f"{spec}: ranking data is for evaluation (pasta user-model eval)")
         {"pairs": builder.add_pairs, "ratings": builder.add_ratings, "sessions": builder.add_sessions}[kind](records)
         reports.append(report)
+    return builder, reports
+
+
+def build_labels(specs: list[str], cache: Any, strict: bool = False, progress: bool = False) -> tuple[Any, list[Any]]:
+    """A LabelSet from training specs, and the read reports (one per spec)."""
+    builder, reports = collect(specs, strict)
     return builder.build(cache, progress=progress), reports
+
+
+def build_raw_labels(specs: list[str], strict: bool = False) -> tuple[Any, list[Any]]:
+    """A RawLabelSet (prompts and image references, for fine-tuning) and the read reports."""
+    builder, reports = collect(specs, strict)
+    return builder.build_raw(), reports

@@ -11,6 +11,9 @@ Per batch of samples (a sample = all labels of one rater or session):
 
 Batches are drawn from a per-epoch permutation seeded by (seed, epoch), so a run resumed
 from its last checkpoint sees the same batches it would have seen uninterrupted.
+
+This is the first, frozen-encoder phase; :mod:`pasta_clip_em.finetune` subclasses the
+trainer for the second phase (encoders trained too, on raw prompts and images).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 1e-2
     grad_clip: float = 1.0
+    encoder_lr: float = 1e-6  # fine-tuning phase only: the encoder's (small) learning rate
     prior_momentum: float = 0.02
     target_every: int = 50
     save_every: int = 200
@@ -72,14 +76,13 @@ def _aggregator(model: Any) -> Any:
 class EMTrainer:
     """Trains a ScoreModel on a LabelSet by mini-batch EM; checkpoints to ``out``."""
 
+    phase = "frozen"
+
     def __init__(
         self, model: Any, labels: LabelSet, config: TrainConfig, out: str | Path | None = None,
         prior: np.ndarray | None = None,
     ) -> None:
-        if labels.dim != model.config.dim:
-            raise InvalidValueError(
-                f"labels have {labels.dim}-d embeddings but the model expects {model.config.dim}"
-            )
+        self._check_labels(labels, model)
         if labels.num_samples == 0:
             raise InvalidValueError("no training samples: did the dataset reader skip everything?")
         self.config = config
@@ -94,9 +97,36 @@ class EMTrainer:
         k = model.config.types
         start = np.full(k, 1.0 / k) if prior is None else np.asarray(prior, dtype=np.float64)
         self.prior = torch.as_tensor(start, dtype=torch.float32, device=self.device)
-        self.optimizer = _adamw(self.model, config)
+        self.optimizer = self._make_optimizer()
         self.step_count = 0
         self._metrics: Any = None
+
+    # ----- what the fine-tuning phase overrides --------------------------------------
+    def _check_labels(self, labels: Any, model: Any) -> None:
+        if labels.dim != model.config.dim:
+            raise InvalidValueError(
+                f"labels have {labels.dim}-d embeddings but the model expects {model.config.dim}"
+            )
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        return _adamw(self.model, self.config)
+
+    def make_batch(self, samples: np.ndarray) -> Any:
+        """The Batch of ``samples``: cached embeddings (no gradient to any encoder)."""
+        return make_batch(self.labels, samples, self.device)
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """Every parameter the M step updates (and the gradient clip covers)."""
+        return list(self.model.parameters())
+
+    def _state_modules(self) -> list[tuple[str, torch.nn.Module]]:
+        return [("model", self.model), ("target", self.target)]
+
+    def _save_checkpoint(self, out: Path) -> None:
+        save_checkpoint(out, self.model, self.prior_array, trained_steps=self.step_count)
+
+    def _step_metrics(self) -> dict[str, float]:
+        return {}
 
     # ----- batches -------------------------------------------------------------------
     def batch_samples(self, step: int) -> np.ndarray:
@@ -116,13 +146,14 @@ class EMTrainer:
 
     def step(self, samples: np.ndarray) -> dict[str, float]:
         """One E step, one gradient step, one prior update. Returns scalar metrics."""
-        batch = make_batch(self.labels, samples, self.device)
+        batch = self.make_batch(samples)
         gamma = self.posterior(batch)
         ll = sample_loglik(self.model, self.aggregator, batch, self.config.weights)
         loss = -(gamma * ll).sum() / max(batch.num_labels, 1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        extra = self._step_metrics()  # before clipping: gradient norms as computed
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.trainable_parameters(), self.config.grad_clip)
         self.optimizer.step()
         m = self.config.prior_momentum
         self.prior = (1 - m) * self.prior + m * gamma.mean(dim=0)
@@ -130,7 +161,7 @@ class EMTrainer:
         if self.step_count % self.config.target_every == 0:
             self.target.load_state_dict(self.model.state_dict())
         return {"loss": float(loss.detach()), "grad_norm": float(grad_norm), "labels": batch.num_labels,
-                "posterior_entropy": _entropy(gamma)}
+                "posterior_entropy": _entropy(gamma), **extra}
 
     # ----- the loop ------------------------------------------------------------------
     def train(self, progress: bool = True, stop_after: int | None = None) -> Any:
@@ -138,7 +169,8 @@ class EMTrainer:
         from tqdm.auto import tqdm
 
         end = self.config.steps if stop_after is None else min(self.config.steps, self.step_count + stop_after)
-        bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not progress, desc="EM", unit="step")
+        desc = "EM" if self.phase == "frozen" else f"EM {self.phase}"
+        bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not progress, desc=desc, unit="step")
         started = time.perf_counter()
         while self.step_count < end:
             metrics = self.step(self.batch_samples(self.step_count))
@@ -152,6 +184,20 @@ class EMTrainer:
         self._close_metrics()
         return self.model
 
+    def marginal_nll(self, batch_size: int | None = None) -> float:
+        """-sum_i log sum_k prior_k p(labels_i | k) per label over every sample, under the
+        current model and prior: the objective EM decreases (a training-loss figure)."""
+        n, size = self.labels.num_samples, batch_size or self.config.batch_size
+        total, labels = 0.0, 0
+        log_prior = self.prior.clamp(min=1e-12).log()
+        with torch.no_grad():
+            for start in range(0, n, size):
+                batch = self.make_batch(np.arange(start, min(start + size, n)))
+                ll = sample_loglik(self.model, self.aggregator, batch, self.config.weights)
+                total -= float((ll + log_prior).logsumexp(dim=-1).sum())
+                labels += batch.num_labels
+        return total / max(labels, 1)
+
     @property
     def prior_array(self) -> np.ndarray:
         p = self.prior.double().cpu().numpy()
@@ -162,16 +208,18 @@ class EMTrainer:
         """Write the model checkpoint and the full trainer state (atomically each)."""
         if self.out is None:
             return
-        save_checkpoint(self.out, self.model, self.prior_array, trained_steps=self.step_count)
+        self._save_checkpoint(self.out)
+        from pasta_encoders.weights import module_tensors
+
         tensors: dict[str, torch.Tensor] = {"prior": self.prior.detach().cpu().contiguous()}
-        for prefix, module in (("model", self.model), ("target", self.target)):
-            for key, value in module.state_dict().items():
-                tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
+        for prefix, module in self._state_modules():
+            for key, value in module_tensors(module).items():
+                tensors[f"{prefix}.{key}"] = value
         optim = self.optimizer.state_dict()
         for pid, state in optim["state"].items():
             for key, value in state.items():
                 tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-        meta = {"step": str(self.step_count), "train_config": json.dumps(self.config.to_json()),
+        meta = {"step": str(self.step_count), "phase": self.phase, "train_config": json.dumps(self.config.to_json()),
                 "param_groups": json.dumps(optim["param_groups"])}
         save_tensors(self.out / STATE_FILE, tensors, metadata=meta)
 
@@ -186,7 +234,12 @@ class EMTrainer:
         tensors = load_file(str(path), device=str(self.device))
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata()
-        for prefix, module in (("model", self.model), ("target", self.target)):
+        if meta.get("phase", "frozen") != self.phase:
+            raise InvalidValueError(
+                f"{path} holds a {meta.get('phase', 'frozen')}-phase trainer state, not a {self.phase} one: "
+                "train this phase into another folder, or pass --fresh to start it over"
+            )
+        for prefix, module in self._state_modules():
             module.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():

@@ -63,8 +63,36 @@ class LabelKind:
         return LabelKind(self.sample[rows], {k: v[rows] for k, v in self.columns.items()})
 
 
+class _Grouped:
+    """What every label set shares: samples and the label kinds over them."""
+
+    __slots__ = ()
+    sample_names: list[str]
+    pairs: LabelKind | None
+    ratings: LabelKind | None
+    turns: LabelKind | None
+
+    def _sort(self) -> None:
+        for kind in self.kinds().values():
+            kind.sort(self.num_samples)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.sample_names)
+
+    def kinds(self) -> dict[str, LabelKind]:
+        return {n: k for n, k in (("pairs", self.pairs), ("ratings", self.ratings), ("turns", self.turns)) if k is not None}
+
+    def num_labels(self) -> dict[str, int]:
+        return {name: len(kind) for name, kind in self.kinds().items()}
+
+    def batch(self, samples: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        """All labels of ``samples`` (batch-local sample ids in ``"sample"``)."""
+        return {name: kind.gather(np.asarray(samples)) for name, kind in self.kinds().items()}
+
+
 @attrs.define
-class LabelSet:
+class LabelSet(_Grouped):
     """Embedding tables plus labels, grouped into named samples."""
 
     text: np.ndarray
@@ -78,26 +106,29 @@ class LabelSet:
     def __attrs_post_init__(self) -> None:
         if self.text.shape[1] != self.images.shape[1]:
             raise InvalidValueError("text and image embeddings must have the same size")
-        for kind in self.kinds().values():
-            kind.sort(self.num_samples)
-
-    @property
-    def num_samples(self) -> int:
-        return len(self.sample_names)
+        self._sort()
 
     @property
     def dim(self) -> int:
         return int(self.text.shape[1])
 
-    def kinds(self) -> dict[str, LabelKind]:
-        return {n: k for n, k in (("pairs", self.pairs), ("ratings", self.ratings), ("turns", self.turns)) if k is not None}
 
-    def num_labels(self) -> dict[str, int]:
-        return {name: len(kind) for name, kind in self.kinds().items()}
+@attrs.define
+class RawLabelSet(_Grouped):
+    """The same labels over raw prompts and images, for the fine-tuning phase: label
+    indices point into ``texts`` (strings) and ``images`` (paths, encoded bytes or PIL
+    images) instead of embedding tables."""
 
-    def batch(self, samples: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-        """All labels of ``samples`` (batch-local sample ids in ``"sample"``)."""
-        return {name: kind.gather(np.asarray(samples)) for name, kind in self.kinds().items()}
+    texts: list[str]
+    images: list[Any]
+    sample_names: list[str]
+    pairs: LabelKind | None = None
+    ratings: LabelKind | None = None
+    turns: LabelKind | None = None
+    meta: dict[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        self._sort()
 
 
 def pair_labels(sample: Any, prompt: Any, a: Any, b: Any, target: Any) -> LabelKind:

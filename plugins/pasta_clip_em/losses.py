@@ -50,8 +50,11 @@ _PROMPT_KEYS = ("prompt",)
 _IMAGE_KEYS = ("a", "b", "image", "images")
 
 
-def make_batch(labels: LabelSet, samples: np.ndarray, device: str | torch.device = "cpu") -> Batch:
-    """Gather all labels of ``samples`` and the embedding rows they use."""
+def gather_batch(
+    labels: Any, samples: np.ndarray, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, np.ndarray, dict[str, dict[str, torch.Tensor]], int]:
+    """All labels of ``samples``: (prompt ids, image ids, labels with batch-local prompt
+    and image indices into those ids, label count). Works on a LabelSet or RawLabelSet."""
     raw = labels.batch(samples)
     prompt_ids = np.unique(np.concatenate([np.zeros(0, np.int64)] + [k[c].ravel() for k in raw.values() for c in _PROMPT_KEYS if c in k]))
     image_ids = np.unique(np.concatenate([np.zeros(0, np.int64)] + [k[c].ravel() for k in raw.values() for c in _IMAGE_KEYS if c in k]))
@@ -67,6 +70,12 @@ def make_batch(labels: LabelSet, samples: np.ndarray, device: str | torch.device
             local[column] = torch.as_tensor(values, device=device)
         out[name] = local
         count += len(kind["sample"])
+    return prompt_ids, image_ids, out, count
+
+
+def make_batch(labels: LabelSet, samples: np.ndarray, device: str | torch.device = "cpu") -> Batch:
+    """Gather all labels of ``samples`` and the embedding rows they use."""
+    prompt_ids, image_ids, out, count = gather_batch(labels, samples, device)
     return Batch(
         num_samples=len(samples),
         text=torch.as_tensor(np.asarray(labels.text[prompt_ids], dtype=np.float32), device=device),

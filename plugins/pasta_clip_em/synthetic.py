@@ -1,6 +1,7 @@
 """A planted population: K* known user types, labels drawn from a known score model.
 
-Used by the tests, the benchmark and the accuracy figure. How it is made:
+Used by the tests, the benchmark and the accuracy figure. How it is made (for the
+fine-tuning phase, :func:`planted_image_labels` plants two tastes over real pictures):
 
 1. random prompt and image embeddings (standard normal, size ``dim``); each prompt owns
    ``images_per_prompt`` images;
@@ -80,3 +81,41 @@ def planted_pair_probs(model: Any, text: np.ndarray, images: np.ndarray, prompt:
         i = model.image(torch.as_tensor(images))
         diff = model.temperature * (t * (i[torch.as_tensor(a)] - i[torch.as_tensor(b)])).sum(-1)
         return torch.sigmoid(diff).double().numpy()
+
+
+_PROMPTS = ("a cat on a sofa", "a house by a lake", "a tree in a field", "a boat at sea", "a city at night",
+            "a bowl of fruit")
+
+
+def planted_image_labels(raters: int = 8, pairs_per_rater: int = 6, images: int = 24, size: int = 32,
+                         seed: int = 0) -> tuple[Any, np.ndarray]:
+    """A small planted set over raw prompts and pictures, for the fine-tuning phase.
+
+    Two planted user types: type 0 prefers warm (reddish) pictures, type 1 cool (bluish)
+    ones, whatever the prompt. Each picture is a noisy flat colour; every pair puts a warm
+    picture against a cool one in random order, and a rater of type z prefers its type's
+    side (no label noise). Returns (RawLabelSet, the raters' types)."""
+    from PIL import Image
+
+    from pasta_clip_em.labels import RawLabelSet
+
+    rng = np.random.default_rng(seed)
+    pictures = []
+    for n in range(images):
+        strong, weak = int(rng.integers(150, 256)), rng.integers(0, 90, size=2)
+        colour = (strong, weak[0], weak[1]) if n % 2 == 0 else (weak[0], weak[1], strong)
+        pixels = np.clip(np.array(colour) + rng.normal(0, 12, size=(size, size, 3)), 0, 255).astype(np.uint8)
+        pictures.append(Image.fromarray(pixels, "RGB"))
+    types = np.arange(raters) % 2
+    rows = []
+    for rater in range(raters):
+        for _ in range(pairs_per_rater):
+            warm = 2 * int(rng.integers(images // 2))
+            cool = warm + 1
+            first, second = (warm, cool) if rng.random() < 0.5 else (cool, warm)
+            target = float((first == warm) == (types[rater] == 0))
+            rows.append((rater, int(rng.integers(len(_PROMPTS))), first, second, target))
+    columns = [np.array(c) for c in zip(*rows)]
+    labels = RawLabelSet(list(_PROMPTS), pictures, [f"rater-{r}" for r in range(raters)],
+                         pairs=pair_labels(*columns))
+    return labels, types

@@ -58,13 +58,17 @@ class EmbeddingMemo:
 class ClipEmUserModel(AggregatingUserModel):
     """K latent user types scored by a CLIP-style model with per-type residual offsets."""
 
-    def __init__(self, model: Any, prior: np.ndarray, encoder: Any = None, device: str = "cpu") -> None:
+    def __init__(
+        self, model: Any, prior: np.ndarray, encoder: Any = None, device: str = "cpu",
+        checkpoint: str | Path | None = None,
+    ) -> None:
         config: ModelConfig = model.config
         super().__init__(aggregator=_aggregator(config))
         self.model = model.to(device).eval()
         self.device = device
         self._prior = np.asarray(prior, dtype=np.float64) / np.sum(prior)
         self._encoder = encoder
+        self.checkpoint = checkpoint  # where a fine-tuned encoder's weights are
         self.images_seen = EmbeddingMemo()
         self.texts_seen = EmbeddingMemo(capacity=10_000)
 
@@ -75,9 +79,9 @@ class ClipEmUserModel(AggregatingUserModel):
     @property
     def encoder(self) -> Any:
         if self._encoder is None:
-            from pasta_encoders import create_encoder
+            from pasta_clip_em.checkpoint import load_encoder
 
-            self._encoder = create_encoder(self.config.encoder, **self.config.encoder_options)
+            self._encoder = load_encoder(self.checkpoint, self.config)
         return self._encoder
 
     @property
@@ -154,7 +158,7 @@ def create_user_model(
 
     if path:
         model, prior, _ = load_checkpoint(Path(path), device=device)
-        return ClipEmUserModel(model, prior, device=device)
+        return ClipEmUserModel(model, prior, device=device, checkpoint=Path(path))
     from pasta_encoders import create_encoder
 
     if dim not in (None, "") and encoder == "embedded":

@@ -4,6 +4,11 @@
 a checkpoint file, or ``local-dir:PATH`` for a folder holding ``open_clip_config.json`` and
 ``open_clip_model.safetensors`` (the layout of the hub's open_clip repositories). Nothing is
 downloaded. Embeddings are returned without CLIP's output normalization.
+
+Fine-tuning (the user model's second phase): ``trainable_module()`` is the whole CLIP model
+(image and text towers); ``prepare_images`` runs the model's own preprocessing transform
+into a batch tensor and ``forward_text`` / ``forward_images`` keep gradients.
+``finetuned=FILE`` loads weights written by ``save_finetuned``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ def _weights_fingerprint(model: str, weights: str | None) -> str:
 
 
 class OpenClipEncoder:
-    """An open_clip model's text and image towers (frozen, eval mode)."""
+    """An open_clip model's text and image towers (eval mode; trainable on request)."""
 
     def __init__(
         self,
@@ -39,6 +44,7 @@ class OpenClipEncoder:
         weights: str | None = None,
         device: str = "cpu",
         batch_size: int | str = 32,
+        finetuned: str | None = None,
     ) -> None:
         open_clip = require("open_clip", "clip", "open-clip-torch")
         if not model.startswith("local-dir:") and not weights:
@@ -56,11 +62,14 @@ class OpenClipEncoder:
         self.model, _, self.preprocess = open_clip.create_model_and_transforms(
             model, pretrained=weights or None, device=device
         )
-        self.model.eval()
+        self.model.eval().requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(model)
-        self._identity = f"openclip:{model.split('/')[-1]}:{_weights_fingerprint(model, weights)}"
+        self._base_identity = f"openclip:{model.split('/')[-1]}:{_weights_fingerprint(model, weights)}"
+        self._identity = self._base_identity
         with self._no_grad():
             self._dim = int(self.model.encode_text(self.tokenizer(["x"]).to(device)).shape[-1])
+        if finetuned:
+            self.load_finetuned(finetuned)
 
     @staticmethod
     def _no_grad() -> Any:
@@ -80,19 +89,57 @@ class OpenClipEncoder:
         chunks = [np.zeros((0, self._dim), dtype=np.float32)]
         with self._no_grad():
             for start in range(0, len(texts), self.batch_size):
-                tokens = self.tokenizer(list(texts[start : start + self.batch_size])).to(self.device)
-                out = self.model.encode_text(tokens, normalize=False)
+                out = self.forward_text(texts[start : start + self.batch_size])
                 chunks.append(out.float().cpu().numpy())
         return np.concatenate(chunks).astype(np.float32)
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
-        import torch
-
         chunks = [np.zeros((0, self._dim), dtype=np.float32)]
         with self._no_grad():
             for start in range(0, len(images), self.batch_size):
-                batch = images[start : start + self.batch_size]
-                pixels = torch.stack([self.preprocess(im.convert("RGB")) for im in batch]).to(self.device)
-                out = self.model.encode_image(pixels, normalize=False)
+                out = self.forward_images(self.prepare_images(images[start : start + self.batch_size]))
                 chunks.append(out.float().cpu().numpy())
         return np.concatenate(chunks).astype(np.float32)
+
+    # ----- fine-tuning (pasta_encoders.TrainableEncoder) -----------------------------
+    def trainable_module(self) -> Any:
+        """The CLIP model: both towers are trained (the trainer sets requires_grad)."""
+        return self.model
+
+    def to(self, device: str) -> OpenClipEncoder:
+        self.model.to(device)
+        self.device = str(device)
+        return self
+
+    def forward_text(self, texts: Sequence[str]) -> Any:
+        import torch
+
+        if len(texts) == 0:
+            return torch.zeros((0, self._dim), device=self.device)
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        return self.model.encode_text(tokens, normalize=False).float()
+
+    def prepare_images(self, images: Sequence[Any]) -> Any:
+        """The model's own preprocessing transform, stacked: (n, 3, H, W) on the CPU."""
+        import torch
+
+        if len(images) == 0:
+            return torch.zeros((0, 0))
+        return torch.stack([self.preprocess(im.convert("RGB")) for im in images])
+
+    def forward_images(self, prepared: Any) -> Any:
+        import torch
+
+        if len(prepared) == 0:
+            return torch.zeros((0, self._dim), device=self.device)
+        return self.model.encode_image(prepared.to(self.device), normalize=False).float()
+
+    def save_finetuned(self, path: str | Path) -> None:
+        from pasta_encoders.weights import save_weights
+
+        self._identity = f"{self._base_identity}:finetuned={save_weights(self.model, path)}"
+
+    def load_finetuned(self, path: str | Path) -> None:
+        from pasta_encoders.weights import load_weights
+
+        self._identity = f"{self._base_identity}:finetuned={load_weights(self.model, path)}"

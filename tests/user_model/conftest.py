@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 import pytest
@@ -53,17 +52,9 @@ def tiny_user_model(hash_encoder):
 @pytest.fixture(scope="session")
 def tiny_openclip(tmp_path_factory):
     """A tiny random open_clip model saved as a local folder (PLATFORM.md recipe)."""
-    import torch
-    from open_clip.model import CLIP
-    from safetensors.torch import save_file
+    from pasta_encoders.testing import write_tiny_openclip
 
-    cfg = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
-           "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tinyclip")
-    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": {}}))
-    save_file(CLIP(**cfg).state_dict(), str(folder / "open_clip_model.safetensors"))
-    return folder
+    return write_tiny_openclip(tmp_path_factory.mktemp("tinyclip"))
 
 
 @pytest.fixture(scope="session")
