@@ -1,0 +1,34 @@
+"""Implicit Q-learning (IQL) for value models: the paper's offline training of f(h, p).
+
+Python::
+
+    from pasta_core.iql import IQLConfig, build_transitions, load_rewarded, train_iql
+    trajectories, rewards = load_rewarded(["runs/sim"], mode="sparse")
+    data = build_transitions(trajectories, rewards)
+    model = get_plugins().create("value-model", "embedded")
+    train_iql(model, data, IQLConfig(steps=2000, lr=1e-2), out="runs/value")
+
+Command line: ``pasta value train --data PATH... --out DIR``. Needs torch (``pasta-t2i[train]``).
+"""
+
+from pasta_core.iql.losses import expectile_loss, td_loss, td_target, value_loss
+from pasta_core.iql.rewards import label_trajectory, load_rewarded, trajectory_rewards
+from pasta_core.iql.trainer import IQLConfig, IQLTrainer, train_iql
+from pasta_core.iql.transitions import Batch, Transitions, build_transitions, sample_batch
+
+__all__ = [
+    "Batch",
+    "IQLConfig",
+    "IQLTrainer",
+    "Transitions",
+    "build_transitions",
+    "expectile_loss",
+    "label_trajectory",
+    "load_rewarded",
+    "sample_batch",
+    "td_loss",
+    "td_target",
+    "train_iql",
+    "trajectory_rewards",
+    "value_loss",
+]

@@ -1,0 +1,57 @@
+"""Value models, the value selector and ``pasta value train`` (the paper's IQL agent).
+
+- value models: ``embedded`` (default; a small network over cached MiniLM embeddings) and
+  ``causal-lm`` (any transformers causal LM from a local folder, e.g. Gemma 2B: Q and V
+  are two vocabulary logits at the last position);
+- selector ``value`` (``model=DIR``): best f(h, p) per category, top L; ``temperature``
+  samples;
+- command ``pasta value train --data PATH... --out DIR``.
+
+Python::
+
+    from pasta_core import get_plugins
+    selector = get_plugins().create("selector", "value", model="runs/value")
+    slate = selector.select(history, candidates, slate_size=4, seed=0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pasta_core import hookimpl
+
+
+def _embedded(**options: Any) -> Any:
+    from pasta_value.embedded import create_embedded
+
+    return create_embedded(**options)
+
+
+def _causal_lm(**options: Any) -> Any:
+    from pasta_value.causal_lm import create_causal_lm
+
+    return create_causal_lm(**options)
+
+
+def _selector(**options: Any) -> Any:
+    from pasta_value.selector import create_value_selector
+
+    return create_value_selector(**options)
+
+
+@hookimpl
+def pasta_register_value_models(register: Any) -> None:
+    register("embedded", _embedded, "small network over cached MiniLM text embeddings (path=CHECKPOINT or fresh)")
+    register("causal-lm", _causal_lm, "a transformers causal LM from a local folder; Q, V = two logits (path=FOLDER)")
+
+
+@hookimpl
+def pasta_register_selectors(register: Any) -> None:
+    register("value", _selector, "best value f(h, p) per category, top L (model=CHECKPOINT_DIR, temperature=0)")
+
+
+@hookimpl
+def pasta_register_commands(cli: Any) -> None:
+    from pasta_value.cli import value_group
+
+    cli.add_command(value_group)
