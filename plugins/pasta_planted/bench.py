@@ -38,7 +38,9 @@ class StageSkipped(Exception):
 class Bench:
     """Holds the state passed between stages."""
 
-    def __init__(self, world_file: str | None, out: str | Path, quick: bool, seed: int, progress: bool) -> None:
+    def __init__(self, world_file: str | None, out: str | Path, quick: bool, seed: int, progress: bool,
+                 workers: int = 2) -> None:
+        self.workers = workers
         self.config = load_config(world_file)
         self.world = PlantedWorld(self.config)
         self.sizes = self.config.quick if quick else self.config.bench
@@ -131,24 +133,19 @@ class Bench:
     def value_models(self) -> dict[str, Any]:
         from pasta_planted.bench_value import train_regimes
 
-        selectors, figures = train_regimes(self)
-        self.state["value_selectors"] = selectors
+        models, figures = train_regimes(self)
+        self.state["value_models"] = models
         return figures
 
     def agents(self) -> dict[str, Any]:
-        from pasta_planted.bench_agents import evaluate_agent, paired_difference
-        from pasta_planted.oracle import OracleSelector
-        from pasta_selectors import FirstSelector, RandomSelector
+        from pasta_planted.bench_agents import evaluate_agents, paired_difference
 
-        agents: dict[str, Any] = {"random": lambda k: RandomSelector(), "first": lambda k: FirstSelector()}
-        for regime, factory in self.state.get("value_selectors", {}).items():
-            agents[f"value-{regime}"] = factory
-        images = self.sizes.oracle_images
-        agents["oracle"] = lambda k: OracleSelector(self.world, k, images=images, t2i=self.t2i)
-        results = {}
-        for name, factory in agents.items():
-            results[name] = evaluate_agent(self.world, factory, self.sizes.episodes, self.seed + 2,
-                                           self.episode_config, self.t2i, self.progress, name)
+        specs: list[dict[str, Any]] = [{"name": "random", "kind": "random"}, {"name": "first", "kind": "first"}]
+        for regime, path in self.state.get("value_models", {}).items():
+            specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
+        specs.append({"name": "oracle", "kind": "oracle", "images": self.sizes.oracle_images})
+        results = evaluate_agents(self.config, specs, self.sizes.episodes, self.seed + 2, self.episode_config,
+                                  self.sizes.image_size, workers=self.workers, progress=self.progress)
         differences = {}
         for a, b in [("oracle", "random"), ("first", "random"), ("value-mixed", "random"), ("value-human", "random"),
                      ("value-simulated", "random"), ("value-mixed", "value-human")]:
@@ -157,7 +154,7 @@ class Bench:
         for r in results.values():
             r.pop("_final")
             r.pop("_expected")
-        return {"agents": results, "differences": differences}
+        return {"agents": results, "differences": differences, "workers": self.workers}
 
 
 def _single_thread_torch() -> None:
@@ -171,13 +168,13 @@ def _single_thread_torch() -> None:
 
 
 def run_bench(world_file: str | None, out: str | Path, quick: bool = False, seed: int = 0,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, workers: int = 2) -> dict[str, Any]:
     """Run every stage and write the figures, the report and the plot."""
     from pasta_planted.bench_report import targets, write_outputs
 
     started = time.perf_counter()
     _single_thread_torch()
-    bench = Bench(world_file, out, quick, seed, progress)
+    bench = Bench(world_file, out, quick, seed, progress, workers)
     bench.stage("data", bench.data)
     bench.stage("user_model", bench.user_model, needs=("data",))
     bench.stage("simulation", bench.simulation, needs=("user_model",))

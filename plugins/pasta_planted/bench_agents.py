@@ -77,6 +77,63 @@ def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
     return out
 
 
+def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -> Callable[[int], Any]:
+    """Selector factory of an agent spec: {"kind": random|first|oracle|value, ...}."""
+    kind = spec["kind"]
+    if kind == "random":
+        from pasta_selectors import RandomSelector
+
+        return lambda k: RandomSelector()
+    if kind == "first":
+        from pasta_selectors import FirstSelector
+
+        return lambda k: FirstSelector()
+    if kind == "oracle":
+        from pasta_planted.oracle import OracleSelector
+
+        return lambda k: OracleSelector(world, k, images=spec.get("images", 1), t2i=t2i)
+    if kind == "value":
+        from pasta_value.selector import create_value_selector
+
+        selector = create_value_selector(model=spec["model"])
+        return lambda k: selector
+    raise ValueError(f"unknown agent kind {kind!r}")
+
+
+def _evaluate_spec(args: tuple[Any, dict[str, Any], int, int, EpisodeConfig, int]) -> dict[str, Any]:
+    """Worker entry point: evaluate one agent spec in a fresh process."""
+    from pasta_planted.bench import _single_thread_torch
+    from pasta_procedural import ProceduralT2I
+
+    _single_thread_torch()
+    config, spec, episodes, seed, episode_config, image_size = args
+    world = PlantedWorld(config)
+    t2i = ProceduralT2I(size=image_size)
+    return evaluate_agent(world, make_selector_factory(world, spec, t2i), episodes, seed, episode_config, t2i,
+                          progress=False, name=spec["name"])
+
+
+def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
+                    episode_config: EpisodeConfig, image_size: int, workers: int = 2,
+                    progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Evaluate every agent spec, ``workers`` agents at a time in separate processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(config, spec, episodes, seed, episode_config, image_size) for spec in specs]
+    if workers <= 1:
+        results = [_evaluate_spec(job) for job in jobs]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = []
+            for spec, result in zip(specs, pool.map(_evaluate_spec, jobs)):
+                results.append(result)
+                if progress:
+                    print(f"[bench] evaluated {spec['name']} in {result['seconds']:.1f} s", flush=True)
+    return {spec["name"]: result for spec, result in zip(specs, results)}
+
+
 def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:
     """Mean of a - b over the same episodes, with a 95% interval."""
     return mean_ci(np.asarray(a) - np.asarray(b))

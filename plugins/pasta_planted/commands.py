@@ -114,13 +114,14 @@ def pairs_command(world_file: str | None, out: str, raters: int | None, pairs_pe
 @click.option("--quick", is_flag=True, help="Small sizes ([bench.quick]): at most about 3 minutes.")
 @click.option("--out", default="bench-planted", show_default=True, help="Output folder.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def bench_planted_command(world_file: str | None, quick: bool, out: str, seed: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="Processes evaluating agents.")
+def bench_planted_command(world_file: str | None, quick: bool, out: str, seed: int, workers: int) -> None:
     """End-to-end benchmark on a planted world: EM user model, IQL value model, agents."""
     from pasta_core.errors import PastaError
     from pasta_planted.bench import run_bench
 
     try:
-        result = run_bench(world_file, out, quick=quick, seed=seed)
+        result = run_bench(world_file, out, quick=quick, seed=seed, workers=workers)
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"report: {result['files']['report']}\nfigures: {result['files']['json']}\nplot: {result['files']['plot']}")
