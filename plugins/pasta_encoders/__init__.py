@@ -2,7 +2,9 @@
 ``embedded`` (offline: packaged MiniLM text model + fixed image features).
 
 Build one with ``get_plugins().create("encoder", "embedded")``; the interface is
-:class:`Encoder`; :func:`check_encoder` tests a new one.
+:class:`Encoder`; :func:`check_encoder` tests a new one. Both built-ins are also
+:class:`TrainableEncoder` (fine-tuned by the user model's second training phase;
+:func:`check_trainable_encoder` tests that contract).
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from pasta_core import hookimpl
-from pasta_encoders.protocol import Encoder, check_encoder
+from pasta_encoders.protocol import (
+    Encoder,
+    TrainableEncoder,
+    check_encoder,
+    check_trainable_encoder,
+)
 
-__all__ = ["Encoder", "check_encoder", "create_encoder"]
+__all__ = ["Encoder", "TrainableEncoder", "check_encoder", "check_trainable_encoder", "create_encoder"]
 
 
 def _openclip(**options: Any) -> Any:
