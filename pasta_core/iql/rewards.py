@@ -66,7 +66,7 @@ def label_trajectory(trajectory: Trajectory, user_model: UserModel, columns: Seq
     intent = trajectory.initial_prompt
     observed = [(cols, turn.choice) for cols, turn in zip(columns, trajectory.turns)]
     k = int(np.argmax(user_model.posterior(intent, observed)))
-    return [float(user_model.utilities(intent, cols)[k, turn.choice]) for cols, turn in observed]
+    return [float(user_model.utilities(intent, cols)[k, choice]) for cols, choice in observed]
 
 
 def needs_labels(trajectory: Trajectory, mode: str) -> bool:

@@ -84,8 +84,9 @@ def load_state(info: dict[str, Any], online: Any, target: Any, optimizer: Any) -
     from safetensors.torch import load_file, load_model
 
     folder = Path(info["folder"])
-    load_model(online, str(folder / "online.safetensors"))
-    load_model(target, str(folder / "target.safetensors"))
+    device = str(next(online.parameters()).device)
+    load_model(online, str(folder / "online.safetensors"), device=device)
+    load_model(target, str(folder / "target.safetensors"), device=device)
     _load_optimizer(optimizer, load_file(str(folder / "optimizer.safetensors")))
     torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["cpu"])
     return int(info["step"])

@@ -163,7 +163,7 @@ class IQLTrainer:
         self.step += 1
         self.update_target()
         return {
-            "loss_q": float(parts["loss_q"]), "loss_v": float(parts["loss_v"]),
+            "loss_q": parts["loss_q"].item(), "loss_v": parts["loss_v"].item(),
             "q_mean": float(parts["q"].float().mean()), "v_mean": float(parts["v"].float().mean()),
             "target_mean": float(parts["target"].mean()), "grad_norm": float(norm),
         }

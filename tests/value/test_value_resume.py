@@ -1,0 +1,82 @@
+"""A killed IQL run resumes to exactly the result of an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pasta_core.errors import InvalidValueError  # noqa: E402
+from pasta_core.iql import IQLConfig, build_transitions, train_iql  # noqa: E402
+from pasta_selectors import RandomSelector  # noqa: E402
+from pasta_value.embedded import create_embedded  # noqa: E402
+from pasta_value.synthetic import WordWorld  # noqa: E402
+
+CONFIG = IQLConfig(steps=12, batch_size=32, lr=1e-2, save_every=4, log_every=1, target_update=5, seed=4)
+
+
+class Killed(Exception):
+    pass
+
+
+def _data():
+    world = WordWorld(turns=2)
+    episodes = world.episodes(RandomSelector(), 20, seed=1)
+    return build_transitions(episodes, [t.rewards for t in episodes])
+
+
+def _model():
+    return create_embedded(encoder="words", dim=16, width=16, seed=2)
+
+
+def _metrics(folder):
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "steps_per_s"} for line in lines]
+
+
+def _kill_at(step: int):
+    def on_step(current: int, metrics: dict) -> None:
+        if current == step:
+            raise Killed
+
+    return on_step
+
+
+def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path) -> None:
+    """Kill at step 10 (last state: 8), resume: same weights and metrics as a straight run."""
+    data = _data()
+    straight = train_iql(_model(), data, CONFIG, out=tmp_path / "a", progress=False)
+    with pytest.raises(Killed):
+        train_iql(_model(), data, CONFIG, out=tmp_path / "b", progress=False, on_step=_kill_at(10))
+    resumed = train_iql(_model(), data, CONFIG, out=tmp_path / "b", progress=False)
+    assert resumed.step == straight.step == CONFIG.steps
+    for (name, a), b in zip(straight.model.module.state_dict().items(), resumed.model.module.state_dict().values()):
+        assert torch.equal(a, b), name
+    for a, b in zip(straight.target.state_dict().values(), resumed.target.state_dict().values()):
+        assert torch.equal(a, b)
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+    assert [m["step"] for m in _metrics(tmp_path / "b")] == list(range(1, 13))
+
+
+def test_resume_refuses_other_settings(tmp_path) -> None:
+    """An unfinished run with another learning rate is not silently continued."""
+    data = _data()
+    with pytest.raises(Killed):
+        train_iql(_model(), data, CONFIG, out=tmp_path, progress=False, on_step=_kill_at(5))
+    other = IQLConfig(**{**CONFIG.to_dict(), "lr": 0.5})
+    with pytest.raises(InvalidValueError, match="lr"):
+        train_iql(_model(), data, other, out=tmp_path, progress=False)
+    # --no-resume starts over
+    assert train_iql(_model(), data, other, out=tmp_path, progress=False, resume=False).step == 12
+
+
+def test_more_steps_continue_a_finished_run(tmp_path) -> None:
+    """Raising --steps continues from the saved step (steps may change on resume)."""
+    data = _data()
+    train_iql(_model(), data, CONFIG, out=tmp_path, progress=False)
+    longer = IQLConfig(**{**CONFIG.to_dict(), "steps": 16})
+    seen = []
+    train_iql(_model(), data, longer, out=tmp_path, progress=False, on_step=lambda s, m: seen.append(s))
+    assert seen == [13, 14, 15, 16]
