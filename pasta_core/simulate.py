@@ -171,7 +171,7 @@ class RecordingT2I:
 
 
 # ----- shards ---------------------------------------------------------------------------
-def _embedding_array(rows: list[np.ndarray | None]) -> pa.Array:
+def _embedding_array(rows: Sequence[np.ndarray | None]) -> pa.Array:
     """A list<list<fixed_size_list<halffloat>>> column: per row, L columns of M vectors."""
     present = [r for r in rows if r is not None]
     dim = present[0].shape[-1] if present else 1

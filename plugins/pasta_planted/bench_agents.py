@@ -77,6 +77,33 @@ def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
     return out
 
 
+class PrefetchingSelector:
+    """A value selector that scores the candidates of many episodes in one batched
+    ``q_values`` call per turn (``prefetch``), then selects from the stored scores."""
+
+    def __init__(self, selector: Any) -> None:
+        self.selector = selector
+        self._scores: dict[Any, np.ndarray] = {}
+
+    def prefetch(self, histories: list[Any], candidates: list[list[Any]]) -> None:
+        pairs_h = [h for h, cs in zip(histories, candidates) for _ in cs]
+        pairs_c = [c for cs in candidates for c in cs]
+        q = np.asarray(self.selector.value_model.q_values(pairs_h, pairs_c), dtype=np.float64)
+        self._scores.clear()
+        start = 0
+        for h, cs in zip(histories, candidates):
+            self._scores[(h, tuple(cs))] = q[start : start + len(cs)]
+            start += len(cs)
+
+    def select(self, history: Any, candidates: Any, slate_size: int, seed: int) -> list[Any]:
+        from pasta_value.selector import top_slate
+
+        scores = self._scores.get((history, tuple(candidates)))
+        if scores is None or self.selector.temperature > 0:
+            return self.selector.select(history, candidates, slate_size, seed)
+        return [candidates[i] for i in top_slate(scores, [c.category for c in candidates], slate_size)]
+
+
 def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -> Callable[[int], Any]:
     """Selector factory of an agent spec: {"kind": random|first|oracle|value, ...}."""
     kind = spec["kind"]
@@ -95,7 +122,7 @@ def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -
     if kind == "value":
         from pasta_value.selector import create_value_selector
 
-        selector = create_value_selector(model=spec["model"])
+        selector = PrefetchingSelector(create_value_selector(model=spec["model"]))
         return lambda k: selector
     raise ValueError(f"unknown agent kind {kind!r}")
 

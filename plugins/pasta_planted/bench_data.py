@@ -65,7 +65,7 @@ def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t
     for start in tqdm(range(0, count, batch_size), disable=not progress, desc=f"{prefix} sessions", unit="batch"):
         batch = session_batch(world, range(start, min(count, start + batch_size)), seed, config, prompts,
                               t2i=t2i, prefix=prefix, keep_columns=True)
-        data.add(batch.trajectories, batch.utilities, batch.columns, encoder)
+        data.add(batch.trajectories, batch.utilities, batch.columns or [], encoder)
     return data
 
 

@@ -27,7 +27,7 @@ def labelled_human_sessions(bench: Any) -> list[Any]:
     utilities = learned_utilities(em["model"], labels)  # (n turns, K, L), sessions in order
     types = sample_posteriors(em["model"], em["prior"], labels).argmax(1)
     out, row = [], 0
-    for session, (t, k) in enumerate(zip(data.trajectories, types)):
+    for t, k in zip(data.trajectories, types):
         turns = []
         for n, turn in enumerate(t.turns, start=1):
             reward = float(utilities[row, k, turn.choice]) if n == len(t.turns) else 0.0
@@ -53,7 +53,12 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         sim, sim_rewards = load_rewarded([bench.state["simulated"]], mode="sparse")
         regimes["simulated"] = (sim, sim_rewards)
         regimes["mixed"] = (human + sim, human_rewards + sim_rewards)
-    sizes, selectors, figures = bench.sizes, {}, {}
+    # Learned utilities are on the score model's temperature scale (tens); one common
+    # factor puts the final rewards near unit spread without changing any preference.
+    scale = float(np.std([r[-1] for r in human_rewards])) or 1.0
+    regimes = {name: (t, [[x / scale for x in r] for r in rs]) for name, (t, rs) in regimes.items()}
+    sizes, selectors = bench.sizes, {}
+    figures: dict[str, Any] = {}
     for regime, (trajectories, rewards) in regimes.items():
         model = get_plugins().create("value-model", "embedded", seed=bench.seed)
         config = IQLConfig(steps=sizes.iql_steps, lr=1e-2, batch_size=128, target_update=min(256, sizes.iql_steps),
@@ -67,6 +72,7 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                            "steps": sizes.iql_steps, "seconds": round(time.perf_counter() - started, 2)}
     if "simulated" not in regimes:
         figures["note"] = "simulation stage skipped: only the human-like regime was trained"
+    figures["reward_scale"] = scale
     return selectors, figures
 
 

@@ -100,7 +100,7 @@ def generate_sessions(world: PlantedWorld, out: str | Path, count: int | None = 
             chunk = range(start, min(indices.stop, start + batch_size))
             batch = session_batch(world, chunk, seed, config, prompts, keep_columns=save_images)
             if save_images:
-                trajectories += [_save_images(folder, t, c) for t, c in zip(batch.trajectories, batch.columns)]
+                trajectories += [_save_images(folder, t, c) for t, c in zip(batch.trajectories, batch.columns or [])]
             else:
                 trajectories += batch.trajectories
         write_shard(folder / TrajectoryWriter.shard_name(indices.start // shard_size), trajectories)

@@ -17,10 +17,10 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pasta_core.config import EpisodeConfig
-from pasta_core.episode import Agent, derive_seed, image_seeds, make_turn, propose, render_slates
-from pasta_core.protocols import Selector
-from pasta_core.types import Column, History, Trajectory
+from pasta_core.config import EpisodeConfig, word_limit
+from pasta_core.episode import derive_seed, image_seeds, make_turn, render_slates
+from pasta_core.protocols import GenerationRequest, Selector
+from pasta_core.types import Candidate, Column, History, Trajectory, check_slate, word_count
 from pasta_core.users import Answer
 from pasta_planted.features import measured_attributes
 from pasta_planted.world import PlantedWorld
@@ -51,6 +51,37 @@ class EpisodeBatch:
     trajectories: list[Trajectory]
     utilities: list[list[np.ndarray]]  # per episode, per turn: (K, L) true column utilities
     columns: list[list[list[Column]]] | None = None  # per episode, per turn (when kept)
+
+
+def _candidates(generator: Any, history: History, config: EpisodeConfig, seed: int) -> list[Candidate]:
+    """The generator's candidates for the next turn (the request :func:`propose` makes)."""
+    turn = len(history.turns) + 1
+    request = GenerationRequest(
+        history=history, turn=turn, categories=config.categories, per_category=config.candidates_per_category,
+        word_limit=word_limit(word_count(history.initial_prompt), turn, config.turns, config.word_cap),
+        seed=derive_seed(seed, turn, 1),
+    )
+    return list(generator.generate(request))
+
+
+def _select_all(selectors: Sequence[Selector], histories: list[History], candidates: list[list[Candidate]],
+                config: EpisodeConfig, seeds: Sequence[int]) -> list[list[Candidate]]:
+    """Every episode's slate. A selector with ``prefetch`` first sees all of its episodes at
+    once (one batched value-model call per turn instead of one per episode)."""
+    shared: dict[int, list[int]] = {}
+    for i, selector in enumerate(selectors):
+        if hasattr(selector, "prefetch"):
+            shared.setdefault(id(selector), []).append(i)
+    for members in shared.values():
+        prefetching: Any = selectors[members[0]]
+        prefetching.prefetch([histories[i] for i in members], [candidates[i] for i in members])
+    slates = []
+    for i, selector in enumerate(selectors):
+        turn = len(histories[i].turns) + 1
+        slate = list(selector.select(histories[i], candidates[i], config.slate_size, derive_seed(seeds[i], turn, 2)))
+        check_slate(slate, candidates[i])
+        slates.append(slate)
+    return slates
 
 
 def _measure(world: PlantedWorld, columns: list[list[Column]]) -> list[np.ndarray]:
@@ -87,8 +118,8 @@ def run_planted_episodes(
     chosen_u: list[list[float]] = [[] for _ in range(n)]
     expected_u: list[list[float]] = [[] for _ in range(n)]
     for turn in range(1, config.turns + 1):
-        proposals = [propose(Agent(generator, s, t2i), h, config, seed)
-                     for h, s, seed in zip(histories, selectors, seeds)]
+        offered = [_candidates(generator, h, config, seed) for h, seed in zip(histories, seeds)]
+        proposals = list(zip(offered, _select_all(selectors, histories, offered, config, seeds)))
         all_seeds = [image_seeds(seed, turn, len(slate), config.images_per_prompt)
                      for seed, (_, slate) in zip(seeds, proposals)]
         columns = render_slates(t2i, [slate for _, slate in proposals], all_seeds)

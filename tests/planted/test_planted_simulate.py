@@ -61,7 +61,7 @@ def test_prompts_file_keeps_at_most_ten_words(tmp_path: Path) -> None:
 def test_resume_after_a_kill_gives_the_same_shards(tmp_path: Path) -> None:
     """Kill `pasta simulate` after its first shard; the rerun skips it and the result is
     byte-identical to an uninterrupted run."""
-    args = ["simulate", "-n", "8", "--user-model", "planted", "--turns", "2", "--slate-size", "2",
+    args = ["simulate", "-n", "20", "--user-model", "planted", "--turns", "2", "--slate-size", "2",
             "--images", "2", "--shard-size", "2", "--seed", "9", "--t2i-option", "size=32", "--quiet"]
     assert CliRunner().invoke(_cli(), [*args, "--out", str(tmp_path / "whole")]).exit_code == 0
     killed = tmp_path / "killed"
@@ -73,7 +73,7 @@ def test_resume_after_a_kill_gives_the_same_shards(tmp_path: Path) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait()
     finished = sorted(p.name for p in killed.glob("part-*.parquet"))
-    assert finished and len(finished) < 4, "the kill should land mid-run"
+    assert finished and len(finished) < 10, "the kill should land mid-run"
     before = {name: (killed / name).stat().st_mtime_ns for name in finished}
     result = CliRunner().invoke(_cli(), [*args, "--out", str(killed)])
     assert result.exit_code == 0, result.output

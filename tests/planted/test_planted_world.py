@@ -9,7 +9,12 @@ from pasta_core.errors import InvalidValueError
 from pasta_core.imagefeatures import image_features
 from pasta_core.testing.conformance import check_selector, check_user_model
 from pasta_planted.config import load_config, parse_config
-from pasta_planted.features import batch_image_features, measured_attributes, raw_attributes, standardize
+from pasta_planted.features import (
+    batch_image_features,
+    measured_attributes,
+    raw_attributes,
+    standardize,
+)
 from pasta_planted.oracle import OracleSelector
 from pasta_planted.usermodel import PlantedUserModel
 from pasta_planted.world import PlantedWorld
