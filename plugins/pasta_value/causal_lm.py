@@ -181,6 +181,7 @@ def create_causal_lm(path: str | None = None, device: str = "cpu", **options: An
         saved = read_config(folder)
         if saved["plugin"] != PLUGIN:
             raise InvalidValueError(f"{folder} holds a {saved['plugin']!r} value model, not {PLUGIN!r}")
-        keep = {k: saved[k] for k in ("q_token_id", "v_token_id", "max_length", "dtype") if k in saved}
-        return CausalLMValueModel(folder / saved.get("lm", LM_DIR), device=device, **{**keep, **options})
+        keep: dict[str, Any] = {k: saved[k] for k in ("q_token_id", "v_token_id", "max_length", "dtype") if k in saved}
+        keep.update(options)
+        return CausalLMValueModel(folder / saved.get("lm", LM_DIR), device=device, **keep)
     return CausalLMValueModel(folder, device=device, **options)

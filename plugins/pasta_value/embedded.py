@@ -72,7 +72,7 @@ def build_network(history_dim: int, text_dim: int, width: int) -> Any:
     torch = require("torch", "train")
     nn = torch.nn
 
-    class EmbeddedValueNet(nn.Module):
+    class EmbeddedValueNet(nn.Module):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.history = nn.Sequential(nn.Linear(history_dim, width), nn.GELU(), nn.Linear(width, width), nn.GELU())

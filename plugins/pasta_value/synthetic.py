@@ -19,7 +19,6 @@ import numpy as np
 
 from pasta_core.types import Candidate, History, Trajectory, Turn
 
-
 WORDS = (
     "red blue green golden silver dark bright misty sunny stormy calm wild ancient modern "
     "tiny huge soft sharp glowing faded cat dog horse castle forest river mountain city "

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 pytest.importorskip("torch")
 
-from pasta_core.iql.rewards import column_loader, label_trajectory, trajectory_rewards  # noqa: E402
 from pasta_core.errors import InvalidValueError  # noqa: E402
+from pasta_core.iql.rewards import column_loader, label_trajectory, trajectory_rewards  # noqa: E402
 from pasta_core.store import read_trajectories, write_trajectories  # noqa: E402
 from pasta_core.testing.fakes import FakeT2I, FakeUserModel  # noqa: E402
 from pasta_core.types import Candidate, Trajectory, Turn  # noqa: E402

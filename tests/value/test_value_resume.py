@@ -80,3 +80,42 @@ def test_more_steps_continue_a_finished_run(tmp_path) -> None:
     seen = []
     train_iql(_model(), data, longer, out=tmp_path, progress=False, on_step=lambda s, m: seen.append(s))
     assert seen == [13, 14, 15, 16]
+
+
+@pytest.mark.slow
+def test_cli_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path) -> None:
+    """A real kill (SIGKILL) mid-run; running the command again ends where a straight run does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    from pasta_core.store import write_trajectories
+
+    world = WordWorld(turns=2)
+    write_trajectories(tmp_path / "sim.parquet", world.episodes(RandomSelector(), 30, seed=1))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+    def command(out):
+        return [sys.executable, "-m", "pasta_core", "value", "train", "--data", str(tmp_path / "sim.parquet"),
+                "--out", str(out), "--steps", "600", "--save-every", "25", "--batch-size", "32",
+                "--model-option", "encoder=words", "--model-option", "dim=16", "--model-option", "width=16"]
+
+    subprocess.run(command(tmp_path / "a"), env=env, check=True, capture_output=True, timeout=300)
+    process = subprocess.Popen(command(tmp_path / "b"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = tmp_path / "b" / "train-state" / "latest.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if latest.is_file() and json.loads(latest.read_text())["step"] >= 50:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert json.loads(latest.read_text())["step"] < 600, "the run finished before it could be killed"
+    subprocess.run(command(tmp_path / "b"), env=env, check=True, capture_output=True, timeout=300)
+    a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
