@@ -202,6 +202,17 @@ def write_shard(path: Path, trajectories: Sequence[Trajectory], embeddings: list
     return path
 
 
+def encode_shard(trajectories: Sequence[Trajectory], embeddings: list[np.ndarray] | None = None) -> bytes:
+    """The bytes :func:`write_shard` would write (for workers that return shards rather
+    than write them, see :mod:`pasta_core.executors`)."""
+    table = to_table(trajectories)
+    if embeddings is not None:
+        table = table.append_column(EMBEDDING_COLUMN, _embedding_array(embeddings))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
 def read_embeddings(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, np.ndarray]]:
     """(session_id, turn, embeddings of shape (L, M, d)) for every row of a shard."""
     table = pq.read_table(path, columns=["session_id", "turn", EMBEDDING_COLUMN])
@@ -379,13 +390,23 @@ def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_s
 
 
 def simulate(spec: SimulationSpec, folder: str | os.PathLike[str], progress: bool = True,
-             user_model: Any = None, batch_size: int = 50, workers: int = 1) -> SimulationResult:
+             user_model: Any = None, batch_size: int = 50, workers: int = 1,
+             executor: Any = None) -> SimulationResult:
     """Simulate ``spec.count`` trajectories into ``folder`` (resuming a killed run).
 
     ``workers`` > 1 computes shards in that many processes (each builds its own
     components from ``spec``; a ``user_model`` object cannot be passed then). The shards
     are the same whatever the number of workers.
+
+    ``executor`` (``in-process``, ``process``, ``ray`` or an executor object, see
+    :mod:`pasta_core.executors`; default: the ``PASTA_EXECUTOR`` environment switch) runs
+    the shards there instead, with ``workers`` workers when ``workers`` > 1.
     """
+    if executor is not None or os.environ.get("PASTA_EXECUTOR"):
+        from pasta_core.executors import get_executor, simulate_on
+
+        chosen = get_executor(executor, workers=workers if workers > 1 else None)
+        return simulate_on(chosen, spec, folder, batch_size=batch_size, progress=progress, user_model=user_model)
     if workers > 1:
         if user_model is not None:
             raise InvalidValueError("workers > 1 builds the user model from the spec; pass user_model=None")
