@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
-
-
-def ray_or_skip():
-    """ray, or skip with the reason (outside CI only: in CI a missing ray is a failure)."""
-    if importlib.util.find_spec("ray") is None:
-        if os.environ.get("CI"):
-            pytest.fail("ray is not installed in CI: scripts/setup.sh should install the test extra")
-        pytest.skip("ray is not installed (pip install 'pasta-t2i[ray]')")
-    import ray
-
-    return ray
+from scale_tasks import ray_or_skip
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,11 @@ and Ray workers can load them)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+
+import pytest
 
 
 def make_state() -> dict:
@@ -37,3 +40,14 @@ def crash_once(state: dict, item: tuple[str, int]) -> int:
 
 def always_fail(state: dict, item: int) -> int:
     raise ValueError(f"bad item {item}")
+
+
+def ray_or_skip():
+    """ray, or skip with the reason (outside CI only: in CI a missing ray is a failure)."""
+    if importlib.util.find_spec("ray") is None:
+        if os.environ.get("CI"):
+            pytest.fail("ray is not installed in CI: scripts/setup.sh should install the test extra")
+        pytest.skip("ray is not installed (pip install 'pasta-t2i[ray]')")
+    import ray
+
+    return ray

@@ -6,7 +6,6 @@ import os
 
 import pytest
 import scale_tasks
-from conftest import ray_or_skip
 
 from pasta_core.errors import InvalidValueError
 from pasta_core.executors import (
@@ -91,7 +90,7 @@ def test_render_many_keeps_input_order():
 
 
 def test_ray_missing_is_reported_clearly(monkeypatch):
-    ray_or_skip()  # only meaningful with the module present: hide it and expect the extra's name
+    scale_tasks.ray_or_skip()  # only meaningful with the module present: hide it and expect the extra's name
     import sys
 
     monkeypatch.setitem(sys.modules, "ray", None)
