@@ -155,8 +155,8 @@ class PlantedConfig:
     pairs: PairsConfig = PairsConfig()
     bench: BenchConfig = BenchConfig()
     quick: BenchConfig = BenchConfig(
-        sessions=120, test_sessions=40, pair_raters=30, pairs_per_rater=8, em_steps=120, em_dim=32,
-        simulated=40, iql_steps=60, episodes=40, oracle_images=1,
+        sessions=100, test_sessions=40, pair_raters=30, pairs_per_rater=8, em_steps=100, em_dim=32,
+        simulated=30, iql_steps=50, episodes=30, oracle_images=1,
     )
     source: str = attrs.field(default="<defaults>", eq=False)
 
