@@ -12,6 +12,11 @@ Per batch of samples (a sample = all labels of one rater or session):
 Batches are drawn from a per-epoch permutation seeded by (seed, epoch), so a run resumed
 from its last checkpoint sees the same batches it would have seen uninterrupted.
 
+Data-parallel: under ``torchrun`` every process draws the same global batch, takes its
+slice of the samples, and the gradients are summed over processes with losses normalised
+by the global label count (:mod:`pasta_core.distributed`), so N processes give the result
+of one process on the same batch. Only rank 0 writes checkpoints and metrics.
+
 This is the first, frozen-encoder phase; :mod:`pasta_clip_em.finetune` subclasses the
 trainer for the second phase (encoders trained too, on raw prompts and images).
 """
@@ -32,6 +37,7 @@ import torch
 from pasta_clip_em.checkpoint import save_checkpoint, save_tensors
 from pasta_clip_em.labels import LabelSet
 from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
+from pasta_core.distributed import DataParallel, data_parallel
 from pasta_core.errors import InvalidValueError
 
 STATE_FILE = "trainer_state.safetensors"
@@ -80,8 +86,9 @@ class EMTrainer:
 
     def __init__(
         self, model: Any, labels: LabelSet, config: TrainConfig, out: str | Path | None = None,
-        prior: np.ndarray | None = None,
+        prior: np.ndarray | None = None, parallel: DataParallel | None = None,
     ) -> None:
+        self.parallel = parallel or data_parallel()
         self._check_labels(labels, model)
         if labels.num_samples == 0:
             raise InvalidValueError("no training samples: did the dataset reader skip everything?")
@@ -92,6 +99,7 @@ class EMTrainer:
             self.out.mkdir(parents=True, exist_ok=True)
         self.device = torch.device(config.device)
         self.model = model.to(self.device).train()
+        self.parallel.broadcast_parameters([self.model])
         self.target = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.aggregator = _aggregator(model)
         k = model.config.types
@@ -137,6 +145,11 @@ class EMTrainer:
         order = np.random.default_rng([self.config.seed, epoch]).permutation(n)
         return order[index * size : (index + 1) * size]
 
+    def local_samples(self, step: int) -> np.ndarray:
+        """This process's slice of batch ``step`` (the whole batch outside torchrun)."""
+        samples = self.batch_samples(step)
+        return samples[self.parallel.shard(len(samples))]
+
     # ----- one EM step ---------------------------------------------------------------
     def posterior(self, batch: Any) -> torch.Tensor:
         """E step with the target network: (B, K) posteriors."""
@@ -145,22 +158,29 @@ class EMTrainer:
             return (ll + self.prior.clamp(min=1e-12).log()).softmax(dim=-1)
 
     def step(self, samples: np.ndarray) -> dict[str, float]:
-        """One E step, one gradient step, one prior update. Returns scalar metrics."""
-        batch = self.make_batch(samples)
+        """One E step, one gradient step, one prior update. Returns scalar metrics.
+
+        Under torchrun ``samples`` is the global batch; this process uses its slice."""
+        dp = self.parallel
+        local = samples[dp.shard(len(samples))] if dp.active else samples
+        batch = self.make_batch(local)
         gamma = self.posterior(batch)
         ll = sample_loglik(self.model, self.aggregator, batch, self.config.weights)
-        loss = -(gamma * ll).sum() / max(batch.num_labels, 1)
+        num_labels = int(dp.sum(batch.num_labels))
+        loss = -(gamma * ll).sum() / max(num_labels, 1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        dp.sum_gradients(self.trainable_parameters())
         extra = self._step_metrics()  # before clipping: gradient norms as computed
         grad_norm = torch.nn.utils.clip_grad_norm_(self.trainable_parameters(), self.config.grad_clip)
         self.optimizer.step()
         m = self.config.prior_momentum
-        self.prior = (1 - m) * self.prior + m * gamma.mean(dim=0)
+        batch_prior = dp.sum(gamma.sum(dim=0)) / len(samples) if dp.active else gamma.mean(dim=0)
+        self.prior = (1 - m) * self.prior + m * batch_prior
         self.step_count += 1
         if self.step_count % self.config.target_every == 0:
             self.target.load_state_dict(self.model.state_dict())
-        return {"loss": float(loss.detach()), "grad_norm": float(grad_norm), "labels": batch.num_labels,
+        return {"loss": float(dp.sum(loss.detach())), "grad_norm": float(grad_norm), "labels": num_labels,
                 "posterior_entropy": _entropy(gamma), **extra}
 
     # ----- the loop ------------------------------------------------------------------
@@ -170,7 +190,8 @@ class EMTrainer:
 
         end = self.config.steps if stop_after is None else min(self.config.steps, self.step_count + stop_after)
         desc = "EM" if self.phase == "frozen" else f"EM {self.phase}"
-        bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not progress, desc=desc, unit="step")
+        bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not (progress and self.parallel.is_main),
+                   desc=desc, unit="step")
         started = time.perf_counter()
         while self.step_count < end:
             metrics = self.step(self.batch_samples(self.step_count))
@@ -205,8 +226,9 @@ class EMTrainer:
 
     # ----- checkpoints ---------------------------------------------------------------
     def save(self) -> None:
-        """Write the model checkpoint and the full trainer state (atomically each)."""
-        if self.out is None:
+        """Write the model checkpoint and the full trainer state (atomically each; rank 0
+        only under torchrun)."""
+        if self.out is None or not self.parallel.is_main:
             return
         self._save_checkpoint(self.out)
         from pasta_encoders.weights import module_tensors
@@ -253,7 +275,7 @@ class EMTrainer:
 
     # ----- metrics -------------------------------------------------------------------
     def _log(self, metrics: dict[str, float], elapsed: float) -> None:
-        if self.out is None or self.config.metrics == "none":
+        if self.out is None or self.config.metrics == "none" or not self.parallel.is_main:
             return
         record = {"step": self.step_count, **metrics, "temperature": float(self.model.temperature.detach()),
                   "prior_entropy": _entropy(self.prior.unsqueeze(0)), "elapsed_s": round(elapsed, 3)}

@@ -80,6 +80,7 @@ class FinetuneTrainer(EMTrainer):
     def __init__(
         self, model: Any, labels: RawLabelSet, config: TrainConfig, encoder: Any,
         out: str | Path | None = None, prior: np.ndarray | None = None, image_memory: int = 1024,
+        parallel: Any = None,
     ) -> None:
         from pasta_encoders.protocol import TrainableEncoder
 
@@ -93,7 +94,7 @@ class FinetuneTrainer(EMTrainer):
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: tuple[int, Future[torch.Tensor]] | None = None
         model.config.encoder_state = ENCODER_FILE
-        super().__init__(model, labels, config, out=out, prior=prior)  # type: ignore[arg-type]
+        super().__init__(model, labels, config, out=out, prior=prior, parallel=parallel)  # type: ignore[arg-type]
         self.labels: RawLabelSet = labels  # type: ignore[assignment]
 
     # ----- EMTrainer hooks -----------------------------------------------------------
@@ -140,13 +141,13 @@ class FinetuneTrainer(EMTrainer):
 
     def _prepared(self, samples: np.ndarray, image_ids: np.ndarray) -> torch.Tensor:
         """This batch's image inputs; during training, also start on the next batch's."""
-        if self._pool is None or not np.array_equal(samples, self.batch_samples(self.step_count)):
+        if self._pool is None or not np.array_equal(samples, self.local_samples(self.step_count)):
             return self.images(image_ids)
         ahead, self._ahead = self._ahead, None
         pixels = ahead[1].result() if ahead is not None and ahead[0] == self.step_count else self.images(image_ids)
         step = self.step_count + 1
         if step < self.config.steps:
-            next_ids = gather_batch(self.labels, self.batch_samples(step))[1]
+            next_ids = gather_batch(self.labels, self.local_samples(step))[1]
             self._ahead = (step, self._pool.submit(self.images, next_ids))
         return pixels
 
