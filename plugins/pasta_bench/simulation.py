@@ -1,0 +1,82 @@
+"""Simulation throughput per executor and peak memory as N grows, each run in a fresh
+process (``python -m pasta_bench.simulation N EXECUTOR WORKERS SHARD_SIZE OUT``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+
+def _child(n: int, executor: str, workers: int, shard_size: int, out: str) -> dict[str, Any]:
+    """One simulation in this process (embedded defaults, 64 px images, features stored)."""
+    import resource
+
+    from pasta_core.executors import get_executor
+    from pasta_core.simulate import SimulationSpec, simulate
+
+    started = time.perf_counter()
+    chosen = get_executor(executor, workers=workers)
+    if executor == "ray":
+        chosen._ray()  # start Ray before the clock (reported apart)
+    startup = time.perf_counter() - started
+    spec = SimulationSpec(count=n, seed=0, shard_size=shard_size)
+    started = time.perf_counter()
+    simulate(spec, out, progress=False, executor=chosen)
+    seconds = time.perf_counter() - started
+    return {"n": n, "executor": executor, "workers": workers if executor != "in-process" else 1,
+            "shard_size": shard_size, "seconds": round(seconds, 2), "trajectories_per_s": round(n / seconds, 3),
+            "ray_start_s": round(startup, 2) if executor == "ray" else None,
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+
+
+def run_child(n: int, executor: str, workers: int, shard_size: int) -> dict[str, Any]:
+    """Run :func:`_child` in a fresh interpreter and return its figures."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "pasta_bench.simulation", str(n), executor, str(workers), str(shard_size), out]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        env.pop("PASTA_EXECUTOR", None)
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        return {"n": n, "executor": executor, "error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _ray_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
+def throughput_section(count: int, workers: int, executors: tuple[str, ...]) -> dict[str, Any]:
+    """Trajectories per second of the same N with each executor (same shard size)."""
+    shard_size = max(1, count // (4 * workers))
+    runs, notes = [], []
+    for name in executors:
+        if name == "ray" and not _ray_installed():
+            notes.append("ray skipped: not installed (pip install 'pasta-t2i[ray]')")
+            continue
+        runs.append(run_child(count, name, workers, shard_size))
+    serial = next((r for r in runs if r["executor"] == "in-process" and "seconds" in r), None)
+    for r in runs:
+        if serial and "seconds" in r:
+            r["speedup_vs_serial"] = round(serial["seconds"] / r["seconds"], 2)
+    return {"count": count, "shard_size": shard_size, "runs": runs, "notes": notes}
+
+
+def memory_section(sizes: tuple[int, ...]) -> dict[str, Any]:
+    """Peak resident memory of a serial simulation as N grows (shards of 100)."""
+    runs = [run_child(n, "in-process", 1, 100) for n in sizes]
+    peaks = [r["peak_rss_mib"] for r in runs if "peak_rss_mib" in r]
+    growth = round(max(peaks) / min(peaks), 3) if peaks else None
+    return {"shard_size": 100, "runs": runs, "peak_growth_largest_to_smallest": growth}
+
+
+if __name__ == "__main__":
+    n, executor, workers, shard_size, out = sys.argv[1:6]
+    print(json.dumps(_child(int(n), executor, int(workers), int(shard_size), out)))
