@@ -70,8 +70,9 @@ def _texture(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.array(values) * np.array([4, 4, 4, 4, 4, 1, 1, 2]), 0, 1)
 
 
-def image_features(images: Sequence[Image]) -> np.ndarray:
-    """Features of each image: shape (len(images), FEATURE_DIM), float32 in [0, 1]."""
+def reference_features(images: Sequence[Image]) -> np.ndarray:
+    """The features one image at a time: the readable definition that
+    :func:`image_features` computes for a whole batch at once (tests compare the two)."""
     rows = []
     for image in images:
         rgb = _as_array(image)
@@ -79,3 +80,53 @@ def image_features(images: Sequence[Image]) -> np.ndarray:
     if not rows:
         return np.zeros((0, FEATURE_DIM), dtype=np.float32)
     return np.stack(rows).astype(np.float32)
+
+
+def image_features(images: Sequence[Image]) -> np.ndarray:
+    """Features of each image: shape (len(images), FEATURE_DIM), float32 in [0, 1].
+
+    Computed with one pass of array operations over the batch (several times faster than
+    image by image; feature extraction dominated simulation time); equal to
+    :func:`reference_features` up to float32 rounding."""
+    if len(images) == 0:
+        return np.zeros((0, FEATURE_DIM), dtype=np.float32)
+    rgb = np.stack([_as_array(image) for image in images])
+    n = len(rgb)
+    layout = rgb.reshape(n, 4, _SIDE // 4, 4, _SIDE // 4, 3).mean(axis=(2, 4)).reshape(n, -1)
+    return np.concatenate([_batch_colour(rgb), layout, _batch_texture(rgb)], axis=1).astype(np.float32)
+
+
+def _batch_histogram(values: np.ndarray, bins: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-image histograms over [0, 1] (last bin closed, as numpy.histogram): (N, bins)."""
+    n = values.shape[0]
+    index = np.minimum((values * bins).astype(np.int64), bins - 1).reshape(n, -1)
+    flat = (index + bins * np.arange(n)[:, None]).ravel()
+    w = None if weights is None else weights.reshape(n, -1).ravel().astype(np.float64)
+    return np.bincount(flat, weights=w, minlength=n * bins).reshape(n, bins)
+
+
+def _batch_colour(rgb: np.ndarray) -> np.ndarray:
+    maxc, minc = rgb.max(axis=-1), rgb.min(axis=-1)
+    delta = maxc - minc
+    sat = np.where(maxc > 0, delta / np.maximum(maxc, 1e-6), 0.0)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    safe = np.maximum(delta, 1e-6)
+    hue = np.select([maxc == r, maxc == g], [((g - b) / safe) % 6, (b - r) / safe + 2], (r - g) / safe + 4) / 6.0
+    hue_hist = _batch_histogram(hue, 12, weights=sat)
+    hue_hist = hue_hist / np.maximum(hue_hist.sum(axis=1, keepdims=True), 1e-6)
+    pixels = _SIDE * _SIDE
+    return np.concatenate([hue_hist, _batch_histogram(maxc, 6) / pixels, _batch_histogram(sat, 6) / pixels], axis=1)
+
+
+def _batch_texture(rgb: np.ndarray) -> np.ndarray:
+    gray = rgb.mean(axis=-1)
+    gx = np.abs(np.diff(gray, axis=2))[:, :-1, :]
+    gy = np.abs(np.diff(gray, axis=1))[:, :, :-1]
+    mag = np.sqrt(gx**2 + gy**2)
+    h = mag.shape[1] // 2
+    quadrants = [mag[:, :h, :h], mag[:, :h, h:], mag[:, h:, :h], mag[:, h:, h:]]
+    spectrum = np.abs(np.fft.rfft2(gray - gray.mean(axis=(1, 2), keepdims=True), axes=(1, 2))) ** 2
+    high = spectrum[:, _SIDE // 8 :, :].sum(axis=(1, 2)) / np.maximum(spectrum.sum(axis=(1, 2)), 1e-9)
+    values = np.stack([mag.mean(axis=(1, 2)), *(q.mean(axis=(1, 2)) for q in quadrants),
+                       (mag > 0.1).mean(axis=(1, 2)), high, gray.std(axis=(1, 2))], axis=1)
+    return np.clip(values * np.array([4, 4, 4, 4, 4, 1, 1, 2]), 0, 1)
