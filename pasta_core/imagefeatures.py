@@ -106,10 +106,11 @@ def _batch_histogram(values: np.ndarray, bins: int, weights: np.ndarray | None =
 
 
 def _batch_colour(rgb: np.ndarray) -> np.ndarray:
-    maxc, minc = rgb.max(axis=-1), rgb.min(axis=-1)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # Element-wise over the three channels: reductions over a length-3 axis are slow.
+    maxc, minc = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
     delta = maxc - minc
     sat = np.where(maxc > 0, delta / np.maximum(maxc, 1e-6), 0.0)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     safe = np.maximum(delta, 1e-6)
     hue = np.select([maxc == r, maxc == g], [((g - b) / safe) % 6, (b - r) / safe + 2], (r - g) / safe + 4) / 6.0
     hue_hist = _batch_histogram(hue, 12, weights=sat)
@@ -119,7 +120,7 @@ def _batch_colour(rgb: np.ndarray) -> np.ndarray:
 
 
 def _batch_texture(rgb: np.ndarray) -> np.ndarray:
-    gray = rgb.mean(axis=-1)
+    gray = (rgb[..., 0] + rgb[..., 1] + rgb[..., 2]) / np.float32(3)
     gx = np.abs(np.diff(gray, axis=2))[:, :-1, :]
     gy = np.abs(np.diff(gray, axis=1))[:, :, :-1]
     mag = np.sqrt(gx**2 + gy**2)
