@@ -8,8 +8,8 @@ optimizer step and the weights stay identical: the result equals a one-process r
 the same global batch up to floating-point rounding. Only rank 0 writes checkpoints,
 metrics and progress bars.
 
-    torchrun --nproc-per-node 2 -m pasta_core.cli user-model train ...   # CPU: gloo
-    torchrun --nproc-per-node 4 -m pasta_core.cli value train ...        # GPUs: nccl
+    torchrun --standalone --nproc-per-node 2 -m pasta_core user-model train ...  # CPU: gloo
+    torchrun --standalone --nproc-per-node 4 -m pasta_core value train ...       # GPUs: nccl
 
 Outside ``torchrun`` (no ``WORLD_SIZE`` in the environment) :func:`data_parallel` gives a
 single-process object whose operations do nothing.
@@ -121,9 +121,3 @@ def data_parallel(backend: str | None = None) -> DataParallel:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     return _group
 
-
-def device_for(requested: str) -> str:
-    """``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun (one GPU per process)."""
-    if requested == "cuda" and "LOCAL_RANK" in os.environ:
-        return f"cuda:{os.environ['LOCAL_RANK']}"
-    return requested

@@ -9,6 +9,12 @@ and one optimizer step on L_Q + L_V with the gradient norm clipped. The target n
 a copy of the online one, refreshed every ``target_update`` steps (or moved towards it by
 ``polyak`` each step). The paper shares one network for Q and V, so the bootstrap V(h')
 also comes from the target copy: a stable regression target between refreshes.
+
+Data-parallel under ``torchrun`` (:mod:`pasta_core.distributed`): every process draws the
+same global batch and takes its slice of the pairs; each process's losses are weighted by
+its share of the pairs and the gradients summed, so N processes take the one-process step
+(exactly for pair-level IQL; token-level TD losses are averaged per process's tokens).
+Only rank 0 writes states, checkpoints and metrics.
 """
 
 from __future__ import annotations
@@ -99,13 +105,20 @@ class IQLTrainer:
     step: int = 0
     #: How the model was built (plugin options); a resumed run must build it the same way.
     model_options: dict[str, Any] = attrs.field(factory=dict)
+    #: The data-parallel group (default: from torchrun's environment, else one process).
+    parallel: Any = None
 
     def __attrs_post_init__(self) -> None:
+        if self.parallel is None:
+            from pasta_core.distributed import data_parallel
+
+            self.parallel = data_parallel()
         if self.config.token_level and not self.model.supports_token_level:
             raise InvalidValueError(
                 f"value model {self.model.plugin!r} has no tokens; token-level IQL needs causal-lm"
             )
         self.model.module.train()
+        self.parallel.broadcast_parameters([self.model.module])
         self.target = copy.deepcopy(self.model.module).eval()
         for p in self.target.parameters():
             p.requires_grad_(False)
@@ -153,10 +166,19 @@ class IQLTrainer:
 
         cfg = self.config
         batch = sample_batch(self.data, cfg.batch_size, cfg.seed, self.step)
+        dp, share = self.parallel, 1.0
+        if dp.active:
+            mine = dp.shard(len(batch.history))
+            share = (mine.stop - mine.start) / len(batch.history)
+            batch = Batch(**{k: v[mine] for k, v in attrs.asdict(batch, recurse=False).items()})
         parts = self.losses(batch)
         loss = parts["loss_q"] + parts["loss_v"]
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * share if dp.active else loss).backward()
+        dp.sum_gradients(self.model.module.parameters())
+        if dp.active:
+            parts["loss_q"] = dp.sum(parts["loss_q"].detach() * share)
+            parts["loss_v"] = dp.sum(parts["loss_v"].detach() * share)
         params = [p for p in self.model.module.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.zeros(())
         self.optimizer.step()
@@ -185,7 +207,10 @@ class IQLTrainer:
                 "model_options": self.model_options}
 
     def save(self, out: Path) -> None:
-        """Trainer state (for resuming) and the public checkpoint at the current step."""
+        """Trainer state (for resuming) and the public checkpoint at the current step
+        (rank 0 only under torchrun)."""
+        if not self.parallel.is_main:
+            return
         save_state(out, self.step, self.model.module, self.target, self.optimizer, self.info())
         self.model.save(out, extra={"training": {**self.info(), "step": self.step}})
 
@@ -248,10 +273,12 @@ def train_iql(
         folder.mkdir(parents=True, exist_ok=True)
         metrics_file = folder / "metrics.jsonl"
         if resume and trainer.resume(folder):
-            _trim_metrics(metrics_file, trainer.step)
-        elif metrics_file.exists():
+            if trainer.parallel.is_main:
+                _trim_metrics(metrics_file, trainer.step)
+        elif metrics_file.exists() and trainer.parallel.is_main:
             metrics_file.unlink()
-    bar = tqdm(total=config.steps, initial=trainer.step, desc="IQL", unit="step", disable=not progress)
+    main = trainer.parallel.is_main
+    bar = tqdm(total=config.steps, initial=trainer.step, desc="IQL", unit="step", disable=not (progress and main))
     started, first = time.perf_counter(), trainer.step
     while trainer.step < config.steps:
         metrics = trainer.train_step()
@@ -261,7 +288,7 @@ def train_iql(
         if trainer.step % config.log_every == 0 or trainer.step == config.steps:
             rate = (trainer.step - first) / max(time.perf_counter() - started, 1e-9)
             bar.set_postfix(loss_q=f"{metrics['loss_q']:.4f}", loss_v=f"{metrics['loss_v']:.4f}")
-            if metrics_file is not None:
+            if metrics_file is not None and main:
                 with metrics_file.open("a") as fh:
                     fh.write(json.dumps({"step": trainer.step, **metrics, "steps_per_s": rate}) + "\n")
         if folder is not None and (trainer.step % config.save_every == 0 or trainer.step == config.steps):

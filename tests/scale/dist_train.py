@@ -42,9 +42,12 @@ def train_iql(steps: int) -> dict[str, np.ndarray]:
     episodes = world.episodes(RandomSelector(), 40, seed=1)
     data = build_transitions(episodes, [t.rewards for t in episodes])
     model = create_embedded(encoder="words", dim=64, width=32)
-    trainer = train_iql(model, data, IQLConfig(steps=steps, batch_size=32, lr=1e-2, target_update=4,
-                                               optimizer="adamw"), progress=False)
-    return {k: v.detach().numpy() for k, v in trainer.model.module.state_dict().items()}
+    losses: list[float] = []
+    trainer = train_iql(model, data, IQLConfig(steps=steps, batch_size=32, lr=1e-2, target_update=4),
+                        progress=False, on_step=lambda step, m: losses.append(m["loss_q"] + m["loss_v"]))
+    out = {k: v.detach().numpy() for k, v in trainer.model.module.state_dict().items()}
+    out["losses"] = np.asarray(losses)
+    return out
 
 
 def main() -> None:

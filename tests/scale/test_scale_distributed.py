@@ -56,3 +56,13 @@ def test_em_on_two_processes_matches_one(tmp_path):
     for key in one:
         loose = key in ("spread", "rating_scale")
         np.testing.assert_allclose(one[key], two[key], rtol=1e-5, atol=3e-3 if loose else 1e-6, err_msg=key)
+
+
+@pytest.mark.slow
+def test_iql_on_two_processes_matches_one(tmp_path):
+    """Pair-level IQL (Adafactor, the paper's optimizer): losses and weights agree."""
+    one = _run("iql", tmp_path / "one.npz", 1)
+    two = _run("iql", tmp_path / "two.npz", 2)
+    np.testing.assert_allclose(one["losses"], two["losses"], rtol=1e-5)
+    for key in one:
+        np.testing.assert_allclose(one[key], two[key], rtol=1e-5, atol=1e-6, err_msg=key)
