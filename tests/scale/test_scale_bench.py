@@ -1,0 +1,70 @@
+"""`pasta bench perf`: registered in the shared bench group, verdicts, files written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pasta_bench.report import markdown, targets
+from pasta_core.cli import cli, load_plugin_commands
+
+
+def _cli():
+    load_plugin_commands()
+    return cli
+
+
+def test_perf_joins_the_shared_bench_group():
+    bench = _cli().commands["bench"]
+    assert "perf" in bench.commands and "planted" in bench.commands
+    result = CliRunner().invoke(cli, ["bench", "perf", "--help"])
+    assert result.exit_code == 0 and "--executors" in result.output
+
+
+def test_add_commands_creates_the_group_when_alone():
+    import click
+
+    from pasta_bench.cli import add_commands
+
+    group = click.Group("pasta")
+    add_commands(group)
+    assert "perf" in group.commands["bench"].commands
+
+
+def test_unknown_section_is_refused(tmp_path):
+    result = CliRunner().invoke(_cli(), ["bench", "perf", "--only", "latency,warp", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "warp" in result.output
+
+
+def test_targets_say_met_and_not_met():
+    result = {
+        "machine": {"machine": "x86_64", "cpus": 2, "python": "3.11"},
+        "training": {"threads": 2,
+                     "em": {"em_step_s": 1.0, "bare_forward_backward_s": 0.8, "bare_forward_backward_optimizer_s": 0.9,
+                            "ratio_to_forward_backward": 1.25, "ratio_to_forward_backward_optimizer": 1.11},
+                     "iql": {"iql_step_s": 2.0, "bare_forward_backward_s": 0.8, "bare_forward_backward_optimizer_s": 1.0,
+                             "ratio_to_forward_backward": 2.5, "ratio_to_forward_backward_optimizer": 2.0}},
+        "memory": {"runs": [{"n": 10, "peak_rss_mib": 100.0, "seconds": 1}, {"n": 100, "peak_rss_mib": 150.0,
+                                                                             "seconds": 9}],
+                   "peak_growth_largest_to_smallest": 1.5},
+    }
+    verdicts = {row[0].split(" ")[0]: row[2] for row in targets(result)}
+    assert verdicts == {"EM": "met", "IQL": "**not met**", "peak": "**not met**"}
+    text = markdown(result)
+    assert "## Training steps" in text and "| 100 | 150.0 | 9 |" in text
+
+
+@pytest.mark.slow
+def test_quick_simulation_section_writes_json_and_markdown(tmp_path):
+    args = ["bench", "perf", "--quick", "--only", "simulation", "--executors", "in-process,process", "-n", "8",
+            "--out", str(tmp_path)]
+    result = CliRunner().invoke(_cli(), args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "perf.json").read_text())
+    runs = figures["simulation"]["runs"]
+    assert [r["executor"] for r in runs] == ["in-process", "process"]
+    assert all(r["trajectories_per_s"] > 0 for r in runs)
+    assert "speedup_vs_serial" in runs[1]
+    assert "## Simulation throughput" in (tmp_path / "perf.md").read_text()
