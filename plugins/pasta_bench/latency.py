@@ -101,7 +101,7 @@ def click_to_next_slate(prefetch: bool, latency: float, turns: int, think: float
 def latency_section(quick: bool, latency: float) -> dict[str, Any]:
     turns, sessions = (3, 2) if quick else (5, 5)
     result: dict[str, Any] = {
-        "components": "template generator, random selector, procedural T2I (512 px), simple user model",
+        "components": "template generator, random selector, procedural T2I (256 px, its default), simple user model",
         "per_turn_in_memory": breakdown(turns, sessions, persist=False),
         "per_turn_persisted": breakdown(turns, sessions, persist=True),
         "prefetch": {},
