@@ -31,8 +31,22 @@ def _child(n: int, executor: str, workers: int, shard_size: int, out: str) -> di
     return {"n": n, "executor": executor, "workers": workers if executor != "in-process" else 1,
             "shard_size": shard_size, "seconds": round(seconds, 2), "trajectories_per_s": round(n / seconds, 3),
             "ray_start_s": round(startup, 2) if executor == "ray" else None,
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mib": _peak_rss_mib(),
             "peak_rss_children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss
+    over an exec, so a child started by a big parent would report the parent's peak."""
+    import resource
+
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def run_child(n: int, executor: str, workers: int, shard_size: int) -> dict[str, Any]:
