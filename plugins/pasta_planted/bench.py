@@ -78,6 +78,7 @@ class Bench:
                           "traceback": traceback.format_exc(limit=6)}
         record["seconds"] = round(time.perf_counter() - started, 2)
         self.figures["stages"][name] = record
+        dump_json(self.figures, self.out / "figures.json")  # partial figures survive a kill
         if self.progress:
             print(f"[bench] {name}: {record['status']} in {record['seconds']} s"
                   + (f" ({record['reason']})" if record["status"] != "ok" else ""), flush=True)
