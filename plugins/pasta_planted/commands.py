@@ -36,6 +36,8 @@ def _options(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
 @click.option("--embeddings", default="features", show_default=True, help="features | none | encoder:NAME")
 @click.option("--save-images", is_flag=True, help="Also write every image as a PNG file beside the shards.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes computing shards.")
+@click.option("--executor", type=click.Choice(["in-process", "process", "ray"]), default=None,
+              help="Where shards run (default: PASTA_EXECUTOR, else in-process; see docs/scaling.md).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_command(**kw: Any) -> None:
     """Simulate N trajectories of a user model with a data-collection policy."""
@@ -55,7 +57,7 @@ def simulate_command(**kw: Any) -> None:
             embeddings=kw["embeddings"], save_images=kw["save_images"],
         )
         result = simulate(spec, kw["out"], progress=not kw["quiet"], batch_size=kw["batch_size"],
-                          workers=kw["workers"])
+                          workers=kw["workers"], executor=kw["executor"])
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
     rate = result.computed / result.seconds if result.seconds > 0 else float("nan")
