@@ -1,24 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
-
-
-class _Runner:
-    def __init__(self) -> None:
-        from pasta_core.cli import cli, load_plugin_commands
-
-        load_plugin_commands()
-        self.cli = cli
-        self.runner = CliRunner()
-
-    def invoke(self, args, input=None):
-        return self.runner.invoke(self.cli, args, input=input, catch_exceptions=False)
-
-
-@pytest.fixture
-def cli_runner():
-    return _Runner()
 
 
 @pytest.fixture

@@ -62,22 +62,3 @@ def embedded_encoder():
     from pasta_encoders import create_encoder
 
     return create_encoder("embedded", dim=32)
-
-
-class _Runner:
-    def __init__(self) -> None:
-        from click.testing import CliRunner
-
-        from pasta_core.cli import cli, load_plugin_commands
-
-        load_plugin_commands()
-        self.cli = cli
-        self.runner = CliRunner()
-
-    def invoke(self, args, input=None):
-        return self.runner.invoke(self.cli, args, input=input, catch_exceptions=False)
-
-
-@pytest.fixture
-def cli_runner():
-    return _Runner()
