@@ -17,8 +17,10 @@ single-process object whose operations do nothing.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -97,6 +99,23 @@ class DataParallel:
 _group: DataParallel | None = None
 
 
+def _leave_group() -> None:
+    """Leave the process group together at exit. Letting the interpreter tear gloo's
+    threads down while a peer still talks aborts the process ("terminate called without an
+    active exception", SIGABRT), which turns a finished run into a failed one."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=60))
+        else:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
 def data_parallel(backend: str | None = None) -> DataParallel:
     """The process group of this run: started from ``torchrun``'s environment
     (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``...) the first time, with ``gloo`` on CPU and
@@ -116,6 +135,7 @@ def data_parallel(backend: str | None = None) -> DataParallel:
         backend = backend or os.environ.get("PASTA_DIST_BACKEND") or (
             "nccl" if torch.cuda.is_available() else "gloo")
         dist.init_process_group(backend=backend)
+        atexit.register(_leave_group)
     _group = DataParallel(rank=dist.get_rank(), world_size=dist.get_world_size())
     if torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
