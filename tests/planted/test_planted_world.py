@@ -10,7 +10,6 @@ from pasta_core.imagefeatures import image_features
 from pasta_core.testing.conformance import check_selector, check_user_model
 from pasta_planted.config import load_config, parse_config
 from pasta_planted.features import (
-    batch_image_features,
     measured_attributes,
     raw_attributes,
     standardize,
@@ -55,11 +54,6 @@ def test_config_rejects_bad_tables() -> None:
         parse_config({"world": {"types": 3, "prior": [1, 2]}})
     weighted = PlantedWorld(parse_config({"world": {"types": 3, "prior": [2, 1, 1]}}))
     assert np.allclose(weighted.prior, [0.5, 0.25, 0.25])
-
-
-def test_batched_features_equal_core_features(images: list) -> None:
-    """The batched extractor computes exactly the core image features."""
-    assert np.allclose(batch_image_features(images), image_features(images), atol=1e-6)
 
 
 def test_fast_attributes_equal_feature_attributes(images: list) -> None:
