@@ -7,9 +7,14 @@
     while not session.done:
         columns = session.choose(0, critique="brighter") or []
 
-Every finished turn is written to the session folder at once (``trajectory.parquet``,
-the images, a grid picture, ``session.json``), so a crash loses at most the turn in
-flight; :meth:`Session.resume` picks an interrupted session up again.
+With a folder, ``session.json`` is written at :meth:`Session.start` and the trajectory row
+of every answered turn (``trajectory.parquet``, small) before :meth:`Session.choose`
+returns, so a crash loses at most the turn in flight. A slate's files (its grid picture
+``grids/turn-T.png``, then its images ``images/turn-T/col-C-img-M.png``) are written by
+one background thread, each file atomically, while the person looks: the click never
+waits for them. A crash may keep some of them from disk; :meth:`Session.resume`
+re-renders those from the seeds in the trajectory (the T2I model is seeded per image,
+so they come back the same) and picks the session up again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +34,14 @@ from pasta_core.episode import Agent, image_seeds, make_turn, propose, render_sl
 from pasta_core.errors import InvalidValueError, SessionError
 from pasta_core.plugins import Plugins, get_plugins
 from pasta_core.store import read_trajectories, write_trajectories
-from pasta_core.types import Candidate, Column, History, Trajectory
+from pasta_core.types import Candidate, Column, History, Trajectory, Turn
 from pasta_core.users import Answer
 
 SESSION_FILE = "session.json"
 TRAJECTORY_FILE = "trajectory.parquet"
+#: Slates whose files may wait for the writer before a new slate waits for the oldest
+#: (bounds memory when turns come faster than the disk takes them).
+MAX_PENDING_SLATES = 3
 
 
 @attrs.frozen
@@ -54,6 +63,20 @@ def _build_agent(plugins: Plugins, components: dict[str, ComponentSpec]) -> Agen
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def image_ref(turn: int, column: int, image: int) -> str:
+    """Where an image is saved, relative to the session folder (all 1-based)."""
+    return f"images/turn-{turn}/col-{column}-img-{image}.png"
+
+
+def save_png(image: Any, path: Path) -> None:
+    """Write ``image`` as PNG atomically: a crash leaves the whole file or none, never a
+    truncated one (which resume would take for a saved image)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    image.save(tmp, format="PNG", compress_level=1)  # 3x faster than the default, files ~1.3x
     os.replace(tmp, path)
 
 
@@ -82,8 +105,9 @@ class Session:
         self._history: History | None = None
         self._candidates: list[Candidate] = []
         self._columns: list[Column] = []
-        self._workers: ThreadPoolExecutor | None = None
-        self._saving: Future[list[list[str]]] | None = None
+        self._workers: ThreadPoolExecutor | None = None  # prefetch branches
+        self._writer: ThreadPoolExecutor | None = None  # one thread: slate files, in order
+        self._writes: dict[int, tuple[Future[None], Future[None]]] = {}  # turn -> (grid, images)
         self._branches: dict[int, Future[tuple[list[Candidate], list[Candidate]]]] = {}
         self._next: Future[tuple[list[Candidate], list[Candidate]]] | None = None
 
@@ -119,12 +143,19 @@ class Session:
 
     @classmethod
     def resume(
-        cls, folder: str | os.PathLike[str], plugins: Plugins | None = None, agent: Agent | None = None
+        cls,
+        folder: str | os.PathLike[str],
+        plugins: Plugins | None = None,
+        agent: Agent | None = None,
+        restore_images: bool = True,
     ) -> Session:
         """Reload an interrupted session from its folder and prepare its next turn.
 
         ``agent`` reuses components already built (a server sharing one T2I model across
-        sessions); by default they are built from the names recorded in the folder."""
+        sessions); by default they are built from the names recorded in the folder. With
+        ``restore_images`` the answered turns' images and grids that a crash kept from disk
+        are made again first (:meth:`restore_images`); a caller that restores images on
+        demand itself (the web app) passes False."""
         folder = Path(folder)
         state_file = folder / SESSION_FILE
         if not state_file.is_file():
@@ -139,6 +170,8 @@ class Session:
             (trajectory,) = read_trajectories(folder / TRAJECTORY_FILE)
             history = trajectory.history
         session._history = history
+        if restore_images:
+            session.restore_images()
         if not session.done:
             session._prepare()
         return session
@@ -199,15 +232,20 @@ class Session:
         return None if self.done else self._prepare()
 
     def record(self, answer: Answer) -> None:
-        """Store the answer to the slate on show as a finished turn (persisted at once)."""
+        """Store the answer to the slate on show as a finished turn.
+
+        The trajectory row is on disk when this returns; the slate's image files may still
+        be in the background writer (:meth:`wait_for_files`). A background write that failed
+        is raised here (before anything is recorded) or by :meth:`close`."""
         from pasta_core.episode import turn_reward
 
+        self._raise_write_errors()
         turn = self.turn
-        refs = self._saving.result() if self._saving is not None else ()
+        refs = self._image_refs(turn, self._columns) if self.folder is not None else ()
         record = make_turn(self._candidates, self._columns, answer, turn_reward(answer, turn, self.config), refs)
         self._history = self.history.append(record)
-        self._columns, self._candidates, self._saving = [], [], None
-        self._save_trajectory()
+        self._columns, self._candidates = [], []
+        self._save_trajectory()  # the row is on disk before the click returns; the images may follow
         # A critique changes the generator's input, so the prefetched branch is stale then.
         self._next = self._branches.pop(answer.choice, None) if answer.critique is None else None
         for branch in self._branches.values():
@@ -215,12 +253,28 @@ class Session:
         self._branches = {}
 
     def close(self) -> None:
-        """Finish pending writes and stop the background workers."""
-        if self._saving is not None:
-            self._saving.result()
-        if self._workers is not None:
-            self._workers.shutdown(wait=True, cancel_futures=True)
-            self._workers = None
+        """Finish pending writes and stop the background workers; raises a write that failed."""
+        try:
+            self.wait_for_files()
+            self._raise_write_errors()
+        finally:
+            for pool in (self._writer, self._workers):
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+            self._writer = self._workers = None
+            self._writes = {}
+
+    def wait_for_files(self, turn: int | None = None) -> bool:
+        """Wait until the background writer is done with the files of ``turn`` (default:
+        every slate shown so far); False if one could not be written (the next
+        :meth:`record` or :meth:`close` raises why). Safe to call from another thread than
+        the one driving the session (a server serving an image)."""
+        written = True
+        for t, futures in sorted(dict(self._writes).items()):
+            if turn is None or t == turn:
+                wait(futures)
+                written = written and all(f.exception() is None for f in futures)
+        return written
 
     @property
     def trajectory(self) -> Trajectory:
@@ -239,6 +293,11 @@ class Session:
             self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pasta-session")
         return self._workers
 
+    def _write_queue(self) -> ThreadPoolExecutor:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pasta-writer")
+        return self._writer
+
     def _prepare(self) -> list[Column]:
         proposal = self._next.result() if self._next is not None else None
         self._next = None
@@ -247,7 +306,7 @@ class Session:
         (columns,) = render_slates(self.agent.t2i, [slate], [seeds])
         self._candidates, self._columns = candidates, columns
         if self.folder is not None:
-            self._saving = self._executor().submit(self._save_slate, self.turn, columns)
+            self._queue_slate(self.turn, columns)
         # A generator with a ``prefetch`` attribute set to False (paid LLM APIs by default)
         # is asked once per turn only, not once per possible click.
         if self.prefetch and self.turn < self.config.turns and getattr(self.agent.generator, "prefetch", True):
@@ -290,38 +349,100 @@ class Session:
         return self.folder / "grids" / f"turn-{turn or self.turn}.png"
 
     def saved_grid(self) -> Path | None:
-        """The grid picture of the slate on show, once it is on disk."""
-        if self._saving is not None:
-            self._saving.result()
+        """The grid picture of the slate on show, once it is on disk (waits for it only:
+        the writer does a slate's grid before its images)."""
+        pending = self._writes.get(self.turn)
+        if pending is not None:
+            wait(pending[:1])
         return self.grid_path()
 
-    def _save_slate(self, turn: int, columns: list[Column]) -> list[list[str]]:
-        """Write the slate's images and grid picture (runs in the background while the
-        person looks); returns the image paths relative to the session folder."""
-        from pasta_core.grid import slate_grid
+    def restore_images(self) -> int:
+        """Make again the answered turns' images and grid pictures missing from the folder.
 
+        Images are re-rendered from the prompts and seeds in the trajectory, one T2I call
+        per turn; with a T2I model seeded per image (every built-in) they are the same
+        pictures. Grids are rebuilt from the images. Returns the number of images made."""
+        if self.folder is None:
+            return 0
+        made = 0
+        for number, turn in enumerate(self.history.turns, start=1):
+            missing = [(c, m) for c, refs in enumerate(turn.image_refs) for m, ref in enumerate(refs)
+                       if not self._inside(ref).is_file()]
+            if missing:
+                prompts = [turn.slate[c].text for c, _ in missing]
+                images = self.agent.t2i.render(prompts, [int(turn.seeds[c][m]) for c, m in missing])
+                for (c, m), image in zip(missing, images):
+                    save_png(image, self._inside(turn.image_refs[c][m]))
+                made += len(missing)
+            grid = self.grid_path(number)
+            if turn.image_refs and grid is not None and not grid.is_file():
+                self._write_grid(number, self._saved_columns(turn), grid)
+        return made
+
+    def _inside(self, ref: str) -> Path:
+        """A recorded image path, refused if it points outside the session folder."""
         assert self.folder is not None
-        refs = []
-        for c, column in enumerate(columns, start=1):
-            column_refs = []
-            for m, image in enumerate(column.images, start=1):
-                ref = f"images/turn-{turn}/col-{c}-img-{m}.png"
-                path = self.folder / ref
-                path.parent.mkdir(parents=True, exist_ok=True)
-                image.save(path, compress_level=1)  # 3x faster than the default, files ~1.3x
-                column_refs.append(ref)
-            refs.append(column_refs)
+        folder = self.folder.resolve()
+        path = (folder / ref).resolve()
+        if folder not in path.parents:
+            raise SessionError(f"image path {ref!r} in {self.folder} points outside the session folder")
+        return path
+
+    def _saved_columns(self, turn: Turn) -> list[Column]:
+        from PIL import Image
+
+        columns = []
+        for candidate, seeds, refs in zip(turn.slate, turn.seeds, turn.image_refs):
+            images = []
+            for ref in refs:
+                with Image.open(self._inside(ref)) as image:
+                    images.append(image.copy())
+            columns.append(Column(candidate, images, seeds))
+        return columns
+
+    @staticmethod
+    def _image_refs(turn: int, columns: Sequence[Column]) -> list[list[str]]:
+        return [[image_ref(turn, c, m) for m in range(1, len(column.images) + 1)]
+                for c, column in enumerate(columns, start=1)]
+
+    def _queue_slate(self, turn: int, columns: list[Column]) -> None:
+        """Hand the slate's grid, then its images, to the background writer."""
+        while len(self._writes) >= MAX_PENDING_SLATES:  # the disk is behind: wait for the oldest
+            wait(self._writes[min(self._writes)])
+            self._raise_write_errors()
         grid = self.grid_path(turn)
         assert grid is not None
-        grid.parent.mkdir(parents=True, exist_ok=True)
+        queue = self._write_queue()
+        self._writes[turn] = (queue.submit(self._write_grid, turn, columns, grid),
+                              queue.submit(self._write_images, turn, columns))
+
+    def _write_grid(self, turn: int, columns: Sequence[Column], path: Path) -> None:
+        from pasta_core.grid import slate_grid
+
         title = f"Turn {turn} of {self.config.turns}: {self.history.initial_prompt}"
-        slate_grid(columns, title=title).save(grid, compress_level=1)
-        return refs
+        save_png(slate_grid(columns, title=title), path)
+
+    def _write_images(self, turn: int, columns: Sequence[Column]) -> None:
+        assert self.folder is not None
+        for column, refs in zip(columns, self._image_refs(turn, columns)):
+            for image, ref in zip(column.images, refs):
+                save_png(image, self.folder / ref)
+
+    def _raise_write_errors(self) -> None:
+        """Forget finished background writes; raise the error of one that failed."""
+        for t, futures in sorted(dict(self._writes).items()):
+            if not all(f.done() for f in futures):
+                continue
+            del self._writes[t]
+            for error in filter(None, (f.exception() for f in futures)):
+                raise SessionError(
+                    f"could not save the files of turn {t} in {self.folder}: {error} (the answers are "
+                    "saved; Session.resume re-renders missing images)"
+                ) from error
 
     def _save_trajectory(self) -> None:
         if self.folder is not None:
             write_trajectories(self.folder / TRAJECTORY_FILE, [self.trajectory])
-
 
 
 def play(session: Session, user: Any, prompt: str | None = None, progress: bool = False) -> Trajectory:

@@ -244,7 +244,7 @@ class WebSessions:
             in_folder = len(next(iter(read_trajectories(folder / TRAJECTORY_FILE))).turns)
         answered = self.store.turns(row.id)
         live.buffer.expect(in_folder + 1)
-        session = Session.resume(folder, agent=live.agent)
+        session = Session.resume(folder, agent=live.agent, restore_images=False)  # restored on demand
         live.session = session
         if self.settings.belief_enabled:
             live.shown = [self._saved_columns(row, t) for t in answered[:in_folder]]
@@ -440,6 +440,8 @@ class WebSessions:
         path = (folder / image_ref(turn, column, image)).resolve()
         if folder not in path.parents:
             raise NotFoundError("no such image")
+        if not path.is_file() and live is not None and live.session is not None:
+            live.session.wait_for_files(turn)  # still in the session's background writer
         if not path.is_file():
             self._restore_image(row, answered[turn - 1], column, image, path)
         return path

@@ -30,6 +30,7 @@ def test_turn_by_turn_api(tmp_path):
     (t,) = read_trajectories(tmp_path / "abc" / "trajectory.parquet")
     assert len(t.turns) == 5 and [x.choice for x in t.turns] == [2, 2, 2, 2, 0]
     assert t.turns[0].critique == "brighter"
+    session.close()  # the images and grids are written in the background until then
     ref = t.turns[0].image_refs[2][3]
     assert (tmp_path / "abc" / ref).is_file()
     assert (tmp_path / "abc" / "grids" / "turn-5.png").is_file()
