@@ -48,7 +48,11 @@ def _agent(times: dict[str, float], latency: float = 0.0) -> Any:
 def breakdown(turns: int, sessions: int, persist: bool) -> dict[str, float]:
     """Mean seconds per turn in each component and in the framework (everything else:
     the episode loop, history, seeds, checks and, with ``persist``, writing the session
-    folder as ``pasta run`` does). Prefetch off, no think time."""
+    folder as ``pasta run`` does). Prefetch off, no think time.
+
+    A turn runs from ``start()`` / ``choose()`` to the next slate. ``close()``, which
+    waits for the background writer to finish the last slate's files once per session,
+    is reported apart (``close_per_session``) and in ``framework_share_with_close``."""
     from pasta_core import get_plugins
     from pasta_core.config import EpisodeConfig
     from pasta_core.episode import derive_seed
@@ -58,22 +62,27 @@ def breakdown(turns: int, sessions: int, persist: bool) -> dict[str, float]:
     times: dict[str, float] = defaultdict(float)
     user = SimulatedUser(Timed(get_plugins().create("user-model", "simple"), "utilities", "user", times), 0)
     agent = _agent(times)
+    turns_s = close_s = 0.0
     with tempfile.TemporaryDirectory() as out:
-        start = time.perf_counter()
         for i in range(sessions):
             folder = f"{out}/{i}" if persist else None
+            start = time.perf_counter()
             session = Session(agent, EpisodeConfig(turns=turns), seed=i, folder=folder, prefetch=False)
             session.start("a white cat")
             while not session.done:
                 answer = user.answer(session.history, session.columns, derive_seed(i, session.turn, 3))
                 session.choose(answer.choice)
+            closing = time.perf_counter()
             session.close()
-        total = time.perf_counter() - start
+            turns_s += closing - start
+            close_s += time.perf_counter() - closing
     n = turns * sessions
     parts = {k: v / n for k, v in times.items()}
-    parts["framework"] = total / n - sum(parts.values())
-    parts["total"] = total / n
+    parts["framework"] = turns_s / n - sum(parts.values())
+    parts["total"] = turns_s / n
     parts["framework_share"] = parts["framework"] / parts["total"]
+    parts["close_per_session"] = close_s / sessions
+    parts["framework_share_with_close"] = (parts["framework"] + close_s / n) / (parts["total"] + close_s / n)
     return {k: round(v, 5) for k, v in parts.items()}
 
 

@@ -21,8 +21,13 @@ def targets(result: dict[str, Any]) -> list[list[Any]]:
     if "latency" in result:
         share = result["latency"]["per_turn_in_memory"]["framework_share"]
         add("framework overhead <= 5% of a turn (in memory)", f"{100 * share:.1f}%", share <= 0.05)
-        share = result["latency"]["per_turn_persisted"]["framework_share"]
+        persisted = result["latency"]["per_turn_persisted"]
+        share = persisted["framework_share"]
         add("framework overhead <= 5% of a turn (persisted session)", f"{100 * share:.1f}%", share <= 0.05)
+        if "framework_share_with_close" in persisted:
+            share = persisted["framework_share_with_close"]
+            add("... counting close() (waits for the last slate's files) in the session's turns",
+                f"{100 * share:.1f}%", share <= 0.05)
         for key, runs in result["latency"]["prefetch"].items():
             on = runs["on"]
             bound = 1.1 * on["t2i_per_turn_s"]
@@ -54,7 +59,7 @@ def markdown(result: dict[str, Any]) -> str:
     if "latency" in result:
         lat = result["latency"]
         lines += ["## Per-turn latency (seconds per turn)", "", lat["components"], ""]
-        keys = [k for k in lat["per_turn_in_memory"] if k != "framework_share"]
+        keys = [k for k in lat["per_turn_in_memory"] if "share" not in k]
         lines += _table(["component", "in memory", "persisted"],
                         [[k, lat["per_turn_in_memory"][k], lat["per_turn_persisted"].get(k, "")] for k in keys])
         rows = [[key, r["off"]["click_to_next_slate_s"], r["on"]["click_to_next_slate_s"], r["on"]["t2i_per_turn_s"]]

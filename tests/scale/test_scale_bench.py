@@ -68,3 +68,16 @@ def test_quick_simulation_section_writes_json_and_markdown(tmp_path):
     assert all(r["trajectories_per_s"] > 0 for r in runs)
     assert "speedup_vs_serial" in runs[1]
     assert "## Simulation throughput" in (tmp_path / "perf.md").read_text()
+
+
+def test_persisted_latency_reports_close_apart():
+    from pasta_bench.latency import breakdown
+
+    parts = breakdown(turns=2, sessions=1, persist=True)
+    assert {"generator", "selector", "t2i", "user", "framework", "total", "close_per_session"} <= set(parts)
+    assert parts["framework_share_with_close"] >= parts["framework_share"]
+    result = {"machine": {"machine": "x86_64", "cpus": 2, "python": "3.11"},
+              "latency": {"components": "embedded", "per_turn_in_memory": parts, "per_turn_persisted": parts,
+                          "prefetch": {}}}
+    assert any("close()" in row[0] for row in targets(result))
+    assert "| close_per_session |" in markdown(result)
