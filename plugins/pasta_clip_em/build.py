@@ -66,7 +66,8 @@ class LabelBuilder:
             for n, turn in enumerate(t.turns):
                 images = [[self._image(Path(r)) for r in column] for column in turn.image_refs]
                 comparison = _COMPARISON.get(turn.comparison or "", math.nan) if n else math.nan
-                self.turns.append((sample, prompt, images, turn.choice, comparison))
+                satisfaction = tuple(turn.satisfaction) if turn.satisfaction else ()
+                self.turns.append((sample, prompt, images, turn.choice, comparison, satisfaction))
         return self
 
     def build(self, cache: Any, progress: bool = False) -> LabelSet:
@@ -101,17 +102,20 @@ class LabelBuilder:
     def _turns(self) -> Any:
         if not self.turns:
             return None
-        width = max(len(images) for _, _, images, _, _ in self.turns)
-        depth = max(len(col) for _, _, images, _, _ in self.turns for col in images)
+        width = max(len(row[2]) for row in self.turns)
+        depth = max(len(col) for row in self.turns for col in row[2])
         grid = np.zeros((len(self.turns), width, depth), dtype=np.int64)
         columns = np.zeros((len(self.turns), width), dtype=bool)
-        for n, (_, _, images, _, _) in enumerate(self.turns):
+        satisfaction = np.full((len(self.turns), width), np.nan, dtype=np.float32)
+        for n, (_, _, images, _, _, scores) in enumerate(self.turns):
             for j in range(width):
                 column = images[j] if j < len(images) else images[0]
                 grid[n, j] = [column[m] if m < len(column) else column[0] for m in range(depth)]
             columns[n, : len(images)] = True
-        s, p, _, chosen, comparison = zip(*self.turns)
-        return turn_labels(s, p, grid, columns, chosen, comparison)
+            if len(scores) == len(images):
+                satisfaction[n, : len(images)] = scores
+        s, p, _, chosen, comparison, _ = zip(*self.turns)
+        return turn_labels(s, p, grid, columns, chosen, comparison, satisfaction)
 
 
 def embed_raw(raw: RawLabelSet, encoder: Any) -> LabelSet:

@@ -50,7 +50,7 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[Any, np.nd
     """(score model in eval mode, prior, config) from a checkpoint folder."""
     from safetensors.torch import load_file
 
-    from pasta_clip_em.model import ScoreModel
+    from pasta_clip_em.model import OPTIONAL_PARAMETERS, ScoreModel
 
     folder = Path(folder)
     config = ModelConfig.load(folder)
@@ -59,7 +59,12 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[Any, np.nd
     tensors = load_file(str(folder / MODEL_FILE), device=device)
     prior = tensors.pop("prior").double().cpu().numpy()
     model = ScoreModel(config).to(device)
-    model.load_state_dict(tensors)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if unexpected or set(missing) - set(OPTIONAL_PARAMETERS):
+        raise InvalidValueError(
+            f"{folder / MODEL_FILE} does not match its config: missing {sorted(set(missing) - set(OPTIONAL_PARAMETERS))}, "
+            f"unexpected {sorted(unexpected)}"
+        )
     model.eval()
     return model, prior / prior.sum(), config
 

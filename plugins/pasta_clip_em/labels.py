@@ -7,7 +7,8 @@ that the EM posterior over user types personalizes. Three kinds of labels:
   for a tie (Bradley-Terry);
 - ratings: (prompt, image, value) with the value normalized (Gaussian likelihood);
 - turns: (intent prompt, images L x M, chosen column, comparison with the previous turn
-  of the same session: +1 better, 0 same, -1 worse, NaN unknown) for multi-turn data.
+  of the same session: +1 better, 0 same, -1 worse, NaN unknown, and optionally the
+  rater's 1-5 satisfaction with each column, NaN where not asked) for multi-turn data.
 
 Labels of each kind are stored sorted by sample with CSR offsets, so a mini-batch of
 samples gathers all of their labels with a few vectorized numpy operations.
@@ -152,17 +153,27 @@ def rating_labels(sample: Any, prompt: Any, image: Any, value: Any) -> LabelKind
     )
 
 
-def turn_labels(sample: Any, prompt: Any, images: Any, columns: Any, chosen: Any, comparison: Any) -> LabelKind:
+def turn_labels(sample: Any, prompt: Any, images: Any, columns: Any, chosen: Any, comparison: Any,
+                satisfaction: Any = None) -> LabelKind:
     """Multi-turn labels. ``images`` is (n, L, M) image indices (pad short slates by
     repeating a column and mark real columns in ``columns``, (n, L) bool); ``comparison``
     compares each turn with the previous turn of its session (+1/0/-1, NaN unknown, and
-    NaN for a session's first turn). Rows of one session must be in turn order."""
+    NaN for a session's first turn); ``satisfaction`` (n, L), optional, holds the rater's
+    1-5 score of each column (NaN where unknown). Rows of one session must be in turn order."""
     images = np.asarray(images, dtype=np.int64)
     if images.ndim != 3:
         raise InvalidValueError("turn images must be (turns, columns, images per column)")
+    if satisfaction is None:
+        satisfaction = np.full(images.shape[:2], np.nan, dtype=np.float32)
+    satisfaction = np.asarray(satisfaction, dtype=np.float32)
+    if satisfaction.shape != images.shape[:2]:
+        raise InvalidValueError(f"satisfaction must be (turns, columns) = {images.shape[:2]}, got {satisfaction.shape}")
+    known = satisfaction[~np.isnan(satisfaction)]
+    if np.any((known < 1) | (known > 5)):
+        raise InvalidValueError("satisfaction scores are 1..5 (NaN where unknown)")
     return LabelKind(
         np.asarray(sample, dtype=np.int64),
         {"prompt": np.asarray(prompt, np.int64), "images": images,
          "columns": np.asarray(columns, dtype=bool), "chosen": np.asarray(chosen, np.int64),
-         "comparison": np.asarray(comparison, np.float32)},
+         "comparison": np.asarray(comparison, np.float32), "satisfaction": satisfaction},
     )

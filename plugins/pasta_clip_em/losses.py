@@ -8,7 +8,9 @@ posterior (with the target network) and into the posterior-weighted loss (online
 - ratings (Gaussian): log N(value; scale * s + bias, sigma^2);
 - turns: choice log-probability log softmax(tau(R) R)[chosen]; in-turn BT between the
   best image of the chosen column and the best image of every other column; cross-turn BT
-  between the chosen columns' best images of consecutive turns, labelled by the comparison.
+  between the chosen columns' best images of consecutive turns, labelled by the comparison;
+  and, where the rater scored the columns 1-5, a Gaussian on the normalized score
+  (s - 3) / 2 ~ N(a R + b, sigma^2) of every scored column.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class LossWeights:
     choice: float = 1.0
     in_turn: float = 0.5
     cross_turn: float = 0.5
+    satisfaction: float = 1.0
 
 
 @attrs.define
@@ -123,7 +126,21 @@ def turn_loglik(
     best_chosen = best.gather(-1, chosen)  # (n, K, 1)
     others = mask & (torch.arange(best.shape[-1], device=best.device) != chosen)
     ll = ll + w.in_turn * (F.logsigmoid(best_chosen - best) * others).sum(-1)
+    if w.satisfaction and "satisfaction" in lab:
+        ll = ll + w.satisfaction * _satisfaction(model, utilities, lab["satisfaction"], lab["columns"])
     return ll + w.cross_turn * _cross_turn(best_chosen.squeeze(-1), lab)
+
+
+def _satisfaction(model: Any, utilities: torch.Tensor, scores: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """(n, K) Gaussian log-likelihood of the 1-5 column scores (NaN: not scored)."""
+    known = ~torch.isnan(scores) & columns  # (n, L)
+    if not bool(known.any()):
+        return utilities.new_zeros(utilities.shape[:2])
+    value = ((scores.nan_to_num(3.0) - 3.0) / 2.0).unsqueeze(1)  # (n, 1, L)
+    mean = model.satisfaction_scale * utilities + model.satisfaction_bias
+    z = (value - mean) / model.satisfaction_log_sigma.exp()
+    ll = -0.5 * z**2 - model.satisfaction_log_sigma - 0.5 * math.log(2 * math.pi)
+    return (ll * known.unsqueeze(1)).sum(-1)
 
 
 def _cross_turn(best_chosen: torch.Tensor, lab: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -3,7 +3,9 @@
 e_I and e_p are encoder embeddings (output normalization removed); dI_k and dp_k come from
 a 4-layer MLP per modality whose last layer is split into K residual offsets of size d.
 The module also holds the few scalars of the likelihoods: the choice temperature
-tau(scores) and the affine link and noise of the Gaussian rating likelihood.
+tau(scores), the affine link and noise of the Gaussian rating likelihood (per image), and
+those of the Gaussian satisfaction likelihood (a rater's 1-5 score of a column, against
+the column's utility).
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class ScoreModel(nn.Module):
         self.rating_scale = nn.Parameter(torch.tensor(0.1))
         self.rating_bias = nn.Parameter(torch.tensor(0.0))
         self.rating_log_sigma = nn.Parameter(torch.tensor(0.0))
+        # Column satisfaction: (score - 3) / 2 ~ N(scale * R + bias, sigma^2), R the column utility.
+        self.satisfaction_scale = nn.Parameter(torch.tensor(0.1))
+        self.satisfaction_bias = nn.Parameter(torch.tensor(0.0))
+        self.satisfaction_log_sigma = nn.Parameter(torch.tensor(0.0))
 
     @property
     def temperature(self) -> torch.Tensor:
@@ -89,6 +95,11 @@ class ScoreModel(nn.Module):
         if mask is not None:
             logits = logits.masked_fill(~mask, float("-inf"))
         return logits.log_softmax(dim=-1)
+
+
+#: Parameters added after the first release: a checkpoint without them loads with their
+#: initial values (they only matter when training on satisfaction labels).
+OPTIONAL_PARAMETERS = ("satisfaction_scale", "satisfaction_bias", "satisfaction_log_sigma")
 
 
 def build_model(config: ModelConfig, seed: int = 0) -> ScoreModel:

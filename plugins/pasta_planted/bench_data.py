@@ -105,7 +105,7 @@ def build_labels(encoder: Any, sessions: HumanData | None, pairs: PairData | Non
     texts: dict[str, int] = {}
     names: list[str] = []
     image_blocks, offset = [], 0
-    turn_rows: list[tuple[int, int, np.ndarray, int, float]] = []
+    turn_rows: list[tuple[int, int, np.ndarray, int, float, Any]] = []
     if sessions is not None and sessions.trajectories:
         image_blocks.append(sessions.image_embeddings)
         offset = sessions.count
@@ -115,7 +115,8 @@ def build_labels(encoder: Any, sessions: HumanData | None, pairs: PairData | Non
             prompt = texts.setdefault(t.initial_prompt, len(texts))
             for n, (turn, grid) in enumerate(zip(t.turns, grids)):
                 comparison = _COMPARISON.get(turn.comparison or "", np.nan) if n else np.nan
-                turn_rows.append((sample, prompt, grid, turn.choice, comparison))
+                scores = turn.satisfaction if turn.satisfaction else (np.nan,) * grid.shape[0]
+                turn_rows.append((sample, prompt, grid, turn.choice, comparison, scores))
     pair_kind = None
     if pairs is not None and len(pairs.rater):
         first = len(names)
@@ -128,8 +129,8 @@ def build_labels(encoder: Any, sessions: HumanData | None, pairs: PairData | Non
                                 offset + np.arange(n), offset + n + np.arange(n), pairs.target)
     turn_kind = None
     if turn_rows:
-        s, p, g, c, comp = zip(*turn_rows)
+        s, p, g, c, comp, sat = zip(*turn_rows)
         grid = np.stack(g)
-        turn_kind = turn_labels(s, p, grid, np.ones(grid.shape[:2], dtype=bool), c, comp)
+        turn_kind = turn_labels(s, p, grid, np.ones(grid.shape[:2], dtype=bool), c, comp, np.array(sat, np.float32))
     text = np.asarray(encoder.encode_text(list(texts)), dtype=np.float32)
     return LabelSet(text, np.concatenate(image_blocks), names, pairs=pair_kind, turns=turn_kind)

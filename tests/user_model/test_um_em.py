@@ -120,3 +120,41 @@ def test_turn_likelihood_uses_choice_in_turn_and_cross_turn_terms():
     assert torch.all(with_cmp[0] < 0)
     with_cmp.sum().backward()  # differentiable end to end
     assert model.log_tau.grad is not None
+
+
+def test_satisfaction_scores_follow_the_column_utilities():
+    """Column scores that rise with the column utilities are likelier under that type than
+    the reversed scores; unscored (NaN) columns and padded columns add nothing."""
+    from pasta_clip_em.evaluate import _aggregator
+
+    model = build_model(ModelConfig(dim=4, types=2, temperature=5.0), seed=1)
+    with torch.no_grad():
+        model.satisfaction_scale.fill_(1.0)
+    images = np.array([[[0, 1], [2, 3], [4, 5]]])
+    base = dict(sample=[0], prompt=[0], images=images, columns=np.ones((1, 3), bool), chosen=[0], comparison=[np.nan])
+    labels = _one_sample_set(turns=turn_labels(**base))
+    batch = make_batch(labels, np.arange(labels.num_samples))
+    t, i = model.text(batch.text), model.image(batch.images)
+    scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[batch.labels["turns"]["prompt"]],
+                                              i[batch.labels["turns"]["images"]])
+    order = _aggregator(model)(scores)[0, 0].argsort().numpy()  # type 0's columns, worst first
+    agreeing, reversed_ = np.zeros(3), np.zeros(3)
+    agreeing[order], reversed_[order] = [1, 3, 5], [5, 3, 1]
+    ll = {name: _loglik(model, _one_sample_set(turns=turn_labels(**base, satisfaction=[s])))[0, 0]
+          for name, s in (("none", [np.nan] * 3), ("agree", agreeing), ("reverse", reversed_))}
+    assert ll["agree"] > ll["reverse"]
+    assert torch.allclose(ll["none"], _loglik(model, labels)[0, 0])
+    padded = turn_labels(**{**base, "columns": np.array([[True, True, False]])}, satisfaction=[[3, 3, np.nan]])
+    also_padded = turn_labels(**{**base, "columns": np.array([[True, True, False]])}, satisfaction=[[3, 3, 5]])
+    assert torch.allclose(_loglik(model, _one_sample_set(turns=padded)), _loglik(model, _one_sample_set(turns=also_padded)))
+
+
+def test_satisfaction_scores_are_validated():
+    from pasta_core.errors import InvalidValueError
+
+    base = dict(sample=[0], prompt=[0], images=np.zeros((1, 2, 1), int), columns=np.ones((1, 2), bool), chosen=[0],
+                comparison=[np.nan])
+    with pytest.raises(InvalidValueError, match="1..5"):
+        turn_labels(**base, satisfaction=[[0, 3]])
+    with pytest.raises(InvalidValueError, match="turns, columns"):
+        turn_labels(**base, satisfaction=[[3, 3, 3]])

@@ -146,3 +146,20 @@ def test_personal_scorer_modes(tiny_user_model):
     columns = _columns(3, 2, seed=4)
     post = tiny_user_model.posterior("a cat", [(columns, 0)])
     assert np.allclose(scorer("a cat", images, observed=[(columns, 0)]), post @ all_types)
+
+
+def test_a_checkpoint_from_before_the_satisfaction_likelihood_still_loads(tiny_user_model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from pasta_clip_em.checkpoint import MODEL_FILE, load_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path, tiny_user_model.model, tiny_user_model.prior)
+    tensors = load_file(str(tmp_path / MODEL_FILE))
+    old = {k: v for k, v in tensors.items() if not k.startswith("satisfaction_")}
+    save_file(old, str(tmp_path / MODEL_FILE))
+    model, prior, _ = load_checkpoint(tmp_path)
+    assert np.allclose(prior, tiny_user_model.prior)
+    broken = {k: v for k, v in old.items() if k != "log_tau"}
+    save_file(broken, str(tmp_path / MODEL_FILE))
+    with pytest.raises(InvalidValueError, match="log_tau"):
+        load_checkpoint(tmp_path)
