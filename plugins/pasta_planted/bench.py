@@ -88,13 +88,15 @@ class Bench:
         from pasta_encoders import create_encoder
         from pasta_planted.bench_data import collect_pairs, collect_sessions
 
-        encoder = create_encoder("embedded", dim=self.sizes.em_dim, seed=self.seed)
+        options = {"dim": self.sizes.em_dim, "seed": self.seed}
+        encoder = create_encoder("embedded", **options)
         self.state["encoder"] = encoder
         z = self.sizes
+        common = dict(progress=self.progress, workers=self.workers, encoder_options=options)
         self.state["train"] = collect_sessions(self.world, z.sessions, self.seed, encoder, self.t2i,
-                                               self.episode_config, "human", self.progress)
+                                               self.episode_config, "human", **common)
         self.state["test"] = collect_sessions(self.world, z.test_sessions, self.seed + 1, encoder, self.t2i,
-                                              self.episode_config, "heldout", self.progress)
+                                              self.episode_config, "heldout", **common)
         self.state["pairs"] = collect_pairs(self.world, z.pair_raters, z.pairs_per_rater, self.seed, encoder)
         return {"sessions": z.sessions, "test_sessions": z.test_sessions,
                 "pairs": int(len(self.state["pairs"].rater)), "pair_raters": z.pair_raters}

@@ -32,14 +32,15 @@ class HumanData:
     embeddings: list[np.ndarray] = attrs.field(factory=list)
     count: int = 0
 
-    def add(self, trajectories: Sequence[Trajectory], utilities: Sequence[Any], columns: Sequence[Any], encoder: Any) -> None:
-        images = [im for session in columns for slate in session for col in slate for im in col.images]
-        self.embeddings.append(np.asarray(encoder.encode_images(images), dtype=np.float32))
+    def add(self, trajectories: Sequence[Trajectory], utilities: Sequence[Any], shapes: Sequence[Any],
+            embeddings: np.ndarray) -> None:
+        """Append sessions: per session the (L, M) shape of every turn's image grid, and the
+        embeddings of all their images in order."""
+        self.embeddings.append(np.asarray(embeddings, dtype=np.float32))
         cursor = self.count
-        for t, u, session in zip(trajectories, utilities, columns):
+        for t, u, session in zip(trajectories, utilities, shapes):
             grids = []
-            for slate in session:
-                shape = (len(slate), len(slate[0].images))
+            for shape in session:
                 grids.append(cursor + np.arange(shape[0] * shape[1]).reshape(shape))
                 cursor += shape[0] * shape[1]
             self.trajectories.append(t)
@@ -53,19 +54,65 @@ class HumanData:
         return np.concatenate(self.embeddings) if self.embeddings else np.zeros((0, 1), np.float32)
 
 
-def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
-                     prefix: str, progress: bool = True, batch_size: int = 50) -> HumanData:
-    """``count`` human-like sessions (random policy) with their image embeddings."""
-    from tqdm.auto import tqdm
-
+def session_chunk(world: PlantedWorld, indices: range, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
+                  prefix: str) -> tuple[list[Trajectory], list[Any], list[Any], np.ndarray]:
+    """Sessions ``indices``: (trajectories, true utilities, grid shapes, image embeddings)."""
     from pasta_core.simulate import load_prompts
     from pasta_planted.data import session_batch
 
-    data, prompts = HumanData(), load_prompts()
-    for start in tqdm(range(0, count, batch_size), disable=not progress, desc=f"{prefix} sessions", unit="batch"):
-        batch = session_batch(world, range(start, min(count, start + batch_size)), seed, config, prompts,
-                              t2i=t2i, prefix=prefix, keep_columns=True)
-        data.add(batch.trajectories, batch.utilities, batch.columns or [], encoder)
+    batch = session_batch(world, indices, seed, config, load_prompts(), t2i=t2i, prefix=prefix, keep_columns=True)
+    columns = batch.columns or []
+    images = [im for session in columns for slate in session for col in slate for im in col.images]
+    shapes = [[(len(slate), len(slate[0].images)) for slate in session] for session in columns]
+    return batch.trajectories, batch.utilities, shapes, encoder.encode_images(images)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config: Any, encoder_options: dict[str, Any], image_size: int) -> None:
+    from pasta_encoders import create_encoder
+    from pasta_planted.bench import _single_thread_torch
+    from pasta_procedural import ProceduralT2I
+
+    _single_thread_torch()
+    _WORKER.update(world=PlantedWorld(config), encoder=create_encoder("embedded", **encoder_options),
+                   t2i=ProceduralT2I(size=image_size))
+
+
+def _chunk_in_worker(args: tuple[range, int, EpisodeConfig, str]) -> Any:
+    indices, seed, config, prefix = args
+    return session_chunk(_WORKER["world"], indices, seed, _WORKER["encoder"], _WORKER["t2i"], config, prefix)
+
+
+def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
+                     prefix: str, progress: bool = True, batch_size: int = 50, workers: int = 1,
+                     encoder_options: dict[str, Any] | None = None) -> HumanData:
+    """``count`` human-like sessions (random policy) with their image embeddings.
+
+    With ``workers`` > 1, batches of sessions are made in that many processes, each with
+    its own world, renderer and ``embedded`` encoder built from ``encoder_options`` (the
+    same settings as ``encoder``): the result is identical to the serial one."""
+    from tqdm.auto import tqdm
+
+    data = HumanData()
+    chunks = [range(start, min(count, start + batch_size)) for start in range(0, count, batch_size)]
+    bar = tqdm(total=len(chunks), disable=not progress, desc=f"{prefix} sessions", unit="batch")
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            data.add(*session_chunk(world, chunk, seed, encoder, t2i, config, prefix))
+            bar.update(1)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        init = (world.config, encoder_options or {}, t2i.size)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init) as pool:
+            for result in pool.map(_chunk_in_worker, [(chunk, seed, config, prefix) for chunk in chunks]):
+                data.add(*result)
+                bar.update(1)
+    bar.close()
     return data
 
 
