@@ -7,6 +7,10 @@ against the planted truth.
   itself (its true utilities, its prior, its posterior from the same earlier turns): no
   predictor with the same information can do better in expectation. The accuracy with the
   true type known is reported beside it as an upper bound.
+- The same accuracy with the posterior from *all* the rater's answers of the earlier turns
+  (choice, 1-5 satisfaction per column, better/same/worse), for the learned model (its
+  choice, satisfaction and cross-turn likelihoods) and for the planted model (the exact
+  likelihood of its noisy raters). Both sides get the same information in either protocol.
 - Adjusted Rand index between each held-out session's most likely learned type (posterior
   from all its turns) and its planted type; the planted model's own posterior gives the
   reference (how identifiable the types are from one session).
@@ -57,19 +61,93 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out}
 
 
-def planted_online_accuracy(world: PlantedWorld, data: HumanData) -> dict[str, float]:
-    """The planted model's own choice accuracy: online posterior, and true type known."""
+def _interval_log_prob(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """log(Phi(high) - Phi(low)), elementwise, for standard-normal bounds."""
+    from scipy.special import log_ndtr
+
+    return _log_diff_exp(log_ndtr(high), log_ndtr(low))
+
+
+def _log_diff_exp(log_high: np.ndarray, log_low: np.ndarray) -> np.ndarray:
+    """log(exp(a) - exp(b)) for a >= b, stably."""
+    return log_high + np.log1p(-np.exp(np.minimum(log_low - log_high, -1e-12)))
+
+
+def planted_answer_loglik(world: PlantedWorld, turn: Any, u: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """log P(a turn's rater answers | type) under the planted raters, for every type: (K,).
+
+    Answers: the choice (softmax), each column's 1-5 satisfaction (utility plus Gaussian
+    noise, cut at the world's cut points) and, after the first turn, the comparison of the
+    chosen column with the previous turn's (``previous``: (K,) its utility per type)."""
+    from scipy.special import log_ndtr
+
+    raters = world.config.raters
+    ll = np.log(np.maximum(world.choice_probabilities(u)[:, turn.choice], 1e-300))
+    if turn.satisfaction:
+        cuts = np.concatenate([[-np.inf], raters.satisfaction_cuts, [np.inf]])
+        s = np.asarray(turn.satisfaction)
+        sigma = raters.satisfaction_noise
+        ll = ll + _interval_log_prob((cuts[s - 1] - u) / sigma, (cuts[s] - u) / sigma).sum(axis=1)
+    if previous is not None and turn.comparison in ("better", "same", "worse"):
+        change = u[:, turn.choice] - previous
+        m, sigma = raters.comparison_margin, raters.comparison_noise
+        if turn.comparison == "better":
+            ll = ll + log_ndtr((change - m) / sigma)
+        elif turn.comparison == "worse":
+            ll = ll + log_ndtr((-m - change) / sigma)
+        else:
+            ll = ll + _interval_log_prob((-m - change) / sigma, (m - change) / sigma)
+    return ll
+
+
+def planted_online_accuracy(world: PlantedWorld, data: HumanData, answers: str = "choice") -> dict[str, float]:
+    """The planted model's own choice accuracy: online posterior (from the earlier turns'
+    choices, or from all their answers with ``answers="all"``), and true type known."""
     hits, oracle_hits = [], []
     for t, utilities, k in zip(data.trajectories, data.utilities, data.types):
         log_post = np.log(world.prior)
+        previous = None
         for turn, u in zip(t.turns, utilities):
             probs = world.choice_probabilities(u)  # (K, L)
             post = np.exp(log_post - log_post.max())
             post /= post.sum()
             hits.append(int(np.argmax(post @ probs)) == turn.choice)
             oracle_hits.append(int(np.argmax(probs[k])) == turn.choice)
-            log_post = log_post + np.log(np.maximum(probs[:, turn.choice], 1e-300))
+            if answers == "all":
+                log_post = log_post + planted_answer_loglik(world, turn, u, previous)
+            else:
+                log_post = log_post + np.log(np.maximum(probs[:, turn.choice], 1e-300))
+            previous = u[:, turn.choice]
     return {"bayes_accuracy": float(np.mean(hits)), "true_type_accuracy": float(np.mean(oracle_hits))}
+
+
+def learned_online_accuracy_all_answers(model: Any, prior: np.ndarray, labels: Any) -> float:
+    """The learned model's choice accuracy with the posterior from all answers of the
+    earlier turns (its choice, satisfaction and cross-turn likelihoods; the in-turn
+    Bradley-Terry term is a training device, not an answer, and is left out)."""
+    import torch
+
+    from pasta_clip_em.evaluate import _aggregator
+    from pasta_clip_em.losses import LossWeights, make_batch, turn_loglik
+
+    batch = make_batch(labels, np.arange(labels.num_samples), next(model.parameters()).device)
+    lab = batch.labels["turns"]
+    aggregator = _aggregator(model)
+    with torch.no_grad():
+        t, i = model.text(batch.text), model.image(batch.images)
+        answers = turn_loglik(model, aggregator, t, i, lab, LossWeights(in_turn=0.0)).double().cpu().numpy()
+        scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
+        probs = model.choice_log_probs(aggregator(scores), lab["columns"].unsqueeze(1)).exp().double().cpu().numpy()
+    chosen, sample = labels.turns.columns["chosen"], labels.turns.sample
+    hits = []
+    log_post = np.log(np.maximum(prior, 1e-12))
+    for n in range(len(sample)):
+        if n == 0 or sample[n] != sample[n - 1]:
+            log_post = np.log(np.maximum(prior, 1e-12))
+        post = np.exp(log_post - log_post.max())
+        hits.append(int(np.argmax((post / post.sum()) @ probs[n])) == chosen[n])
+        log_post = log_post + answers[n]
+    return float(np.mean(hits)) if hits else float("nan")
 
 
 def planted_posterior_types(world: PlantedWorld, data: HumanData) -> np.ndarray:
@@ -89,6 +167,8 @@ def evaluate_em(model: Any, prior: np.ndarray, world: PlantedWorld, test: HumanD
 
     learned = evaluate_turns(model, prior, test_labels)
     planted = planted_online_accuracy(world, test)
+    learned_all = learned_online_accuracy_all_answers(model, prior, test_labels)
+    planted_all = planted_online_accuracy(world, test, answers="all")["bayes_accuracy"]
     posteriors = sample_posteriors(model, prior, test_labels)
     ari = adjusted_rand_index(posteriors.argmax(1), test.types)
     ari_planted = adjusted_rand_index(planted_posterior_types(world, test), test.types)
@@ -100,6 +180,8 @@ def evaluate_em(model: Any, prior: np.ndarray, world: PlantedWorld, test: HumanD
         "bayes_optimal_accuracy": planted["bayes_accuracy"],
         "true_type_accuracy": planted["true_type_accuracy"],
         "accuracy_ratio": ratio,
+        "all_answers": {"choice_accuracy": learned_all, "bayes_optimal_accuracy": planted_all,
+                        "accuracy_ratio": learned_all / planted_all if planted_all else float("nan")},
         "cross_turn_accuracy": learned["cross_turn_accuracy"],
         "held_out_turns": n,
         "held_out_sessions": len(test.trajectories),

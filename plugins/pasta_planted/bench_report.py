@@ -56,6 +56,15 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) else str(x)
 
 
+def _all_answers_line(um: dict[str, Any]) -> list[str]:
+    a = um.get("all_answers")
+    if not a:
+        return []
+    return [f"- with the posterior from all earlier answers (choice, satisfaction, comparison): learned "
+            f"{_fmt(a['choice_accuracy'])}, Bayes-optimal {_fmt(a['bayes_optimal_accuracy'])}, "
+            f"ratio {_fmt(a['accuracy_ratio'])}"]
+
+
 def _ci(entry: dict[str, Any]) -> str:
     low, high = entry["ci95"]
     return f"{_fmt(entry['mean'])} [{_fmt(low)}, {_fmt(high)}]"
@@ -79,6 +88,7 @@ def markdown(figures: dict[str, Any]) -> str:
                   f"- Bayes-optimal accuracy (planted model, same protocol): {_fmt(um['bayes_optimal_accuracy'])}; "
                   f"ratio {_fmt(um['accuracy_ratio'])}",
                   f"- accuracy with the true type known (upper bound): {_fmt(um['true_type_accuracy'])}",
+                  *_all_answers_line(um),
                   f"- adjusted Rand index, learned posterior types vs planted: {_fmt(um['adjusted_rand_index'])} "
                   f"(planted model's own posterior: {_fmt(um['adjusted_rand_index_planted_posterior'])})"]
     agents = _stage(figures, "agents").get("agents", {})

@@ -131,11 +131,11 @@ class PairsConfig:
 class BenchConfig:
     """``[bench]``: sizes of ``pasta bench planted`` (``[bench.quick]`` for ``--quick``)."""
 
-    sessions: int = attrs.field(default=1000, converter=int)
-    test_sessions: int = attrs.field(default=300, converter=int)
-    pair_raters: int = attrs.field(default=200, converter=int)
+    sessions: int = attrs.field(default=2000, converter=int)
+    test_sessions: int = attrs.field(default=500, converter=int)
+    pair_raters: int = attrs.field(default=400, converter=int)
     pairs_per_rater: int = attrs.field(default=20, converter=int)
-    em_steps: int = attrs.field(default=600, converter=int)
+    em_steps: int = attrs.field(default=900, converter=int)
     em_dim: int = attrs.field(default=96, converter=int)
     simulated: int = attrs.field(default=1000, converter=int)
     iql_steps: int = attrs.field(default=1000, converter=int)
