@@ -141,23 +141,9 @@ class Bench:
         return figures
 
     def agents(self) -> dict[str, Any]:
-        from pasta_planted.bench_agents import evaluate_agents, paired_difference
+        from pasta_planted.bench_agents import agents_stage
 
-        specs: list[dict[str, Any]] = [{"name": "random", "kind": "random"}, {"name": "first", "kind": "first"}]
-        for regime, path in self.state.get("value_models", {}).items():
-            specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
-        specs.append({"name": "oracle", "kind": "oracle", "images": self.sizes.oracle_images})
-        results = evaluate_agents(self.config, specs, self.sizes.episodes, self.seed + 2, self.episode_config,
-                                  self.sizes.image_size, workers=self.workers, progress=self.progress)
-        differences = {}
-        for a, b in [("oracle", "random"), ("first", "random"), ("value-mixed", "random"), ("value-human", "random"),
-                     ("value-simulated", "random"), ("value-mixed", "value-human")]:
-            if a in results and b in results:
-                differences[f"{a} - {b}"] = paired_difference(results[a]["_final"], results[b]["_final"])
-        for r in results.values():
-            r.pop("_final")
-            r.pop("_expected")
-        return {"agents": results, "differences": differences, "workers": self.workers}
+        return agents_stage(self)
 
 
 def _single_thread_torch() -> None:

@@ -105,7 +105,7 @@ class PrefetchingSelector:
 
 
 def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -> Callable[[int], Any]:
-    """Selector factory of an agent spec: {"kind": random|first|oracle|value, ...}."""
+    """Selector factory of an agent spec: {"kind": random|first|oracle|posterior|value, ...}."""
     kind = spec["kind"]
     if kind == "random":
         from pasta_selectors import RandomSelector
@@ -119,6 +119,10 @@ def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -
         from pasta_planted.oracle import OracleSelector
 
         return lambda k: OracleSelector(world, k, images=spec.get("images", 1), t2i=t2i)
+    if kind == "posterior":
+        from pasta_planted.oracle import PosteriorSelector
+
+        return lambda k: PosteriorSelector(world, images=spec.get("images", 1), t2i=t2i, joint=spec.get("joint", False))
     if kind == "value":
         from pasta_value.selector import create_value_selector
 
@@ -140,25 +144,80 @@ def _evaluate_spec(args: tuple[Any, dict[str, Any], int, int, EpisodeConfig, int
                           progress=False, name=spec["name"])
 
 
+#: Rough relative cost of evaluating an agent (longest first balances the workers).
+_COST = {"posterior": 4, "oracle": 3, "value": 2}
+
+
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
                     episode_config: EpisodeConfig, image_size: int, workers: int = 2,
                     progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Evaluate every agent spec, ``workers`` agents at a time in separate processes."""
+    """Evaluate every agent spec, ``workers`` agents at a time in separate processes
+    (the costliest first); results in the order of ``specs``."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    jobs = [(config, spec, episodes, seed, episode_config, image_size) for spec in specs]
+    jobs = {spec["name"]: (config, spec, episodes, seed, episode_config, image_size) for spec in specs}
     if workers <= 1:
-        results = [_evaluate_spec(job) for job in jobs]
+        results = {name: _evaluate_spec(job) for name, job in jobs.items()}
     else:
+        order = sorted(specs, key=lambda spec: -_COST.get(spec["kind"], 1))
         context = multiprocessing.get_context("spawn")
+        results = {}
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = []
-            for spec, result in zip(specs, pool.map(_evaluate_spec, jobs)):
-                results.append(result)
+            futures = {pool.submit(_evaluate_spec, jobs[spec["name"]]): spec["name"] for spec in order}
+            for future in as_completed(futures):
+                name = futures[future]
+                results[name] = future.result()
                 if progress:
-                    print(f"[bench] evaluated {spec['name']} in {result['seconds']:.1f} s", flush=True)
-    return {spec["name"]: result for spec, result in zip(specs, results)}
+                    print(f"[bench] evaluated {name} in {results[name]['seconds']:.1f} s", flush=True)
+    return {spec["name"]: results[spec["name"]] for spec in specs}
+
+
+def agent_specs(bench: Any) -> list[dict[str, Any]]:
+    """The agents of the bench: baselines, value agents, the oracle and the references."""
+    sizes = bench.sizes
+    specs: list[dict[str, Any]] = [{"name": "random", "kind": "random"}, {"name": "first", "kind": "first"}]
+    for regime, path in bench.state.get("value_models", {}).items():
+        specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
+    specs.append({"name": "oracle", "kind": "oracle", "images": sizes.oracle_images})
+    for name in sizes.references:
+        specs.append({"name": name, "kind": "posterior", "images": sizes.oracle_images,
+                      "joint": name == "posterior-slate"})
+    return specs
+
+
+#: Paired differences the bench reports (when both agents ran).
+DIFFERENCES = [("oracle", "random"), ("first", "random"), ("value-mixed", "random"), ("value-human", "random"),
+               ("value-simulated", "random"), ("value-mixed", "value-human"), ("posterior", "random"),
+               ("posterior-slate", "random"), ("oracle", "posterior"), ("posterior", "value-mixed")]
+
+
+def gap_closed(agent: Any, random: Any, oracle: Any, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """(agent - random) / (oracle - random) in mean final-turn true utility, with a paired
+    bootstrap 95% interval (episodes resampled together for the three agents)."""
+    a, r, o = (np.asarray(x, dtype=np.float64) for x in (agent, random, oracle))
+    ratio = lambda i: (a[i].mean(axis=-1) - r[i].mean(axis=-1)) / (o[i].mean(axis=-1) - r[i].mean(axis=-1))  # noqa: E731
+    draws = np.random.default_rng(seed).integers(len(a), size=(resamples, len(a)))
+    low, high = np.percentile(ratio(draws), [2.5, 97.5])
+    return {"value": float(ratio(np.arange(len(a)))), "ci95": [float(low), float(high)]}
+
+
+def agents_stage(bench: Any) -> dict[str, Any]:
+    """Bench stage 5: evaluate every agent; paired differences and the share of the
+    random-oracle gap each agent closes."""
+    results = evaluate_agents(bench.config, agent_specs(bench), bench.sizes.episodes, bench.seed + 2,
+                              bench.episode_config, bench.sizes.image_size, workers=bench.workers,
+                              progress=bench.progress)
+    differences = {f"{a} - {b}": paired_difference(results[a]["_final"], results[b]["_final"])
+                   for a, b in DIFFERENCES if a in results and b in results}
+    gaps = {}
+    if "random" in results and "oracle" in results:
+        gaps = {name: gap_closed(r["_final"], results["random"]["_final"], results["oracle"]["_final"])
+                for name, r in results.items() if name not in ("random", "oracle")}
+    for r in results.values():
+        r.pop("_final")
+        r.pop("_expected")
+    return {"agents": results, "differences": differences, "gap_closed": gaps, "workers": bench.workers}
 
 
 def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:

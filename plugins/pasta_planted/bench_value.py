@@ -6,12 +6,17 @@
 - simulated: trajectories simulated with the learned user model (their own rewards);
 - mixed: both.
 
-Each trained model becomes a ``value`` selector for the agent evaluation.
+Every regime trains the ``embedded`` value model built from ``[bench] value_encoder``,
+``value_dim`` and ``value_width`` with the ``[bench] iql_*`` settings (sparse rewards).
+With ``workers`` > 1 the regimes train in that many processes at once (each regime is
+seeded alike, so the result does not depend on the number of workers). Each trained
+model becomes a ``value`` selector for the agent evaluation.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -37,13 +42,46 @@ def labelled_human_sessions(bench: Any) -> list[Any]:
     return out
 
 
+def model_options(sizes: Any, seed: int) -> dict[str, Any]:
+    """Options of the ``embedded`` value model the bench trains."""
+    options: dict[str, Any] = {"encoder": sizes.value_encoder, "width": sizes.value_width, "seed": seed}
+    if sizes.value_encoder != "minilm":
+        options["dim"] = sizes.value_dim
+    return options
+
+
+def iql_config(sizes: Any, seed: int) -> Any:
+    """The bench's IQL settings (``[bench] iql_*``)."""
+    from pasta_core.iql import IQLConfig
+
+    return IQLConfig(steps=sizes.iql_steps, lr=sizes.iql_lr, batch_size=sizes.iql_batch,
+                     target_update=min(sizes.iql_target_update, sizes.iql_steps), seed=seed,
+                     save_every=10**9, log_every=50)
+
+
+def train_regime(job: tuple[str, list[Any], list[list[float]], dict[str, Any], Any, Path, bool]) -> dict[str, Any]:
+    """Train one regime's value model and save it to ``out`` (a worker's entry point)."""
+    from pasta_core.iql import build_transitions, train_iql
+    from pasta_core.plugins import get_plugins
+    from pasta_planted.bench import _single_thread_torch
+
+    _single_thread_torch()
+    regime, trajectories, rewards, options, config, out, progress = job
+    started = time.perf_counter()
+    model = get_plugins().create("value-model", "embedded", **options)
+    train_iql(model, build_transitions(trajectories, rewards), config, out=out, resume=False, progress=progress,
+              model_options=options)
+    final = np.array([r[-1] for r in rewards])
+    return {"trajectories": len(trajectories), "final_reward_mean": float(final.mean()), "steps": config.steps,
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
 def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train one value model per data regime: (checkpoint folders, figures)."""
     from pasta_planted.bench import StageSkipped
 
     try:
-        from pasta_core.iql import IQLConfig, build_transitions, load_rewarded, train_iql
-        from pasta_core.plugins import get_plugins
+        from pasta_core.iql import load_rewarded
     except ImportError as exc:
         raise StageSkipped(f"the IQL trainer or value plugin (issue #4) is not available: {exc}") from exc
     human = labelled_human_sessions(bench)
@@ -57,23 +95,26 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     # factor puts the final rewards near unit spread without changing any preference.
     scale = float(np.std([r[-1] for r in human_rewards])) or 1.0
     regimes = {name: (t, [[x / scale for x in r] for r in rs]) for name, (t, rs) in regimes.items()}
-    sizes, selectors = bench.sizes, {}
-    figures: dict[str, Any] = {}
-    for regime, (trajectories, rewards) in regimes.items():
-        model = get_plugins().create("value-model", "embedded", seed=bench.seed)
-        config = IQLConfig(steps=sizes.iql_steps, lr=1e-2, batch_size=128, target_update=min(256, sizes.iql_steps),
-                           seed=bench.seed, save_every=10**9)
-        started = time.perf_counter()
-        train_iql(model, build_transitions(trajectories, rewards), config,
-                            out=bench.out / f"value-{regime}", resume=False, progress=bench.progress)
-        selectors[regime] = bench.out / f"value-{regime}"
-        final = np.array([r[-1] for r in rewards])
-        figures[regime] = {"trajectories": len(trajectories), "final_reward_mean": float(final.mean()),
-                           "steps": sizes.iql_steps, "seconds": round(time.perf_counter() - started, 2)}
+    options, config = model_options(bench.sizes, bench.seed), iql_config(bench.sizes, bench.seed)
+    workers = min(getattr(bench, "workers", 1), len(regimes))
+    jobs = [(name, t, rs, options, config, bench.out / f"value-{name}", bench.progress and workers <= 1)
+            for name, (t, rs) in regimes.items()]
+    if workers <= 1:
+        results = [train_regime(job) for job in jobs]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(train_regime, jobs))
+    figures: dict[str, Any] = dict(zip(regimes, results))
     if "simulated" not in regimes:
         figures["note"] = "simulation stage skipped: only the human-like regime was trained"
     figures["reward_scale"] = scale
-    return selectors, figures
+    figures["value_model"] = options
+    figures["iql"] = {k: v for k, v in config.to_dict().items() if k not in ("save_every", "log_every")}
+    figures["workers"] = workers
+    return {name: bench.out / f"value-{name}" for name in regimes}, figures
 
 
-__all__ = ["labelled_human_sessions", "train_regimes"]
+__all__ = ["iql_config", "labelled_human_sessions", "model_options", "train_regime", "train_regimes"]

@@ -127,9 +127,23 @@ class PairsConfig:
     tie_margin: float = attrs.field(default=0.05, converter=float)
 
 
+#: Reference agents the bench may add beside the oracle (``[bench] references``).
+REFERENCE_AGENTS = ("posterior", "posterior-slate")
+#: Text encoders of the ``embedded`` value model (``pasta_value.embedding.ENCODERS``).
+VALUE_ENCODERS = ("words", "minilm", "hash")
+
+
 @attrs.frozen
 class BenchConfig:
-    """``[bench]``: sizes of ``pasta bench planted`` (``[bench.quick]`` for ``--quick``)."""
+    """``[bench]``: sizes of ``pasta bench planted`` (``[bench.quick]`` for ``--quick``).
+
+    Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` build the ``embedded``
+    value model (``words``: a hashed bag of words, no model to load); ``iql_*`` are its IQL
+    settings (sparse rewards, the paper's main setting). Agents: ``references`` are extra
+    reference agents that know the planted model but not the type (``posterior``: ranks
+    candidates by posterior-expected utility; ``posterior-slate``: picks the slate of
+    highest posterior-expected utility of the chosen column).
+    """
 
     sessions: int = attrs.field(default=2000, converter=int)
     test_sessions: int = attrs.field(default=500, converter=int)
@@ -138,10 +152,24 @@ class BenchConfig:
     em_steps: int = attrs.field(default=900, converter=int)
     em_dim: int = attrs.field(default=96, converter=int)
     simulated: int = attrs.field(default=1000, converter=int)
-    iql_steps: int = attrs.field(default=1000, converter=int)
+    iql_steps: int = attrs.field(default=3000, converter=int)
+    iql_lr: float = attrs.field(default=1e-2, converter=float, validator=_positive)
+    iql_batch: int = attrs.field(default=128, converter=int)
+    iql_target_update: int = attrs.field(default=256, converter=int)
+    value_encoder: str = attrs.field(default="words")
+    value_dim: int = attrs.field(default=256, converter=int)
+    value_width: int = attrs.field(default=256, converter=int)
     episodes: int = attrs.field(default=1000, converter=int)
     image_size: int = attrs.field(default=64, converter=int)
     oracle_images: int = attrs.field(default=1, converter=int)
+    references: tuple[str, ...] = attrs.field(default=("posterior", "posterior-slate"), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if self.value_encoder not in VALUE_ENCODERS:
+            raise InvalidValueError(f"value_encoder must be one of {list(VALUE_ENCODERS)}, got {self.value_encoder!r}")
+        unknown = set(self.references) - set(REFERENCE_AGENTS)
+        if unknown:
+            raise InvalidValueError(f"references must be among {list(REFERENCE_AGENTS)}, got {sorted(unknown)}")
 
 
 @attrs.frozen
@@ -156,7 +184,7 @@ class PlantedConfig:
     bench: BenchConfig = BenchConfig()
     quick: BenchConfig = BenchConfig(
         sessions=100, test_sessions=40, pair_raters=30, pairs_per_rater=8, em_steps=100, em_dim=32,
-        simulated=30, iql_steps=50, episodes=30, oracle_images=1,
+        simulated=30, iql_steps=200, episodes=30, oracle_images=1,
     )
     source: str = attrs.field(default="<defaults>", eq=False)
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -77,7 +78,16 @@ def _hash_vector(text: str, dim: int) -> np.ndarray:
     return (vector / np.linalg.norm(vector)).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=100_000)
+def _word_vector(word: str, dim: int) -> np.ndarray:
+    """The ``hash`` vector of one word, remembered (a vocabulary is small; drawing the
+    vector is most of the cost of a bag of words). Read-only: it is shared."""
+    vector = _hash_vector(word, dim)
+    vector.flags.writeable = False
+    return vector
+
+
 def _bag_of_words(text: str, dim: int) -> np.ndarray:
     words = text.lower().split() or [""]
-    vector = np.sum([_hash_vector(w, dim) for w in words], axis=0)
+    vector = np.sum([_word_vector(w, dim) for w in words], axis=0)
     return (vector / max(float(np.linalg.norm(vector)), 1e-6)).astype(np.float32)

@@ -1,0 +1,99 @@
+"""Bench agents: the planted-posterior references, the gap-closed figure, the value keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pasta_core.errors import InvalidValueError
+from pasta_core.testing.conformance import check_selector
+from pasta_core.types import Candidate, History
+from pasta_planted.bench_agents import gap_closed
+from pasta_planted.config import parse_config
+from pasta_planted.oracle import PosteriorSelector
+from pasta_planted.world import PlantedWorld
+from pasta_procedural import ProceduralT2I
+
+
+@pytest.fixture(scope="module")
+def world() -> PlantedWorld:
+    return PlantedWorld(parse_config({"world": {"seed": 3, "types": 4, "choice_temperature": 0.3}}))
+
+
+def test_posterior_selectors_conform(world: PlantedWorld) -> None:
+    """Both reference agents are valid selectors."""
+    t2i = ProceduralT2I(size=32)
+    check_selector(PosteriorSelector(world, t2i=t2i), max_examples=3)
+    check_selector(PosteriorSelector(world, t2i=t2i, joint=True), max_examples=3)
+
+
+def test_posterior_finds_the_planted_type(world: PlantedWorld) -> None:
+    """After planted episodes the posterior favours each user's true type, and the one
+    kept turn by turn equals the one computed from the whole history at once."""
+    from pasta_core.config import EpisodeConfig
+    from pasta_core.plugins import get_plugins
+    from pasta_planted.episodes import run_planted_episodes
+
+    t2i = ProceduralT2I(size=32)
+    types = [0, 1, 2, 3, 0, 1, 2, 3]
+    selectors = [PosteriorSelector(world, t2i=t2i) for _ in types]
+    batch = run_planted_episodes(world, get_plugins().create("generator", "template"), selectors, t2i,
+                                 ["a house by a lake"] * len(types), types, list(range(len(types))),
+                                 [f"s{i}" for i in range(len(types))], EpisodeConfig(turns=4, slate_size=4,
+                                                                                     images_per_prompt=2))
+    truth = []
+    for selector, t, k in zip(selectors, batch.trajectories, types):
+        history = History(t.initial_prompt, t.turns)
+        posterior = selector.posterior(history)  # counts the last turn
+        fresh = PosteriorSelector(world, t2i=t2i).posterior(history)
+        np.testing.assert_allclose(posterior, fresh, rtol=1e-9)
+        truth.append(posterior[k])
+    assert np.mean(truth) > 2 / world.num_types  # the prior gives 1/4
+
+
+def test_slate_of_the_posterior_hedges_between_types(world: PlantedWorld) -> None:
+    """Unsure between two types, the joint slate offers each type its best column rather
+    than the candidate that is best on average."""
+    candidates = [Candidate("for type 0", "a"), Candidate("for type 1", "b"), Candidate("middling", "c")]
+    u = np.zeros((world.num_types, 3))
+    u[0] = [2.0, 0.0, 1.2]
+    u[1] = [0.0, 2.0, 1.2]
+    posterior = np.array([0.5, 0.5, 0.0, 0.0])
+    selector = PosteriorSelector(world, joint=True)
+    slate = selector.joint_slate(posterior, u, candidates, 2)
+    assert {c.text for c in slate} == {"for type 0", "for type 1"}
+    greedy = np.argsort(-(posterior @ u))[:1]
+    assert candidates[int(greedy[0])].text == "middling"  # what ranking by the mean would keep
+
+
+def test_gap_closed_is_the_share_of_the_random_oracle_gap() -> None:
+    rng = np.random.default_rng(0)
+    random = rng.normal(1.0, 0.5, size=400)
+    oracle = random + 2.0 + rng.normal(0, 0.1, size=400)
+    half = (random + oracle) / 2
+    assert gap_closed(oracle, random, oracle)["value"] == pytest.approx(1.0)
+    assert gap_closed(random, random, oracle)["value"] == pytest.approx(0.0)
+    result = gap_closed(half, random, oracle)
+    assert result["value"] == pytest.approx(0.5)
+    low, high = result["ci95"]
+    assert low < 0.5 < high and high - low < 0.1
+
+
+def test_value_keys_are_checked() -> None:
+    world = {"world": {"seed": 1}}
+    config = parse_config({**world, "bench": {"value_encoder": "minilm", "iql_steps": 10, "references": []}})
+    assert config.bench.value_encoder == "minilm" and config.bench.references == ()
+    with pytest.raises(InvalidValueError, match="value_encoder"):
+        parse_config({**world, "bench": {"value_encoder": "bert"}})
+    with pytest.raises(InvalidValueError, match="references"):
+        parse_config({**world, "bench": {"references": ["psychic"]}})
+
+
+def test_bench_value_model_options() -> None:
+    from pasta_planted.bench_value import iql_config, model_options
+
+    config = parse_config({"world": {"seed": 1}, "bench": {"iql_steps": 100, "iql_target_update": 256}})
+    assert model_options(config.bench, 0) == {"encoder": "words", "width": 256, "seed": 0, "dim": 256}
+    minilm = parse_config({"world": {"seed": 1}, "bench": {"value_encoder": "minilm"}})
+    assert "dim" not in model_options(minilm.bench, 0)
+    assert iql_config(config.bench, 0).target_update == 100  # never longer than the run
