@@ -107,7 +107,12 @@ def markdown(figures: dict[str, Any]) -> str:
     lines += ["", "## Targets", ""]
     for name, t in figures.get("targets", {}).items():
         verdict = {True: "met", False: "NOT met", None: "not measured"}[t.get("met")]
-        detail = t.get("reason") or f"{t.get('target', '')}: {_fmt(t.get('value'))}"
+        if t.get("reason"):
+            detail = t["reason"]
+        elif "checks" in t:
+            detail = f"{t.get('target', '')}: " + "; ".join(f"{c}: {'yes' if ok else 'no'}" for c, ok in t["checks"].items())
+        else:
+            detail = f"{t.get('target', '')}: {_fmt(t.get('value'))}"
         lines.append(f"- **{name}**: {verdict} ({detail})")
     return "\n".join(lines) + "\n"
 
