@@ -440,8 +440,6 @@ class WebSessions:
         path = (folder / image_ref(turn, column, image)).resolve()
         if folder not in path.parents:
             raise NotFoundError("no such image")
-        if not path.is_file() and live is not None and live.session is not None:
-            live.session.wait_for_files(turn)  # still in the session's background writer
         if not path.is_file():
             self._restore_image(row, answered[turn - 1], column, image, path)
         return path
