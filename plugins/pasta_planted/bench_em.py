@@ -61,10 +61,16 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out}
 
 
+def log_ndtr(x: Any) -> np.ndarray:
+    """log Phi(x) of the standard normal, elementwise and stable in the tails (torch's
+    kernel: torch is already a dependency of the bench, scipy is not declared)."""
+    import torch
+
+    return torch.special.log_ndtr(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+
+
 def _interval_log_prob(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """log(Phi(high) - Phi(low)), elementwise, for standard-normal bounds."""
-    from scipy.special import log_ndtr
-
     return _log_diff_exp(log_ndtr(high), log_ndtr(low))
 
 
@@ -79,8 +85,6 @@ def planted_answer_loglik(world: PlantedWorld, turn: Any, u: np.ndarray, previou
     Answers: the choice (softmax), each column's 1-5 satisfaction (utility plus Gaussian
     noise, cut at the world's cut points) and, after the first turn, the comparison of the
     chosen column with the previous turn's (``previous``: (K,) its utility per type)."""
-    from scipy.special import log_ndtr
-
     raters = world.config.raters
     ll = np.log(np.maximum(world.choice_probabilities(u)[:, turn.choice], 1e-300))
     if turn.satisfaction:
