@@ -83,12 +83,14 @@ def make_optimizer(params: Any, config: IQLConfig) -> Any:
     """The optimizer named in ``config`` (Adafactor by default, as in the paper)."""
     import torch
 
+    # foreach: one multi-tensor kernel per update instead of one per parameter (on CPU the
+    # default is the per-parameter loop; Adafactor's step was ~0.5x a forward+backward).
     if config.optimizer == "adafactor":
-        return torch.optim.Adafactor(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adafactor(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
 
 

@@ -24,8 +24,9 @@ def medians(fns: list[Callable[[], Any]], steps: int) -> list[float]:
 
 def em_speed(dim: int, types: int, pairs: int, steps: int) -> dict[str, Any]:
     """An EM step (E step with the target network, M step, clip, AdamW, prior update) vs
-    a bare forward+backward (and + optimizer step) of the same heads on the same batch."""
+    the bare references on the same batch."""
     import numpy as np
+    import torch
 
     from pasta_clip_em.config import ModelConfig
     from pasta_clip_em.em import EMTrainer, TrainConfig
@@ -50,24 +51,36 @@ def em_speed(dim: int, types: int, pairs: int, steps: int) -> dict[str, Any]:
     def em_step() -> None:
         trainer.step(trainer.batch_samples(next(counter)))
 
-    def bare() -> None:
-        ll = sample_loglik(trainer.model, trainer.aggregator, batch, LossWeights())
-        trainer.model.zero_grad(set_to_none=True)
-        (-ll.mean()).backward()
+    def bare(e_step: bool = False, optimizer: bool = False) -> Callable[[], None]:
+        def run() -> None:
+            if e_step:  # the target network's forward pass the E step needs
+                with torch.no_grad():
+                    sample_loglik(trainer.target, trainer.aggregator, batch, LossWeights())
+            ll = sample_loglik(trainer.model, trainer.aggregator, batch, LossWeights())
+            trainer.model.zero_grad(set_to_none=True)
+            (-ll.mean()).backward()
+            if optimizer:
+                trainer.optimizer.step()
+        return run
 
-    def bare_with_optimizer() -> None:
-        bare()
-        trainer.optimizer.step()
+    em, fb, nets, fbo = medians([em_step, bare(), bare(e_step=True), bare(e_step=True, optimizer=True)], steps)
+    return {"dim": dim, "types": types, "pairs_per_batch": int(batch.num_labels), **_ratios("em_step_s", em, fb, nets, fbo)}
 
-    em, fb, fbo = medians([em_step, bare, bare_with_optimizer], steps)
-    return {"dim": dim, "types": types, "pairs_per_batch": int(batch.num_labels), "em_step_s": round(em, 4),
-            "bare_forward_backward_s": round(fb, 4), "bare_forward_backward_optimizer_s": round(fbo, 4),
-            "ratio_to_forward_backward": round(em / fb, 3), "ratio_to_forward_backward_optimizer": round(em / fbo, 3)}
+
+def _ratios(step_key: str, step: float, fb: float, networks: float, networks_optimizer: float) -> dict[str, Any]:
+    """A step's time against the three bare references (see :func:`training_section`)."""
+    return {step_key: round(step, 5), "bare_forward_backward_s": round(fb, 5),
+            "bare_networks_forward_backward_s": round(networks, 5),
+            "bare_networks_optimizer_s": round(networks_optimizer, 5),
+            "ratio_to_forward_backward": round(step / fb, 3),
+            "ratio_to_networks_forward_backward": round(step / networks, 3),
+            "ratio_to_networks_optimizer": round(step / networks_optimizer, 3)}
 
 
 def iql_speed(batch_size: int, steps: int) -> dict[str, Any]:
     """An IQL step (online Q and V, target Q, V(h') once per distinct h', TD and expectile
-    losses, clip, Adafactor, target refresh) vs a bare forward+backward of Q and V."""
+    losses, clip, Adafactor, target refresh) vs the bare references."""
+    import numpy as np
     import torch
 
     from pasta_core.iql import IQLConfig, IQLTrainer, build_transitions, sample_batch
@@ -82,27 +95,43 @@ def iql_speed(batch_size: int, steps: int) -> dict[str, Any]:
     trainer = IQLTrainer(model, data, IQLConfig(batch_size=batch_size))
     counter = iter(range(10**9))
 
-    def bare(with_optimizer: bool) -> Callable[[], None]:
+    batches = [sample_batch(data, batch_size, 0, i) for i in range(64)]
+
+    def bare(target: bool = False, optimizer: bool = False) -> Callable[[], None]:
         def run() -> None:
-            batch = sample_batch(data, batch_size, 0, next(counter))
+            batch = batches[next(counter) % len(batches)]
             hi, ci = torch.as_tensor(batch.history), torch.as_tensor(batch.candidate)
             out = model.pair_outputs(model.module, trainer.prepared, hi, ci)
             v = out.v if out.v is not None else model.history_values(model.module, trainer.prepared, hi)
             loss = out.q.float().pow(2).mean() + v.float().pow(2).mean()
+            if target:  # the target network's Q(h, p) and V(h') the step needs
+                with torch.no_grad():
+                    model.pair_outputs(trainer.target, trainer.prepared, hi, ci)
+                    live = np.unique(batch.next_history[batch.next_history >= 0])
+                    model.history_values(trainer.target, trainer.prepared, torch.as_tensor(live))
             trainer.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if with_optimizer:
+            if optimizer:
                 trainer.optimizer.step()
         return run
 
-    iql, fb, fbo = medians([trainer.train_step, bare(False), bare(True)], steps)
+    iql, fb, nets, fbo = medians([trainer.train_step, bare(), bare(target=True), bare(target=True, optimizer=True)],
+                                 steps)
     return {"model": "embedded value model (384-d word features, width 256)", "batch_pairs": batch_size,
-            "iql_step_s": round(iql, 5), "bare_forward_backward_s": round(fb, 5),
-            "bare_forward_backward_optimizer_s": round(fbo, 5), "ratio_to_forward_backward": round(iql / fb, 3),
-            "ratio_to_forward_backward_optimizer": round(iql / fbo, 3)}
+            **_ratios("iql_step_s", iql, fb, nets, fbo)}
 
 
 def training_section(quick: bool) -> dict[str, Any]:
+    """Each trainer's step against three bare references, all on prepared batches:
+
+    - ``forward_backward``: the online network's forward and backward alone;
+    - ``networks_forward_backward``: a forward of every network the step runs (the online
+      one with its backward, and the target copy: the E step's posterior for EM, Q(h, p)
+      and V(h') for IQL), the issue's "bare forward+backward of the same networks";
+    - ``networks_optimizer``: the same plus the optimizer's step.
+
+    The step's excess over the second is the optimizer, the gradient clip and everything
+    the trainer adds (sampling, losses, metrics, target refresh)."""
     import torch
 
     steps = 5 if quick else 15

@@ -80,10 +80,15 @@ def build_network(history_dim: int, text_dim: int, width: int) -> Any:
             self.q_head = nn.Sequential(nn.Linear(3 * width, width), nn.GELU(), nn.Linear(width, 1))
             self.v_head = nn.Linear(width, 1)
 
-        def forward(self, h: Any, c: Any) -> tuple[Any, Any]:
+        def forward(self, h: Any, c: Any, h_index: Any = None) -> tuple[Any, Any]:
+            """Q and V of pairs. With ``h_index``, ``h`` holds each distinct history once
+            and pair i reads row ``h_index[i]``: the history tower runs once per history."""
             z, y = self.history(h), self.candidate(c)
+            v = self.v_head(z).squeeze(-1)
+            if h_index is not None:
+                z, v = z[h_index], v[h_index]
             q = self.q_head(torch.cat([z, y, z * y], dim=-1)).squeeze(-1)
-            return q, self.v_head(z).squeeze(-1)
+            return q, v
 
         def value(self, h: Any) -> Any:
             return self.v_head(self.history(h)).squeeze(-1)
@@ -123,7 +128,12 @@ class EmbeddedValueModel(TorchValueModel):
                      token_level: bool = False) -> PairOutputs:
         if token_level:
             raise InvalidValueError("the embedded value model has no tokens; use causal-lm for token-level IQL")
-        q, v = module(prepared.histories[history_index], prepared.candidates[candidate_index])
+        import torch
+
+        # A slate's pairs share their history (4 per turn in training, 25 per history when
+        # scoring candidates): run the history tower once per distinct history.
+        distinct, inverse = torch.unique(torch.as_tensor(history_index), return_inverse=True)
+        q, v = module(prepared.histories[distinct], prepared.candidates[candidate_index], inverse)
         return PairOutputs(q=q, v=v)
 
     def history_values(self, module: Any, prepared: Prepared, history_index: Any) -> Any:

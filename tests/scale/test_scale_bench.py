@@ -38,22 +38,37 @@ def test_unknown_section_is_refused(tmp_path):
     assert result.exit_code != 0 and "warp" in result.output
 
 
+def _step(key, step, fb, nets, opt):
+    return {key: step, "bare_forward_backward_s": fb, "bare_networks_forward_backward_s": nets,
+            "bare_networks_optimizer_s": opt, "ratio_to_forward_backward": step / fb,
+            "ratio_to_networks_forward_backward": step / nets, "ratio_to_networks_optimizer": step / opt}
+
+
 def test_targets_say_met_and_not_met():
     result = {
         "machine": {"machine": "x86_64", "cpus": 2, "python": "3.11"},
-        "training": {"threads": 2,
-                     "em": {"em_step_s": 1.0, "bare_forward_backward_s": 0.8, "bare_forward_backward_optimizer_s": 0.9,
-                            "ratio_to_forward_backward": 1.25, "ratio_to_forward_backward_optimizer": 1.11},
-                     "iql": {"iql_step_s": 2.0, "bare_forward_backward_s": 0.8, "bare_forward_backward_optimizer_s": 1.0,
-                             "ratio_to_forward_backward": 2.5, "ratio_to_forward_backward_optimizer": 2.0}},
+        "training": {"threads": 2, "em": _step("em_step_s", 1.0, 0.8, 0.9, 0.95),
+                     "iql": _step("iql_step_s", 2.0, 0.8, 1.0, 1.5)},
         "memory": {"runs": [{"n": 10, "peak_rss_mib": 100.0, "seconds": 1}, {"n": 100, "peak_rss_mib": 150.0,
                                                                              "seconds": 9}],
                    "peak_growth_largest_to_smallest": 1.5},
     }
-    verdicts = {row[0].split(" ")[0]: row[2] for row in targets(result)}
-    assert verdicts == {"EM": "met", "IQL": "**not met**", "peak": "**not met**"}
+    rows = targets(result)
+    verdicts = [(row[0].split(" ")[0], row[1], row[2]) for row in rows]
+    assert verdicts == [("EM", "1.11x", "met"), ("...", "1.25x", "met"),
+                        ("IQL", "2.00x", "**not met**"), ("...", "2.50x", "**not met**"),
+                        ("peak", "1.50x", "**not met**")]
     text = markdown(result)
     assert "## Training steps" in text and "| 100 | 150.0 | 9 |" in text
+    assert "| IQL | 2.0 | 0.8 | 1.0 | 1.5 | 2.5 | 2.0 | 1.333" in text
+
+
+def test_training_section_measures_every_reference():
+    from pasta_bench.training import iql_speed
+
+    figures = iql_speed(batch_size=32, steps=2)
+    assert 0 < figures["bare_forward_backward_s"] and 0 < figures["bare_networks_forward_backward_s"]
+    assert figures["ratio_to_networks_optimizer"] > 0 and figures["iql_step_s"] > 0
 
 
 @pytest.mark.slow
