@@ -105,7 +105,7 @@ class PrefetchingSelector:
 
 
 def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -> Callable[[int], Any]:
-    """Selector factory of an agent spec: {"kind": random|first|oracle|posterior|value, ...}."""
+    """Selector factory of an agent spec: {"kind": random|first|oracle|posterior|value|value-slate, ...}."""
     kind = spec["kind"]
     if kind == "random":
         from pasta_selectors import RandomSelector
@@ -123,6 +123,15 @@ def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -
         from pasta_planted.oracle import PosteriorSelector
 
         return lambda k: PosteriorSelector(world, images=spec.get("images", 1), t2i=t2i, joint=spec.get("joint", False))
+    if kind == "value-slate":
+        from pasta_core.plugins import get_plugins
+        from pasta_core.value import load_value_model
+        from pasta_value.slate import SlateValueSelector, type_model_folders
+
+        models = [load_value_model(folder) for folder in type_model_folders(spec["models"])]
+        user_model = get_plugins().create("user-model", "clip-em", path=spec["user_model"])
+        slate = SlateValueSelector(models, user_model, t2i, spec.get("temperature", 0.0))
+        return lambda k: slate
     if kind == "value":
         from pasta_value.selector import create_value_selector
 
@@ -145,7 +154,7 @@ def _evaluate_spec(args: tuple[Any, dict[str, Any], int, int, EpisodeConfig, int
 
 
 #: Rough relative cost of evaluating an agent (longest first balances the workers).
-_COST = {"posterior": 4, "oracle": 3, "value": 2}
+_COST = {"posterior": 4, "oracle": 3, "value-slate": 3, "value": 2}
 
 
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
@@ -178,7 +187,11 @@ def agent_specs(bench: Any) -> list[dict[str, Any]]:
     sizes = bench.sizes
     specs: list[dict[str, Any]] = [{"name": "random", "kind": "random"}, {"name": "first", "kind": "first"}]
     for regime, path in bench.state.get("value_models", {}).items():
-        specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
+        if regime.startswith("slate-"):
+            specs.append({"name": f"value-{regime}", "kind": "value-slate", "models": str(path),
+                          "user_model": str(bench.state["em"]["path"]), "temperature": sizes.value_slate_temperature})
+        else:
+            specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
     specs.append({"name": "oracle", "kind": "oracle", "images": sizes.oracle_images})
     for name in sizes.references:
         specs.append({"name": name, "kind": "posterior", "images": sizes.oracle_images,
@@ -189,7 +202,8 @@ def agent_specs(bench: Any) -> list[dict[str, Any]]:
 #: Paired differences the bench reports (when both agents ran).
 DIFFERENCES = [("oracle", "random"), ("first", "random"), ("value-mixed", "random"), ("value-human", "random"),
                ("value-simulated", "random"), ("value-mixed", "value-human"), ("posterior", "random"),
-               ("posterior-slate", "random"), ("oracle", "posterior"), ("posterior", "value-mixed")]
+               ("posterior-slate", "random"), ("oracle", "posterior"), ("posterior", "value-mixed"),
+               ("value-slate-mixed", "random"), ("value-slate-mixed", "value-mixed")]
 
 
 def gap_closed(agent: Any, random: Any, oracle: Any, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:

@@ -33,9 +33,12 @@ def targets(figures: dict[str, Any]) -> dict[str, Any]:
         r, o = agents["random"]["final_utility"]["mean"], agents["oracle"]["final_utility"]["mean"]
         gaps = {name: (a["final_utility"]["mean"] - r) / (o - r) if o != r else float("nan")
                 for name, a in agents.items() if name.startswith("value-")}
+        # The value-slate agent (per-type value models, slate judged as a whole) where it
+        # ran, else the paper's one-by-one value selector; both are in per_regime.
+        judged = "value-slate-mixed" if "value-slate-mixed" in gaps else "value-mixed"
         out["value_gap"] = {"target": f"value selector closes >= {GAP_TARGET:.0%} of the random-oracle gap",
-                            "value": gaps.get("value-mixed"), "per_regime": gaps,
-                            "met": bool(gaps.get("value-mixed", 0) >= GAP_TARGET)}
+                            "selector": judged, "value": gaps.get(judged), "per_regime": gaps,
+                            "met": bool(gaps.get(judged, 0) >= GAP_TARGET)}
     else:
         out["value_gap"] = {"met": None, "reason": "value agents not evaluated (value-model stage skipped)"}
     if {"value-mixed - value-human", "value-mixed - random", "value-human - random"} <= set(diffs):
@@ -113,6 +116,7 @@ def markdown(figures: dict[str, Any]) -> str:
             detail = f"{t.get('target', '')}: " + "; ".join(f"{c}: {'yes' if ok else 'no'}" for c, ok in t["checks"].items())
         else:
             detail = f"{t.get('target', '')}: {_fmt(t.get('value'))}"
+            detail += f" ({t['selector']})" if t.get("selector") else ""
         lines.append(f"- **{name}**: {verdict} ({detail})")
     return "\n".join(lines) + "\n"
 

@@ -24,7 +24,8 @@ import numpy as np
 
 
 def labelled_human_sessions(bench: Any) -> list[Any]:
-    """Human-like training sessions with sparse rewards from the learned user model."""
+    """Human-like training sessions with sparse rewards from the learned user model; each
+    session's ``user_type`` is its most likely learned type (as the paper labels rewards)."""
     from pasta_clip_em.evaluate import sample_posteriors
     from pasta_planted.bench_em import learned_utilities
 
@@ -38,7 +39,7 @@ def labelled_human_sessions(bench: Any) -> list[Any]:
             reward = float(utilities[row, k, turn.choice]) if n == len(t.turns) else 0.0
             turns.append(attrs.evolve(turn, reward=reward))
             row += 1
-        out.append(attrs.evolve(t, turns=turns))
+        out.append(attrs.evolve(t, turns=turns, user_type=int(k)))
     return out
 
 
@@ -96,9 +97,12 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     scale = float(np.std([r[-1] for r in human_rewards])) or 1.0
     regimes = {name: (t, [[x / scale for x in r] for r in rs]) for name, (t, rs) in regimes.items()}
     options, config = model_options(bench.sizes, bench.seed), iql_config(bench.sizes, bench.seed)
-    workers = min(getattr(bench, "workers", 1), len(regimes))
+    workers = max(1, getattr(bench, "workers", 1))
     jobs = [(name, t, rs, options, config, bench.out / f"value-{name}", bench.progress and workers <= 1)
             for name, (t, rs) in regimes.items()]
+    if getattr(bench.sizes, "value_slate", False) and "mixed" in regimes:
+        jobs += per_type_jobs(bench, *regimes["mixed"], options, config)
+    workers = min(workers, len(jobs))
     if workers <= 1:
         results = [train_regime(job) for job in jobs]
     else:
@@ -108,13 +112,34 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(train_regime, jobs))
     figures: dict[str, Any] = dict(zip(regimes, results))
+    models: dict[str, Any] = {name: bench.out / f"value-{name}" for name in regimes}
+    if len(results) > len(regimes):
+        per_type = results[len(regimes):]
+        models["slate-mixed"] = bench.out / "value-slate-mixed"
+        figures["slate-mixed"] = {"per_type": per_type, "seconds": round(sum(r["seconds"] for r in per_type), 2),
+                                  "trajectories": sum(r["trajectories"] for r in per_type)}
     if "simulated" not in regimes:
         figures["note"] = "simulation stage skipped: only the human-like regime was trained"
     figures["reward_scale"] = scale
     figures["value_model"] = options
     figures["iql"] = {k: v for k, v in config.to_dict().items() if k not in ("save_every", "log_every")}
     figures["workers"] = workers
-    return {name: bench.out / f"value-{name}" for name in regimes}, figures
+    return models, figures
+
+
+def per_type_jobs(bench: Any, trajectories: list[Any], rewards: list[list[float]], options: dict[str, Any],
+                  config: Any) -> list[Any]:
+    """Training jobs of the ``value-slate`` agent: one value model per learned user type,
+    each on the (mixed-regime) sessions of that type, saved as ``value-slate-mixed/type-K``."""
+    types = np.array([t.user_type if t.user_type is not None else -1 for t in trajectories])
+    jobs = []
+    for k in range(bench.world.num_types):
+        rows = np.flatnonzero(types == k)
+        if len(rows) == 0:  # a type no session was given: train on all, it is never likely
+            rows = np.arange(len(trajectories))
+        jobs.append((f"type-{k}", [trajectories[i] for i in rows], [rewards[i] for i in rows], options, config,
+                     bench.out / "value-slate-mixed" / f"type-{k}", False))
+    return jobs
 
 
 __all__ = ["iql_config", "labelled_human_sessions", "model_options", "train_regime", "train_regimes"]

@@ -142,7 +142,10 @@ class BenchConfig:
     settings (sparse rewards, the paper's main setting). Agents: ``references`` are extra
     reference agents that know the planted model but not the type (``posterior``: ranks
     candidates by posterior-expected utility; ``posterior-slate``: picks the slate of
-    highest posterior-expected utility of the chosen column).
+    highest posterior-expected utility of the chosen column). ``value_slate`` adds the
+    ``value-slate-mixed`` agent: one value model per learned user type (IQL on the mixed
+    regime's sessions of that type) and the learned user model's posterior, the slate judged
+    as a whole (:mod:`pasta_value.slate`; ``value_slate_temperature`` its choice temperature).
     """
 
     sessions: int = attrs.field(default=2000, converter=int)
@@ -163,8 +166,12 @@ class BenchConfig:
     image_size: int = attrs.field(default=64, converter=int)
     oracle_images: int = attrs.field(default=1, converter=int)
     references: tuple[str, ...] = attrs.field(default=("posterior", "posterior-slate"), converter=tuple)
+    value_slate: bool = attrs.field(default=True, converter=bool)
+    value_slate_temperature: float = attrs.field(default=0.0, converter=float)
 
     def __attrs_post_init__(self) -> None:
+        if self.value_slate_temperature < 0:
+            raise InvalidValueError(f"value_slate_temperature must be >= 0, got {self.value_slate_temperature}")
         if self.value_encoder not in VALUE_ENCODERS:
             raise InvalidValueError(f"value_encoder must be one of {list(VALUE_ENCODERS)}, got {self.value_encoder!r}")
         unknown = set(self.references) - set(REFERENCE_AGENTS)

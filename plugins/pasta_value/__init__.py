@@ -5,6 +5,9 @@
   are two vocabulary logits at the last position);
 - selector ``value`` (``model=DIR``): best f(h, p) per category, top L; ``temperature``
   samples;
+- selector ``value-slate`` (``models=DIR user_model=DIR``): one value model per user type
+  and the user model's posterior; the slate of highest expected value of the column the
+  person will choose (:mod:`pasta_value.slate`);
 - command ``pasta value train --data PATH... --out DIR``.
 
 Python::
@@ -39,6 +42,12 @@ def _selector(**options: Any) -> Any:
     return create_value_selector(**options)
 
 
+def _slate_selector(**options: Any) -> Any:
+    from pasta_value.slate import create_slate_selector
+
+    return create_slate_selector(**options)
+
+
 @hookimpl
 def pasta_register_value_models(register: Any) -> None:
     register("embedded", _embedded, "small network over cached MiniLM text embeddings (path=CHECKPOINT or fresh)")
@@ -48,6 +57,9 @@ def pasta_register_value_models(register: Any) -> None:
 @hookimpl
 def pasta_register_selectors(register: Any) -> None:
     register("value", _selector, "best value f(h, p) per category, top L (model=CHECKPOINT_DIR, temperature=0)")
+    register("value-slate", _slate_selector,
+             "slate judged as a whole: one value model per user type + a user-model posterior "
+             "(models=DIR user_model=DIR t2i=procedural)")
 
 
 @hookimpl
