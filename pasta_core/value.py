@@ -116,19 +116,28 @@ class TorchValueModel:
     def history_values(self, module: Any, prepared: Any, history_index: Any) -> Any:
         raise NotImplementedError
 
-    def q_values(self, histories: Sequence[History], candidates: Sequence[Candidate]) -> np.ndarray:
-        import torch
+    def input_key(self) -> Any:
+        """Equal keys mean equal ``prepare`` outputs (same encoder and features), so models
+        with the same key can share one ``prepare`` (:func:`q_values_of_models`); None
+        (the default) shares nothing."""
+        return None
 
+    def q_values(self, histories: Sequence[History], candidates: Sequence[Candidate]) -> np.ndarray:
         if len(histories) != len(candidates):
             raise InvalidValueError(f"{len(histories)} histories for {len(candidates)} candidates")
         if not candidates:
             return np.zeros(0, dtype=np.float32)
         unique_h, h_index = _unique(histories)
         unique_c, c_index = _unique(candidates)
-        prepared = self.prepare(unique_h, unique_c)
+        return self.q_values_prepared(self.prepare(unique_h, unique_c), h_index, c_index)
+
+    def q_values_prepared(self, prepared: Any, h_index: np.ndarray, c_index: np.ndarray) -> np.ndarray:
+        """f(h, p) of pairs of already prepared histories and candidates (by index)."""
+        import torch
+
         out = []
         with _eval(self.module), torch.no_grad():
-            for start in range(0, len(candidates), self.chunk_size):
+            for start in range(0, len(h_index), self.chunk_size):
                 part = slice(start, start + self.chunk_size)
                 hi = torch.as_tensor(h_index[part])
                 ci = torch.as_tensor(c_index[part])
@@ -148,6 +157,22 @@ class TorchValueModel:
                 hi = torch.as_tensor(h_index[start : start + self.chunk_size])
                 out.append(self.history_values(self.module, prepared, hi).float().cpu())
         return torch.cat(out).numpy()
+
+
+def q_values_of_models(models: Sequence[Any], histories: Sequence[History],
+                       candidates: Sequence[Candidate]) -> np.ndarray:
+    """f(h, p) of every pair under every model: (len(models), len(pairs)). Models whose
+    :meth:`TorchValueModel.input_key` is equal (and not None) share one ``prepare``."""
+    if len(histories) != len(candidates):
+        raise InvalidValueError(f"{len(histories)} histories for {len(candidates)} candidates")
+    keys = [m.input_key() if isinstance(m, TorchValueModel) else None for m in models]
+    if not candidates or keys[0] is None or any(k != keys[0] for k in keys):
+        return np.stack([np.asarray(m.q_values(histories, candidates), dtype=np.float32) for m in models]) \
+            if models else np.zeros((0, len(candidates)), dtype=np.float32)
+    unique_h, h_index = _unique(histories)
+    unique_c, c_index = _unique(candidates)
+    prepared = models[0].prepare(unique_h, unique_c)
+    return np.stack([m.q_values_prepared(prepared, h_index, c_index) for m in models])
 
 
 def _unique(items: Sequence[Any]) -> tuple[list[Any], np.ndarray]:

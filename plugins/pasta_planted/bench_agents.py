@@ -140,6 +140,33 @@ def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -
     raise ValueError(f"unknown agent kind {kind!r}")
 
 
+class RememberingT2I:
+    """A T2I model that keeps its last ``capacity`` images by (prompt, seed): the selectors
+    that re-render the columns a user was shown (``posterior``, ``value-slate``) get the
+    episode loop's images back instead of drawing them again (same pictures: every
+    built-in renderer is seeded per image)."""
+
+    def __init__(self, inner: Any, capacity: int = 8192) -> None:
+        from collections import OrderedDict
+
+        self.inner, self.capacity = inner, capacity
+        self._images: OrderedDict[tuple[str, int], Any] = OrderedDict()
+
+    def render(self, prompts: Any, seeds: Any) -> list[Any]:
+        keys = [(p, int(s)) for p, s in zip(prompts, seeds)]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._images))
+        if missing:
+            for key, image in zip(missing, self.inner.render([p for p, _ in missing], [s for _, s in missing])):
+                self._images[key] = image
+        out = []
+        for key in keys:
+            self._images.move_to_end(key)
+            out.append(self._images[key])
+        while len(self._images) > self.capacity:
+            self._images.popitem(last=False)
+        return out
+
+
 def _evaluate_spec(args: tuple[Any, dict[str, Any], int, int, EpisodeConfig, int]) -> dict[str, Any]:
     """Worker entry point: evaluate one agent spec in a fresh process."""
     from pasta_planted.bench import _single_thread_torch
@@ -148,7 +175,7 @@ def _evaluate_spec(args: tuple[Any, dict[str, Any], int, int, EpisodeConfig, int
     _single_thread_torch()
     config, spec, episodes, seed, episode_config, image_size = args
     world = PlantedWorld(config)
-    t2i = ProceduralT2I(size=image_size)
+    t2i = RememberingT2I(ProceduralT2I(size=image_size))
     return evaluate_agent(world, make_selector_factory(world, spec, t2i), episodes, seed, episode_config, t2i,
                           progress=False, name=spec["name"])
 

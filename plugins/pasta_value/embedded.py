@@ -117,6 +117,10 @@ class EmbeddedValueModel(TorchValueModel):
         history_dim = 4 * self.embedder.dim + settings.max_turns + 1
         self.module = build_network(history_dim, self.embedder.dim, settings.width).to(device)
 
+    def input_key(self) -> Any:
+        """Models with the same text encoder and turn count prepare the same inputs."""
+        return (PLUGIN, self.settings.encoder, self.embedder.dim, self.settings.max_turns, self.device)
+
     def prepare(self, histories: Sequence[History], candidates: Sequence[Candidate]) -> Prepared:
         import torch
 

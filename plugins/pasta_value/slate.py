@@ -142,11 +142,14 @@ class SlateValueSelector:
         self._scores: dict[Any, np.ndarray] = {}
 
     def type_values(self, histories: Sequence[History], candidates: Sequence[Sequence[Candidate]]) -> list[np.ndarray]:
-        """f_k(h, p) of every candidate of every history: one (K, n_i) array per history,
-        one batched call per type model."""
+        """f_k(h, p) of every candidate of every history: one (K, n_i) array per history;
+        one batched call per type model, the inputs prepared once when the models share
+        their encoder."""
+        from pasta_core.value import q_values_of_models
+
         pairs_h = [h for h, cs in zip(histories, candidates) for _ in cs]
         pairs_c = [c for cs in candidates for c in cs]
-        q = np.stack([np.asarray(m.q_values(pairs_h, pairs_c), dtype=np.float64) for m in self.type_models])
+        q = q_values_of_models(self.type_models, pairs_h, pairs_c).astype(np.float64)
         bounds = np.cumsum([0] + [len(cs) for cs in candidates])
         return [q[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 

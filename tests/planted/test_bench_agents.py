@@ -97,3 +97,29 @@ def test_bench_value_model_options() -> None:
     minilm = parse_config({"world": {"seed": 1}, "bench": {"value_encoder": "minilm"}})
     assert "dim" not in model_options(minilm.bench, 0)
     assert iql_config(config.bench, 0).target_update == 100  # never longer than the run
+
+
+def test_remembering_t2i_gives_back_the_same_pictures() -> None:
+    """The evaluation's image memo returns the renderer's pictures for every (prompt,
+    seed), draws each only once, and forgets the oldest beyond its capacity."""
+    from pasta_planted.bench_agents import RememberingT2I
+
+    class Counting:
+        def __init__(self) -> None:
+            self.inner, self.drawn = ProceduralT2I(size=32), 0
+
+        def render(self, prompts, seeds):
+            self.drawn += len(prompts)
+            return self.inner.render(prompts, seeds)
+
+    inner = Counting()
+    t2i = RememberingT2I(inner, capacity=3)
+    first = t2i.render(["a red cat", "a blue dog", "a red cat"], [1, 2, 1])
+    assert inner.drawn == 2 and first[0] is first[2]
+    fresh = ProceduralT2I(size=32).render(["a red cat", "a blue dog"], [1, 2])
+    assert [np.asarray(im).tolist() for im in first[:2]] == [np.asarray(im).tolist() for im in fresh]
+    t2i.render(["a blue dog"], [2])
+    assert inner.drawn == 2
+    t2i.render(["x", "y"], [3, 4])  # the red cat is now the oldest of 4: forgotten
+    t2i.render(["a red cat"], [1])
+    assert inner.drawn == 5

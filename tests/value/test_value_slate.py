@@ -139,3 +139,27 @@ def test_slate_selector_needs_one_model_per_type(tmp_path):
         type_model_folders(tmp_path)
     (tmp_path / "type-1").mkdir()
     assert [p.name for p in type_model_folders(tmp_path)] == ["type-0", "type-1", "type-2"]
+
+
+
+def test_models_sharing_an_encoder_prepare_once(monkeypatch):
+    """q_values_of_models gives each model's own q_values, preparing the inputs once when
+    the models share their encoder (and once per model when they do not)."""
+    from pasta_core.value import q_values_of_models
+    from pasta_value.embedded import EmbeddedValueModel, create_embedded
+
+    models = [create_embedded(encoder="words", dim=16, width=8, seed=s) for s in range(3)]
+    other = create_embedded(encoder="hash", dim=16, width=8, seed=0)
+    history = History("a cat on a mat", (_turn(0),))
+    candidates = [Candidate(f"a cat number {i}", f"c{i % 3}") for i in range(7)]
+    calls = []
+    original = EmbeddedValueModel.prepare
+    monkeypatch.setattr(EmbeddedValueModel, "prepare", lambda self, h, c: calls.append(1) or original(self, h, c))
+    q = q_values_of_models(models, [history] * 7, candidates)
+    assert q.shape == (3, 7) and len(calls) == 1
+    for row, model in zip(q, models):
+        assert np.allclose(row, model.q_values([history] * 7, candidates), atol=1e-6)
+    assert not np.allclose(q[0], q[1])
+    calls.clear()
+    mixed = q_values_of_models([models[0], other], [history] * 7, candidates)
+    assert len(calls) == 2 and np.allclose(mixed[1], other.q_values([history] * 7, candidates), atol=1e-6)
