@@ -167,7 +167,7 @@ class BenchConfig:
     oracle_images: int = attrs.field(default=1, converter=int)
     references: tuple[str, ...] = attrs.field(default=("posterior", "posterior-slate"), converter=tuple)
     value_slate: bool = attrs.field(default=True, converter=bool)
-    value_slate_temperature: float = attrs.field(default=0.0, converter=float)
+    value_slate_temperature: float = attrs.field(default=0.2, converter=float)
 
     def __attrs_post_init__(self) -> None:
         if self.value_slate_temperature < 0:
