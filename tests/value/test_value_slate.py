@@ -163,3 +163,32 @@ def test_models_sharing_an_encoder_prepare_once(monkeypatch):
     calls.clear()
     mixed = q_values_of_models([models[0], other], [history] * 7, candidates)
     assert len(calls) == 2 and np.allclose(mixed[1], other.q_values([history] * 7, candidates), atol=1e-6)
+
+
+def test_plugin_loads_checkpoints_and_runs_a_session(tmp_path):
+    """`create("selector", "value-slate", models=DIR, user_model=DIR)` loads one value model
+    per type and a clip-em checkpoint, and drives a whole session with a simulated user."""
+    from pasta_clip_em.checkpoint import save_checkpoint
+    from pasta_clip_em.usermodel import create_user_model
+    from pasta_core.config import EpisodeConfig
+    from pasta_core.episode import Agent, run_episodes
+    from pasta_core.plugins import get_plugins
+    from pasta_core.users import SimulatedUser
+    from pasta_value.embedded import create_embedded
+
+    user_model = create_user_model(types=2, dim=16, seed=1)
+    save_checkpoint(tmp_path / "um", user_model.model, user_model.prior)
+    for k in range(2):
+        create_embedded(encoder="words", dim=16, width=8, seed=k).save(tmp_path / "types" / f"type-{k}")
+    plugins = get_plugins()
+    selector = plugins.create("selector", "value-slate", models=str(tmp_path / "types"),
+                              user_model=str(tmp_path / "um"), size=32, temperature=0.2)
+    assert len(selector.type_models) == 2 and selector.temperature == 0.2
+    agent = Agent(plugins.create("generator", "template"), selector, plugins.create("t2i", "procedural", size=32))
+    (trajectory,) = run_episodes(agent, [SimulatedUser(user_model, 1)], ["a red fox in the snow"],
+                                 EpisodeConfig(turns=3), seeds=[5])
+    assert len(trajectory.turns) == 3
+    assert all(len({c.category for c in t.slate}) == len(t.slate) == 4 for t in trajectory.turns)
+    assert len(selector.posterior._memo) == 2  # turns 1 and 2 counted once each
+    with pytest.raises(InvalidValueError, match="models=DIR"):
+        plugins.create("selector", "value-slate", models=str(tmp_path / "types"))
