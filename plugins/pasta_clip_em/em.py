@@ -37,6 +37,7 @@ import torch
 from pasta_clip_em.checkpoint import save_checkpoint, save_tensors
 from pasta_clip_em.labels import LabelSet
 from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
+from pasta_clip_em.split import maybe_split
 from pasta_core.distributed import DataParallel, data_parallel
 from pasta_core.errors import InvalidValueError
 
@@ -54,6 +55,13 @@ class TrainConfig:
     grad_clip: float = 1.0
     encoder_lr: float = 1e-6  # fine-tuning phase only: the encoder's (small) learning rate
     prior_momentum: float = 0.02
+    #: Split moves (:mod:`pasta_clip_em.split`): every ``split_every`` steps (0: never) of the
+    #: first ``split_until`` share of training, a type with prior < ``split_below`` / K is
+    #: re-seeded from the type of largest prior (head rows plus ``split_noise`` x their spread).
+    split_every: int = 0
+    split_until: float = 0.5
+    split_below: float = 0.5
+    split_noise: float = 0.3
     target_every: int = 50
     save_every: int = 200
     log_every: int = 10
@@ -107,6 +115,7 @@ class EMTrainer:
         self.prior = torch.as_tensor(start, dtype=torch.float32, device=self.device)
         self.optimizer = self._make_optimizer()
         self.step_count = 0
+        self.splits: list[tuple[int, int, int]] = []  # (step, re-seeded type, copied type)
         self._metrics: Any = None
 
     # ----- what the fine-tuning phase overrides --------------------------------------
@@ -180,6 +189,9 @@ class EMTrainer:
         self.step_count += 1
         if self.step_count % self.config.target_every == 0:
             self.target.load_state_dict(self.model.state_dict())
+        split = maybe_split(self)
+        if split is not None:
+            self.splits.append((self.step_count, *split))
         return {"loss": float(dp.sum(loss.detach())), "grad_norm": float(grad_norm), "labels": num_labels,
                 "posterior_entropy": _entropy(gamma), **extra}
 
