@@ -39,6 +39,9 @@ _FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache")
 @click.option("--lr", type=float, default=None, help="Learning rate of the score model's heads [3e-4 frozen, 1e-5 finetune].")
 @click.option("--encoder-lr", type=float, default=1e-6, show_default=True, help="finetune: the encoder's learning rate.")
 @click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient-norm clip (all trained weights).")
+@click.option("--split-every", type=click.IntRange(min=0), default=50, show_default=True,
+              help="frozen: every N steps of the first half, re-seed a starved user type from the most "
+                   "crowded one (0: never).")
 @click.option("--save-every", type=int, default=200, show_default=True)
 @click.option("--metrics", type=click.Choice(["jsonl", "tensorboard", "none"]), default="jsonl", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
@@ -69,7 +72,8 @@ def _train_config(kw: dict[str, Any], lr: float) -> Any:
 
     return TrainConfig(steps=kw["steps"], batch_size=kw["batch_size"], lr=lr if kw["lr"] is None else kw["lr"],
                        encoder_lr=kw["encoder_lr"], grad_clip=kw["grad_clip"], save_every=kw["save_every"],
-                       metrics=kw["metrics"], device=kw["device"], seed=kw["seed"])
+                       metrics=kw["metrics"], device=kw["device"], seed=kw["seed"],
+                       split_every=kw["split_every"] if kw["phase"] == "frozen" else 0)
 
 
 def _train(kw: dict[str, Any]) -> None:

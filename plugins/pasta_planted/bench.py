@@ -112,7 +112,8 @@ class Bench:
         self.state["train_labels"] = build_labels(encoder, self.state["train"])
         test_labels = build_labels(encoder, self.state["test"])
         figures = evaluate_em(trained["model"], trained["prior"], self.world, self.state["test"], test_labels)
-        return {**figures, "train_seconds": round(trained["seconds"], 2), "checkpoint": str(trained["path"])}
+        return {**figures, "train_seconds": round(trained["seconds"], 2), "checkpoint": str(trained["path"]),
+                "em_splits": trained["splits"]}
 
     def simulation(self) -> dict[str, Any]:
         from pasta_clip_em.usermodel import ClipEmUserModel

@@ -54,11 +54,12 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     model = build_model(config, seed)
     started = time.perf_counter()
     trainer = EMTrainer(model, labels, TrainConfig(steps=sizes.em_steps, batch_size=64, lr=1e-3, seed=seed,
-                                                   save_every=10**9, target_every=25), out=None)
+                                                   save_every=10**9, target_every=25, split_every=50), out=None)
     trainer.train(progress=progress)
     seconds = time.perf_counter() - started
     save_checkpoint(out, trainer.model, trainer.prior_array, trained_steps=trainer.step_count)
-    return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out}
+    return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out,
+            "splits": [list(s) for s in trainer.splits]}
 
 
 def log_ndtr(x: Any) -> np.ndarray:
