@@ -83,6 +83,17 @@ class Bench:
             print(f"[bench] {name}: {record['status']} in {record['seconds']} s"
                   + (f" ({record['reason']})" if record["status"] != "ok" else ""), flush=True)
 
+    def start_early_agents(self) -> None:
+        """With 2+ workers, evaluate the agents that need nothing learned (random, first,
+        oracle, references) in a background process from now on: EM trains on one core."""
+        if self.workers < 2:
+            return
+        from pasta_planted.bench_agents import EarlyAgents, baseline_specs
+
+        self.state["early_agents"] = EarlyAgents(self.config, baseline_specs(self.sizes), self.sizes.episodes,
+                                                 self.seed + 2, self.episode_config, self.sizes.image_size,
+                                                 progress=self.progress)
+
     # ----- stages ------------------------------------------------------------------------
     def data(self) -> dict[str, Any]:
         from pasta_encoders import create_encoder
@@ -129,7 +140,11 @@ class Bench:
             import shutil
 
             shutil.rmtree(folder)
-        result = simulate(spec, folder, progress=self.progress, user_model=user_model)
+        if self.workers > 1 and self.sizes.simulated >= 200:  # workers load the checkpoint (same shards);
+            # below that, starting them costs more than they save
+            result = simulate(spec, folder, progress=self.progress, workers=self.workers)
+        else:
+            result = simulate(spec, folder, progress=self.progress, user_model=user_model)
         self.state["simulated"] = folder
         return {"trajectories": result.trajectories, "trajectories_per_s": round(result.trajectories / result.seconds, 3),
                 "folder": str(folder)}
@@ -166,6 +181,7 @@ def run_bench(world_file: str | None, out: str | Path, quick: bool = False, seed
     _single_thread_torch()
     bench = Bench(world_file, out, quick, seed, progress, workers)
     bench.stage("data", bench.data)
+    bench.start_early_agents()
     bench.stage("user_model", bench.user_model, needs=("data",))
     bench.stage("simulation", bench.simulation, needs=("user_model",))
     bench.stage("value_models", bench.value_models, needs=("user_model",))

@@ -186,20 +186,28 @@ _COST = {"posterior": 4, "oracle": 3, "value-slate": 3, "value": 2}
 
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
                     episode_config: EpisodeConfig, image_size: int, workers: int = 2,
-                    progress: bool = True) -> dict[str, dict[str, Any]]:
+                    progress: bool = True, early: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Evaluate every agent spec, ``workers`` agents at a time in separate processes
-    (the costliest first); results in the order of ``specs``."""
+    (the costliest first); results in the order of ``specs``. ``early`` maps agent names
+    to futures of evaluations already started (:class:`EarlyAgents`); an early
+    evaluation that failed is run again here."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    jobs = {spec["name"]: (config, spec, episodes, seed, episode_config, image_size) for spec in specs}
+    results: dict[str, dict[str, Any]] = {}
+    for name, future in (early or {}).items():
+        try:
+            results[name] = future.result()
+        except Exception as exc:  # evaluated again below
+            print(f"[bench] early evaluation of {name} failed ({type(exc).__name__}: {exc}); again", flush=True)
+    jobs = {spec["name"]: (config, spec, episodes, seed, episode_config, image_size)
+            for spec in specs if spec["name"] not in results}
     if workers <= 1:
-        results = {name: _evaluate_spec(job) for name, job in jobs.items()}
-    else:
-        order = sorted(specs, key=lambda spec: -_COST.get(spec["kind"], 1))
+        results.update({name: _evaluate_spec(job) for name, job in jobs.items()})
+    elif jobs:
+        order = sorted((s for s in specs if s["name"] in jobs), key=lambda spec: -_COST.get(spec["kind"], 1))
         context = multiprocessing.get_context("spawn")
-        results = {}
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
             futures = {pool.submit(_evaluate_spec, jobs[spec["name"]]): spec["name"] for spec in order}
             for future in as_completed(futures):
                 name = futures[future]
@@ -209,17 +217,50 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
     return {spec["name"]: results[spec["name"]] for spec in specs}
 
 
+#: Agents that need nothing the bench learns: they can be evaluated while it trains.
+INDEPENDENT = ("random", "first", "oracle", "posterior")
+
+
+class EarlyAgents:
+    """Evaluates the agents that need no learned model in one background process, started
+    while the user model trains (EM runs on one core; this fills the other)."""
+
+    def __init__(self, config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
+                 episode_config: EpisodeConfig, image_size: int, progress: bool = True) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        order = sorted((s for s in specs if s["kind"] in INDEPENDENT), key=lambda s: -_COST.get(s["kind"], 1))
+        self.futures = {s["name"]: self.pool.submit(_evaluate_spec, (config, s, episodes, seed, episode_config,
+                                                                     image_size)) for s in order}
+        if progress:
+            for name, future in self.futures.items():
+                future.add_done_callback(lambda f, n=name: print(
+                    f"[bench] evaluated {n} early" + (f" in {f.result()['seconds']:.1f} s" if not f.exception()
+                                                      else " (failed)"), flush=True))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def agent_specs(bench: Any) -> list[dict[str, Any]]:
     """The agents of the bench: baselines, value agents, the oracle and the references."""
     sizes = bench.sizes
-    specs: list[dict[str, Any]] = [{"name": "random", "kind": "random"}, {"name": "first", "kind": "first"}]
+    specs: list[dict[str, Any]] = baseline_specs(sizes)[:2]
     for regime, path in bench.state.get("value_models", {}).items():
         if regime.startswith("slate-"):
             specs.append({"name": f"value-{regime}", "kind": "value-slate", "models": str(path),
                           "user_model": str(bench.state["em"]["path"]), "temperature": sizes.value_slate_temperature})
         else:
             specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
-    specs.append({"name": "oracle", "kind": "oracle", "images": sizes.oracle_images})
+    return specs + baseline_specs(sizes)[2:]
+
+
+def baseline_specs(sizes: Any) -> list[dict[str, Any]]:
+    """random, first, the oracle and the references: the agents that need nothing learned."""
+    specs: list[dict[str, Any]] = [{"name": "random", "kind": "random"}, {"name": "first", "kind": "first"},
+                                   {"name": "oracle", "kind": "oracle", "images": sizes.oracle_images}]
     for name in sizes.references:
         specs.append({"name": name, "kind": "posterior", "images": sizes.oracle_images,
                       "joint": name == "posterior-slate"})
@@ -246,9 +287,14 @@ def gap_closed(agent: Any, random: Any, oracle: Any, resamples: int = 2000, seed
 def agents_stage(bench: Any) -> dict[str, Any]:
     """Bench stage 5: evaluate every agent; paired differences and the share of the
     random-oracle gap each agent closes."""
-    results = evaluate_agents(bench.config, agent_specs(bench), bench.sizes.episodes, bench.seed + 2,
-                              bench.episode_config, bench.sizes.image_size, workers=bench.workers,
-                              progress=bench.progress)
+    early = bench.state.pop("early_agents", None)
+    try:
+        results = evaluate_agents(bench.config, agent_specs(bench), bench.sizes.episodes, bench.seed + 2,
+                                  bench.episode_config, bench.sizes.image_size, workers=bench.workers,
+                                  progress=bench.progress, early=early.futures if early else None)
+    finally:
+        if early is not None:
+            early.close()
     differences = {f"{a} - {b}": paired_difference(results[a]["_final"], results[b]["_final"])
                    for a, b in DIFFERENCES if a in results and b in results}
     gaps = {}
@@ -258,7 +304,8 @@ def agents_stage(bench: Any) -> dict[str, Any]:
     for r in results.values():
         r.pop("_final")
         r.pop("_expected")
-    return {"agents": results, "differences": differences, "gap_closed": gaps, "workers": bench.workers}
+    return {"agents": results, "differences": differences, "gap_closed": gaps, "workers": bench.workers,
+            "evaluated_early": sorted(early.futures) if early else []}
 
 
 def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:

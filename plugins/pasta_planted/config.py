@@ -165,7 +165,7 @@ class BenchConfig:
     episodes: int = attrs.field(default=1000, converter=int)
     image_size: int = attrs.field(default=64, converter=int)
     oracle_images: int = attrs.field(default=1, converter=int)
-    references: tuple[str, ...] = attrs.field(default=("posterior", "posterior-slate"), converter=tuple)
+    references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     value_slate: bool = attrs.field(default=True, converter=bool)
     value_slate_temperature: float = attrs.field(default=0.2, converter=float)
 
