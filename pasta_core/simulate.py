@@ -354,8 +354,11 @@ class Simulator:
 _worker: Simulator | None = None
 
 
-def _init_worker(spec: SimulationSpec, folder: str, batch_size: int) -> None:
+def _init_worker(spec: SimulationSpec, folder: str, batch_size: int, threads: int = 1) -> None:
     global _worker
+    from pasta_core.executors import _limit_threads
+
+    _limit_threads(threads)  # each worker takes its share of the cores, not all of them
     _worker = Simulator(spec, batch_size=batch_size)
     _worker.folder = Path(folder)
 
@@ -380,7 +383,7 @@ def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_s
     computed = 0
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(spec, str(folder), batch_size)) as pool, \
+                             initargs=(spec, str(folder), batch_size, max(1, (os.cpu_count() or 1) // workers))) as pool, \
             tqdm(total=spec.count, initial=done, disable=not progress, desc="simulating", unit="traj") as bar:
         for count in pool.map(_run_worker_shard, todo):
             computed += count
