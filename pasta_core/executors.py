@@ -88,7 +88,7 @@ _state: Any = None
 
 def _init_process(setup: Callable[[], Any], threads: int) -> None:
     global _state
-    _limit_threads(threads)
+    limit_threads(threads)
     _state = setup()
 
 
@@ -96,7 +96,7 @@ def _run_in_process(task: Callable[[Any, Any], Any], item: Any) -> Any:
     return task(_state, item)
 
 
-def _limit_threads(threads: int) -> None:
+def limit_threads(threads: int) -> None:
     """Share the cores among workers: numeric libraries would each take all of them."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import sys

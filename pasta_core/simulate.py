@@ -356,9 +356,9 @@ _worker: Simulator | None = None
 
 def _init_worker(spec: SimulationSpec, folder: str, batch_size: int, threads: int = 1) -> None:
     global _worker
-    from pasta_core.executors import _limit_threads
+    from pasta_core.executors import limit_threads
 
-    _limit_threads(threads)  # each worker takes its share of the cores, not all of them
+    limit_threads(threads)  # each worker takes its share of the cores, not all of them
     _worker = Simulator(spec, batch_size=batch_size)
     _worker.folder = Path(folder)
 

@@ -165,10 +165,11 @@ def q_values_of_models(models: Sequence[Any], histories: Sequence[History],
     :meth:`TorchValueModel.input_key` is equal (and not None) share one ``prepare``."""
     if len(histories) != len(candidates):
         raise InvalidValueError(f"{len(histories)} histories for {len(candidates)} candidates")
+    if not models:
+        return np.zeros((0, len(candidates)), dtype=np.float32)
     keys = [m.input_key() if isinstance(m, TorchValueModel) else None for m in models]
     if not candidates or keys[0] is None or any(k != keys[0] for k in keys):
-        return np.stack([np.asarray(m.q_values(histories, candidates), dtype=np.float32) for m in models]) \
-            if models else np.zeros((0, len(candidates)), dtype=np.float32)
+        return np.stack([np.asarray(m.q_values(histories, candidates), dtype=np.float32) for m in models])
     unique_h, h_index = _unique(histories)
     unique_c, c_index = _unique(candidates)
     prepared = models[0].prepare(unique_h, unique_c)
