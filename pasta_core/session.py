@@ -12,9 +12,11 @@ of every answered turn (``trajectory.parquet``, small) before :meth:`Session.cho
 returns, so a crash loses at most the turn in flight. A slate's files (its grid picture
 ``grids/turn-T.png``, then its images ``images/turn-T/col-C-img-M.png``) are written by
 one background thread, each file atomically, while the person looks: the click never
-waits for them. A crash may keep some of them from disk; :meth:`Session.resume`
-re-renders those from the seeds in the trajectory (the T2I model is seeded per image,
-so they come back the same) and picks the session up again.
+waits for them. A caller that must wait for them (:meth:`Session.close`, a server about
+to serve an image) writes the ones not yet started itself (:mod:`pasta_core.writes`).
+A crash may keep some of them from disk; :meth:`Session.resume` re-renders those from
+the seeds in the trajectory (the T2I model is seeded per image, so they come back the
+same) and picks the session up again.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import os
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from pasta_core.plugins import Plugins, get_plugins
 from pasta_core.store import read_trajectories, write_trajectories
 from pasta_core.types import Candidate, Column, History, Trajectory, Turn
 from pasta_core.users import Answer
+from pasta_core.writes import FileJob, finish
 
 SESSION_FILE = "session.json"
 TRAJECTORY_FILE = "trajectory.parquet"
@@ -107,7 +110,7 @@ class Session:
         self._columns: list[Column] = []
         self._workers: ThreadPoolExecutor | None = None  # prefetch branches
         self._writer: ThreadPoolExecutor | None = None  # one thread: slate files, in order
-        self._writes: dict[int, tuple[Future[None], Future[None]]] = {}  # turn -> (grid, images)
+        self._writes: dict[int, list[FileJob]] = {}  # turn -> [grid, image 1, image 2, ...]
         self._branches: dict[int, Future[tuple[list[Candidate], list[Candidate]]]] = {}
         self._next: Future[tuple[list[Candidate], list[Candidate]]] | None = None
 
@@ -265,15 +268,15 @@ class Session:
             self._writes = {}
 
     def wait_for_files(self, turn: int | None = None) -> bool:
-        """Wait until the background writer is done with the files of ``turn`` (default:
-        every slate shown so far); False if one could not be written (the next
-        :meth:`record` or :meth:`close` raises why). Safe to call from another thread than
-        the one driving the session (a server serving an image)."""
+        """Wait until the files of ``turn`` (default: every slate shown so far) are written,
+        writing those the background writer has not started yet in this thread; False if
+        one could not be written (the next :meth:`record` or :meth:`close` raises why).
+        Safe to call from another thread than the one driving the session (a server
+        serving an image)."""
         written = True
-        for t, futures in sorted(dict(self._writes).items()):
+        for t, jobs in sorted(dict(self._writes).items()):
             if turn is None or t == turn:
-                wait(futures)
-                written = written and all(f.exception() is None for f in futures)
+                written = finish(jobs) and written
         return written
 
     @property
@@ -353,7 +356,7 @@ class Session:
         the writer does a slate's grid before its images)."""
         pending = self._writes.get(self.turn)
         if pending is not None:
-            wait(pending[:1])
+            finish(pending[:1])
         return self.grid_path()
 
     def restore_images(self) -> int:
@@ -408,13 +411,18 @@ class Session:
     def _queue_slate(self, turn: int, columns: list[Column]) -> None:
         """Hand the slate's grid, then its images, to the background writer."""
         while len(self._writes) >= MAX_PENDING_SLATES:  # the disk is behind: wait for the oldest
-            wait(self._writes[min(self._writes)])
+            finish(self._writes[min(self._writes)])
             self._raise_write_errors()
         grid = self.grid_path(turn)
         assert grid is not None
+        jobs = [FileJob(lambda: self._write_grid(turn, columns, grid))]
+        for column, refs in zip(columns, self._image_refs(turn, columns)):
+            for image, ref in zip(column.images, refs):
+                jobs.append(FileJob(lambda image=image, ref=ref: self._write_image(image, ref)))
         queue = self._write_queue()
-        self._writes[turn] = (queue.submit(self._write_grid, turn, columns, grid),
-                              queue.submit(self._write_images, turn, columns))
+        for job in jobs:
+            queue.submit(job.run)
+        self._writes[turn] = jobs
 
     def _write_grid(self, turn: int, columns: Sequence[Column], path: Path) -> None:
         from pasta_core.grid import slate_grid
@@ -422,19 +430,17 @@ class Session:
         title = f"Turn {turn} of {self.config.turns}: {self.history.initial_prompt}"
         save_png(slate_grid(columns, title=title), path)
 
-    def _write_images(self, turn: int, columns: Sequence[Column]) -> None:
+    def _write_image(self, image: Any, ref: str) -> None:
         assert self.folder is not None
-        for column, refs in zip(columns, self._image_refs(turn, columns)):
-            for image, ref in zip(column.images, refs):
-                save_png(image, self.folder / ref)
+        save_png(image, self.folder / ref)
 
     def _raise_write_errors(self) -> None:
         """Forget finished background writes; raise the error of one that failed."""
-        for t, futures in sorted(dict(self._writes).items()):
-            if not all(f.done() for f in futures):
+        for t, jobs in sorted(dict(self._writes).items()):
+            if not all(job.done() for job in jobs):
                 continue
             del self._writes[t]
-            for error in filter(None, (f.exception() for f in futures)):
+            for error in filter(None, (job.error for job in jobs)):
                 raise SessionError(
                     f"could not save the files of turn {t} in {self.folder}: {error} (the answers are "
                     "saved; Session.resume re-renders missing images)"

@@ -4,6 +4,7 @@ is on disk when it returns, and a crash's missing images come back on resume."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,67 @@ def test_resume_refuses_image_paths_outside_the_session_folder(tmp_path):
     with pytest.raises(SessionError, match="outside the session folder"):
         Session.resume(tmp_path / "s", agent=session.agent)
     assert not (tmp_path / "evil.png").exists()
+
+
+def test_a_waiting_caller_writes_the_files_the_busy_writer_has_not_started(tmp_path, monkeypatch):
+    gate = threading.Event()
+    writers: dict[str, str] = {}
+
+    def writer_held(image, path):
+        name = threading.current_thread().name
+        if name.startswith("pasta-writer") and not gate.wait(20):
+            gate.set()
+        writers[Path(path).name] = name
+        save_png(image, path)
+
+    monkeypatch.setattr(session_module, "save_png", writer_held)
+    session = _fake_session(tmp_path)
+    session.start("a small boat")  # the writer takes the grid first and is held there
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(session.wait_for_files(1)), name="waiter")
+    waiter.start()
+    try:
+        for _ in range(400):
+            if len(_pngs(tmp_path)) == 16:
+                break
+            time.sleep(0.05)
+        assert len(_pngs(tmp_path / "images")) == 16  # written while the writer was still held
+        assert not (tmp_path / "grids" / "turn-1.png").exists() and waiter.is_alive()
+    finally:
+        gate.set()
+    waiter.join(20)
+    assert result == [True] and (tmp_path / "grids" / "turn-1.png").is_file()
+    assert {name for file, name in writers.items() if file.startswith("col-")} == {"waiter"}
+    assert writers["turn-1.png"].startswith("pasta-writer")
+    session.close()
+
+
+def test_each_file_job_runs_once_however_many_threads_finish_it():
+    from pasta_core.writes import FileJob, finish
+
+    counts = [0] * 50
+    lock = threading.Lock()
+
+    def write(i):
+        with lock:
+            counts[i] += 1
+
+    jobs = [FileJob(lambda i=i: write(i)) for i in range(50)]
+    threads = [threading.Thread(target=finish, args=(jobs,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    assert finish(jobs) is True
+    for t in threads:
+        t.join()
+    assert counts == [1] * 50
+
+
+def test_a_failed_file_job_keeps_its_error_and_finish_says_so():
+    from pasta_core.writes import FileJob, finish
+
+    def broken():
+        raise OSError("disk full")
+
+    ok, bad = FileJob(lambda: None), FileJob(broken)
+    assert finish([ok, bad]) is False
+    assert ok.error is None and isinstance(bad.error, OSError) and bad.done()
