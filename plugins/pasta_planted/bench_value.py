@@ -51,12 +51,13 @@ def model_options(sizes: Any, seed: int) -> dict[str, Any]:
     return options
 
 
-def iql_config(sizes: Any, seed: int) -> Any:
-    """The bench's IQL settings (``[bench] iql_*``)."""
+def iql_config(sizes: Any, seed: int, steps: int = 0) -> Any:
+    """The bench's IQL settings (``[bench] iql_*``; ``steps`` > 0 overrides ``iql_steps``)."""
     from pasta_core.iql import IQLConfig
 
-    return IQLConfig(steps=sizes.iql_steps, lr=sizes.iql_lr, batch_size=sizes.iql_batch,
-                     target_update=min(sizes.iql_target_update, sizes.iql_steps), seed=seed,
+    steps = steps or sizes.iql_steps
+    return IQLConfig(steps=steps, lr=sizes.iql_lr, batch_size=sizes.iql_batch,
+                     target_update=min(sizes.iql_target_update, steps), seed=seed,
                      save_every=10**9, log_every=50)
 
 
@@ -101,7 +102,9 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     jobs = [(name, t, rs, options, config, bench.out / f"value-{name}", bench.progress and workers <= 1)
             for name, (t, rs) in regimes.items()]
     if getattr(bench.sizes, "value_slate", False) and "mixed" in regimes:
-        jobs += per_type_jobs(bench, *regimes["mixed"], options, config)
+        steps = max(1, round(bench.sizes.iql_steps * bench.sizes.value_slate_iql_share))
+        slate_config = iql_config(bench.sizes, bench.seed, steps)
+        jobs += per_type_jobs(bench, *regimes["mixed"], options, slate_config)
     workers = min(workers, len(jobs))
     if workers <= 1:
         results = [train_regime(job) for job in jobs]

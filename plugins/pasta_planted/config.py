@@ -145,7 +145,8 @@ class BenchConfig:
     highest posterior-expected utility of the chosen column). ``value_slate`` adds the
     ``value-slate-mixed`` agent: one value model per learned user type (IQL on the mixed
     regime's sessions of that type) and the learned user model's posterior, the slate judged
-    as a whole (:mod:`pasta_value.slate`; ``value_slate_temperature`` its choice temperature).
+    as a whole (:mod:`pasta_value.slate`; ``value_slate_temperature`` its choice temperature,
+    ``value_slate_iql_share`` the share of ``iql_steps`` each per-type model trains for).
     """
 
     sessions: int = attrs.field(default=2000, converter=int)
@@ -168,10 +169,13 @@ class BenchConfig:
     references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     value_slate: bool = attrs.field(default=True, converter=bool)
     value_slate_temperature: float = attrs.field(default=0.2, converter=float)
+    value_slate_iql_share: float = attrs.field(default=0.5, converter=float)
 
     def __attrs_post_init__(self) -> None:
         if self.value_slate_temperature < 0:
             raise InvalidValueError(f"value_slate_temperature must be >= 0, got {self.value_slate_temperature}")
+        if not 0 < self.value_slate_iql_share <= 1:
+            raise InvalidValueError(f"value_slate_iql_share must be in (0, 1], got {self.value_slate_iql_share}")
         if self.value_encoder not in VALUE_ENCODERS:
             raise InvalidValueError(f"value_encoder must be one of {list(VALUE_ENCODERS)}, got {self.value_encoder!r}")
         unknown = set(self.references) - set(REFERENCE_AGENTS)

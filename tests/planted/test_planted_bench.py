@@ -36,6 +36,10 @@ def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:
         for key in ("choice_accuracy", "bayes_optimal_accuracy", "accuracy_ratio", "adjusted_rand_index"):
             assert key in stages["user_model"]
     if stages["value_models"]["status"] == "ok":
-        assert {"value-human", "value-simulated", "value-mixed"} <= set(agents)
+        assert {"value-human", "value-simulated", "value-mixed", "value-slate-mixed"} <= set(agents)
+        values, quick = stages["value_models"], figures["sizes"]
+        assert values["mixed"]["steps"] == quick["iql_steps"]
+        per_type_steps = round(quick["iql_steps"] * quick["value_slate_iql_share"])
+        assert [job["steps"] for job in values["slate-mixed"]["per_type"]] == [per_type_steps] * 8
     assert set(figures["targets"]) == {"em_accuracy", "value_gap", "ablation"}
     assert "## Targets" in report and "oracle" in report

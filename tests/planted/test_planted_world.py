@@ -52,6 +52,10 @@ def test_config_rejects_bad_tables() -> None:
         parse_config({"world": {"seed": 1, "tpyes": 3}})
     with pytest.raises(InvalidValueError, match="prior"):
         parse_config({"world": {"types": 3, "prior": [1, 2]}})
+    with pytest.raises(InvalidValueError, match="value_slate_iql_share"):
+        parse_config({"world": {"types": 3}, "bench": {"value_slate_iql_share": 0}})
+    config = parse_config({"world": {"types": 3}, "bench": {"iql_steps": 400}})
+    assert config.bench.value_slate_iql_share == 0.5 and config.quick.value_slate_iql_share == 0.5
     weighted = PlantedWorld(parse_config({"world": {"types": 3, "prior": [2, 1, 1]}}))
     assert np.allclose(weighted.prior, [0.5, 0.25, 0.25])
 
