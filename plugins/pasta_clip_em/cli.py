@@ -19,7 +19,7 @@ def user_model_group() -> None:
     """Train, evaluate and inspect CLIP-EM user models (K latent user types)."""
 
 
-_FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache")
+_FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache", "satisfaction")
 
 
 @user_model_group.command("train")
@@ -32,6 +32,8 @@ _FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache")
               help="finetune: the checkpoint to start from (usually the frozen phase's --out).")
 @click.option("--types", type=click.IntRange(1, 64), default=8, show_default=True, help="K user types (frozen).")
 @click.option("--encoder", default="embedded", show_default=True, help="Encoder plugin (embedded, openclip; frozen).")
+@click.option("--satisfaction", type=click.Choice(["ordinal", "gaussian"]), default="ordinal", show_default=True,
+              help="Likelihood of the raters' 1-5 column scores: ordered probit or Gaussian (frozen).")
 @click.option("--encoder-option", multiple=True, metavar="KEY=VALUE", help="e.g. model=local-dir:FOLDER (frozen)")
 @click.option("--cache", default=None, help="Embedding cache folder [OUT/embeddings] (frozen).")
 @click.option("--steps", type=int, default=1000, show_default=True)
@@ -94,7 +96,8 @@ def _train(kw: dict[str, Any]) -> None:
     else:
         options = parse_options(kw["encoder_option"], "--encoder-option")
         encoder = create_encoder(kw["encoder"], **options)
-        config = ModelConfig(dim=encoder.dim, types=kw["types"], encoder=kw["encoder"], encoder_options=options)
+        config = ModelConfig(dim=encoder.dim, types=kw["types"], encoder=kw["encoder"], encoder_options=options,
+                             satisfaction=kw["satisfaction"])
     encoder = create_encoder(config.encoder, **config.encoder_options)
     cache = EmbeddingCache(kw["cache"] or out / "embeddings", encoder)
     labels, reports = build_labels(list(kw["specs"]), cache, strict=kw["strict"], progress=True)

@@ -12,6 +12,8 @@ from pasta_core.errors import InvalidValueError
 
 PLUGIN_NAME = "clip-em"
 MAX_TYPES = 64
+#: Likelihoods of the raters' 1-5 column scores (``ModelConfig.satisfaction``).
+SATISFACTION_LIKELIHOODS = ("gaussian", "ordinal")
 
 
 def _types(instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -24,6 +26,11 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
         raise InvalidValueError(f"{attribute.name} must be positive, got {value}")
 
 
+def _likelihood(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in SATISFACTION_LIKELIHOODS:
+        raise InvalidValueError(f"satisfaction must be one of {list(SATISFACTION_LIKELIHOODS)}, got {value!r}")
+
+
 @attrs.define
 class ModelConfig:
     """The score model: K user types over an encoder's embeddings of size ``dim``.
@@ -32,7 +39,10 @@ class ModelConfig:
     the initial score temperature; ``offset_init`` the scale of the random initial offsets
     (non-zero so that the types can separate under EM). ``encoder_state`` names the file
     in the checkpoint folder holding fine-tuned encoder weights ("" : the encoder as built
-    from ``encoder`` and ``encoder_options``, i.e. frozen).
+    from ``encoder`` and ``encoder_options``, i.e. frozen). ``satisfaction`` is the
+    likelihood of a rater's 1-5 column score: ``gaussian`` on (score - 3) / 2, or
+    ``ordinal`` (ordered probit: the score is the bin of a R + noise between 4 learned cut
+    points).
     """
 
     dim: int = attrs.field(converter=int, validator=_positive)
@@ -45,6 +55,7 @@ class ModelConfig:
     encoder: str = "embedded"
     encoder_options: dict[str, Any] = attrs.field(factory=dict)
     encoder_state: str = ""
+    satisfaction: str = attrs.field(default="gaussian", validator=_likelihood)
 
     @property
     def width(self) -> int:

@@ -9,8 +9,10 @@ posterior (with the target network) and into the posterior-weighted loss (online
 - turns: choice log-probability log softmax(tau(R) R)[chosen]; in-turn BT between the
   best image of the chosen column and the best image of every other column; cross-turn BT
   between the chosen columns' best images of consecutive turns, labelled by the comparison;
-  and, where the rater scored the columns 1-5, a Gaussian on the normalized score
-  (s - 3) / 2 ~ N(a R + b, sigma^2) of every scored column.
+  and, where the rater scored the columns 1-5, the likelihood of every scored column's
+  score: a Gaussian on the normalized score (s - 3) / 2 ~ N(a R + b, sigma^2), or (model
+  option ``satisfaction = "ordinal"``) an ordered probit, P(s = j) = Phi(c_j - a R) -
+  Phi(c_{j-1} - a R) with learned cut points c_1 < ... < c_4.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ import torch
 from torch.nn import functional as F
 
 from pasta_clip_em.labels import LabelSet
+
+
+#: The ordinal likelihood's outer edges (in latent units, where the noise has spread 1).
+OUTER_EDGE = 1e4
 
 
 @attrs.frozen
@@ -132,15 +138,37 @@ def turn_loglik(
 
 
 def _satisfaction(model: Any, utilities: torch.Tensor, scores: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
-    """(n, K) Gaussian log-likelihood of the 1-5 column scores (NaN: not scored)."""
+    """(n, K) log-likelihood of the 1-5 column scores (NaN: not scored)."""
     known = ~torch.isnan(scores) & columns  # (n, L)
     if not bool(known.any()):
         return utilities.new_zeros(utilities.shape[:2])
-    value = ((scores.nan_to_num(3.0) - 3.0) / 2.0).unsqueeze(1)  # (n, 1, L)
-    mean = model.satisfaction_scale * utilities + model.satisfaction_bias
-    z = (value - mean) / model.satisfaction_log_sigma.exp()
-    ll = -0.5 * z**2 - model.satisfaction_log_sigma - 0.5 * math.log(2 * math.pi)
+    if model.config.satisfaction == "ordinal":
+        ll = _ordinal(model, utilities, scores.nan_to_num(3.0).long() - 1)
+    else:
+        value = ((scores.nan_to_num(3.0) - 3.0) / 2.0).unsqueeze(1)  # (n, 1, L)
+        mean = model.satisfaction_scale * utilities + model.satisfaction_bias
+        z = (value - mean) / model.satisfaction_log_sigma.exp()
+        ll = -0.5 * z**2 - model.satisfaction_log_sigma - 0.5 * math.log(2 * math.pi)
     return (ll * known.unsqueeze(1)).sum(-1)
+
+
+def _ordinal(model: Any, utilities: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """(n, K, L) ordered-probit log P(score bin | utility); ``bins`` (n, L) in 0..4."""
+    # Outer edges far out but finite: an infinite one gives 0 * inf = NaN gradients.
+    far = utilities.new_tensor([OUTER_EDGE])
+    edges = torch.cat([-far, model.satisfaction_cut_points(), far])
+    latent = model.satisfaction_scale * utilities  # (n, K, L)
+    low, high = edges[bins].unsqueeze(1) - latent, edges[bins + 1].unsqueeze(1) - latent
+    return interval_log_prob(low, high)
+
+
+def interval_log_prob(low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """log(Phi(high) - Phi(low)) for low < high, stable in both tails (an interval above
+    0 is mirrored below it, where log Phi keeps its precision)."""
+    mirror = low > 0
+    a, b = torch.where(mirror, -low, high), torch.where(mirror, -high, low)
+    log_a, log_b = torch.special.log_ndtr(a), torch.special.log_ndtr(b)
+    return log_a + torch.log1p(-torch.exp((log_b - log_a).clamp(max=-1e-12)))
 
 
 def _cross_turn(best_chosen: torch.Tensor, lab: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -5,7 +5,7 @@ a 4-layer MLP per modality whose last layer is split into K residual offsets of 
 The module also holds the few scalars of the likelihoods: the choice temperature
 tau(scores), the affine link and noise of the Gaussian rating likelihood (per image), and
 those of the Gaussian satisfaction likelihood (a rater's 1-5 score of a column, against
-the column's utility).
+the column's utility: Gaussian, or ordered probit with 4 learned cut points).
 """
 
 from __future__ import annotations
@@ -62,6 +62,14 @@ class ScoreModel(nn.Module):
         self.satisfaction_scale = nn.Parameter(torch.tensor(0.1))
         self.satisfaction_bias = nn.Parameter(torch.tensor(0.0))
         self.satisfaction_log_sigma = nn.Parameter(torch.tensor(0.0))
+        # Ordered probit (config.satisfaction == "ordinal"): score j when the latent
+        # scale * R + N(0, 1) falls between cut points j-1 and j (first cut, then log gaps).
+        self.satisfaction_cuts = nn.Parameter(torch.tensor([-1.5, 0.0, 0.0, 0.0]))
+
+    def satisfaction_cut_points(self) -> torch.Tensor:
+        """The 4 increasing cut points of the ordinal satisfaction likelihood."""
+        first, gaps = self.satisfaction_cuts[:1], F.softplus(self.satisfaction_cuts[1:]) * (1 / math.log(2))
+        return torch.cat([first, first + gaps.cumsum(0)])
 
     @property
     def temperature(self) -> torch.Tensor:
@@ -99,7 +107,7 @@ class ScoreModel(nn.Module):
 
 #: Parameters added after the first release: a checkpoint without them loads with their
 #: initial values (they only matter when training on satisfaction labels).
-OPTIONAL_PARAMETERS = ("satisfaction_scale", "satisfaction_bias", "satisfaction_log_sigma")
+OPTIONAL_PARAMETERS = ("satisfaction_scale", "satisfaction_bias", "satisfaction_log_sigma", "satisfaction_cuts")
 
 
 def build_model(config: ModelConfig, seed: int = 0) -> ScoreModel:

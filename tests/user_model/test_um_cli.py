@@ -18,7 +18,8 @@ def test_train_eval_show_score(cli_runner, tmp_path):
     result = cli_runner.invoke(args)
     assert result.exit_code == 0, result.output
     assert "36 read, 0 skipped" in result.output and (out / "model.safetensors").is_file()
-    assert json.loads((out / "config.json").read_text())["plugin"] == "clip-em"
+    config = json.loads((out / "config.json").read_text())
+    assert config["plugin"] == "clip-em" and config["satisfaction"] == "ordinal"
     assert len((out / "metrics.jsonl").read_text().splitlines()) >= 1
     again = cli_runner.invoke([*args[:-6], "--steps", "8", "--batch-size", "4", "--save-every", "3"])
     assert "Resuming at step 6" in again.output

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pasta_clip_em.config import ModelConfig
 from pasta_clip_em.em import STATE_FILE, EMTrainer, TrainConfig
@@ -122,12 +125,13 @@ def test_turn_likelihood_uses_choice_in_turn_and_cross_turn_terms():
     assert model.log_tau.grad is not None
 
 
-def test_satisfaction_scores_follow_the_column_utilities():
+@pytest.mark.parametrize("likelihood", ["gaussian", "ordinal"])
+def test_satisfaction_scores_follow_the_column_utilities(likelihood):
     """Column scores that rise with the column utilities are likelier under that type than
     the reversed scores; unscored (NaN) columns and padded columns add nothing."""
     from pasta_clip_em.evaluate import _aggregator
 
-    model = build_model(ModelConfig(dim=4, types=2, temperature=5.0), seed=1)
+    model = build_model(ModelConfig(dim=4, types=2, temperature=5.0, satisfaction=likelihood), seed=1)
     with torch.no_grad():
         model.satisfaction_scale.fill_(1.0)
     images = np.array([[[0, 1], [2, 3], [4, 5]]])
@@ -147,6 +151,46 @@ def test_satisfaction_scores_follow_the_column_utilities():
     padded = turn_labels(**{**base, "columns": np.array([[True, True, False]])}, satisfaction=[[3, 3, np.nan]])
     also_padded = turn_labels(**{**base, "columns": np.array([[True, True, False]])}, satisfaction=[[3, 3, 5]])
     assert torch.allclose(_loglik(model, _one_sample_set(turns=padded)), _loglik(model, _one_sample_set(turns=also_padded)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(utilities=st.lists(st.floats(-60, 60), min_size=1, max_size=6), scale=st.floats(0.01, 3.0),
+       cuts=st.lists(st.floats(-3, 3), min_size=4, max_size=4))
+def test_ordinal_satisfaction_is_a_distribution_over_the_five_scores(utilities, scale, cuts):
+    """For any utility, scale and cut parameters, P(score = 1..5) sums to 1, and a higher
+    utility never makes the top score less likely."""
+    from pasta_clip_em.losses import _ordinal
+
+    model = build_model(ModelConfig(dim=4, types=1, satisfaction="ordinal"))
+    with torch.no_grad():
+        model.satisfaction_scale.fill_(scale)
+        model.satisfaction_cuts.copy_(torch.tensor(cuts))
+    u = torch.tensor(sorted(utilities), dtype=torch.float64).view(1, 1, -1)
+    model.double()
+    probs = torch.stack([_ordinal(model, u, torch.full((1, u.shape[-1]), j)).exp() for j in range(5)])
+    assert torch.allclose(probs.sum(0), torch.ones_like(u), atol=1e-9)
+    top = probs[4, 0, 0]
+    assert bool((top[1:] >= top[:-1] - 1e-12).all())
+    cut_points = model.satisfaction_cut_points()
+    assert bool((cut_points[1:] > cut_points[:-1]).all())
+    u.requires_grad_(True)
+    for j in range(5):  # finite gradients in every bin, the open-ended ones included
+        model.zero_grad()
+        _ordinal(model, u, torch.full((1, u.shape[-1]), j)).sum().backward()
+        assert bool(torch.isfinite(u.grad).all()) and bool(torch.isfinite(model.satisfaction_cuts.grad).all())
+        u.grad = None
+
+
+def test_interval_log_prob_is_exact_and_finite_in_both_tails():
+    from pasta_clip_em.losses import interval_log_prob
+
+    low = torch.tensor([-math.inf, -1.0, 0.5, 8.0, -9.0], dtype=torch.float64)
+    high = torch.tensor([-1.0, 0.5, 2.0, math.inf, -8.5], dtype=torch.float64)
+    normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
+    exact = (normal.cdf(high[:3]) - normal.cdf(low[:3])).log()
+    got = interval_log_prob(low, high)
+    assert torch.allclose(got[:3], exact, atol=1e-12)
+    assert bool(torch.isfinite(got).all()) and got[3] < -30 and got[4] < -30
 
 
 def test_satisfaction_scores_are_validated():

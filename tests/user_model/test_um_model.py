@@ -163,3 +163,21 @@ def test_a_checkpoint_from_before_the_satisfaction_likelihood_still_loads(tiny_u
     save_file(broken, str(tmp_path / MODEL_FILE))
     with pytest.raises(InvalidValueError, match="log_tau"):
         load_checkpoint(tmp_path)
+
+
+def test_an_ordinal_satisfaction_model_round_trips_with_its_cut_points(tmp_path):
+    import torch
+
+    from pasta_clip_em.checkpoint import load_checkpoint, save_checkpoint
+    from pasta_clip_em.config import ModelConfig
+    from pasta_clip_em.model import build_model
+
+    model = build_model(ModelConfig(dim=8, types=2, satisfaction="ordinal"))
+    with torch.no_grad():
+        model.satisfaction_cuts.copy_(torch.tensor([-0.7, 0.3, -1.0, 2.0]))
+    save_checkpoint(tmp_path, model, np.array([0.5, 0.5]))
+    loaded, _, _ = load_checkpoint(tmp_path)
+    assert loaded.config.satisfaction == "ordinal"
+    assert torch.equal(loaded.satisfaction_cut_points(), model.satisfaction_cut_points())
+    with pytest.raises(InvalidValueError, match="satisfaction must be one of"):
+        ModelConfig(dim=8, satisfaction="poisson")
