@@ -50,7 +50,7 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     from pasta_clip_em.model import build_model
 
     config = ModelConfig(dim=labels.dim, types=world.num_types, encoder="embedded",
-                         encoder_options={"dim": labels.dim, "seed": seed}, satisfaction="ordinal")
+                         encoder_options={"dim": labels.dim, "seed": seed}, satisfaction=sizes.em_satisfaction)
     model = build_model(config, seed)
     started = time.perf_counter()
     trainer = EMTrainer(model, labels, TrainConfig(steps=sizes.em_steps, batch_size=64, lr=1e-3, seed=seed,

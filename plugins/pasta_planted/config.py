@@ -137,6 +137,8 @@ VALUE_ENCODERS = ("words", "minilm", "hash")
 class BenchConfig:
     """``[bench]``: sizes of ``pasta bench planted`` (``[bench.quick]`` for ``--quick``).
 
+    User-model stage: ``em_satisfaction`` is the clip-em likelihood of the raters' 1-5
+    scores (``gaussian`` or ``ordinal``, :class:`pasta_clip_em.config.ModelConfig`).
     Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` build the ``embedded``
     value model (``words``: a hashed bag of words, no model to load); ``iql_*`` are its IQL
     settings (sparse rewards, the paper's main setting). Agents: ``references`` are extra
@@ -155,6 +157,7 @@ class BenchConfig:
     pairs_per_rater: int = attrs.field(default=20, converter=int)
     em_steps: int = attrs.field(default=900, converter=int)
     em_dim: int = attrs.field(default=96, converter=int)
+    em_satisfaction: str = attrs.field(default="gaussian")
     simulated: int = attrs.field(default=1000, converter=int)
     iql_steps: int = attrs.field(default=3000, converter=int)
     iql_lr: float = attrs.field(default=1e-2, converter=float, validator=_positive)
@@ -169,11 +172,13 @@ class BenchConfig:
     references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     value_slate: bool = attrs.field(default=True, converter=bool)
     value_slate_temperature: float = attrs.field(default=0.2, converter=float)
-    value_slate_iql_share: float = attrs.field(default=0.5, converter=float)
+    value_slate_iql_share: float = attrs.field(default=1.0, converter=float)
 
     def __attrs_post_init__(self) -> None:
         if self.value_slate_temperature < 0:
             raise InvalidValueError(f"value_slate_temperature must be >= 0, got {self.value_slate_temperature}")
+        if self.em_satisfaction not in ("gaussian", "ordinal"):
+            raise InvalidValueError(f"em_satisfaction must be gaussian or ordinal, got {self.em_satisfaction!r}")
         if not 0 < self.value_slate_iql_share <= 1:
             raise InvalidValueError(f"value_slate_iql_share must be in (0, 1], got {self.value_slate_iql_share}")
         if self.value_encoder not in VALUE_ENCODERS:

@@ -54,8 +54,8 @@ def test_config_rejects_bad_tables() -> None:
         parse_config({"world": {"types": 3, "prior": [1, 2]}})
     with pytest.raises(InvalidValueError, match="value_slate_iql_share"):
         parse_config({"world": {"types": 3}, "bench": {"value_slate_iql_share": 0}})
-    config = parse_config({"world": {"types": 3}, "bench": {"iql_steps": 400}})
-    assert config.bench.value_slate_iql_share == 0.5 and config.quick.value_slate_iql_share == 0.5
+    config = parse_config({"world": {"types": 3}, "bench": {"value_slate_iql_share": 0.5}})
+    assert config.bench.value_slate_iql_share == 0.5 and config.quick.value_slate_iql_share == 1.0
     weighted = PlantedWorld(parse_config({"world": {"types": 3, "prior": [2, 1, 1]}}))
     assert np.allclose(weighted.prior, [0.5, 0.25, 0.25])
 
