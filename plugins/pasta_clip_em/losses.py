@@ -27,7 +27,6 @@ from torch.nn import functional as F
 
 from pasta_clip_em.labels import LabelSet
 
-
 #: The ordinal likelihood's outer edges (in latent units, where the noise has spread 1).
 OUTER_EDGE = 1e4
 
