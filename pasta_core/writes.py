@@ -4,8 +4,8 @@ A session hands each file of a slate to one writer thread as a :class:`FileJob`.
 that has to wait for some of those files (``Session.close``, a server about to serve an
 image, a full write queue) does not sit idle: :func:`finish` runs the jobs nobody has
 started yet in the waiting thread and then waits for the rest. Each job runs exactly
-once, in whichever thread claims it first, so a slate's files are written once and the
-click itself never writes anything.
+once, in whichever thread claims it first, so a slate's files are written once. The
+click writes nothing itself unless the disk has fallen several slates behind.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ e_I and e_p are encoder embeddings (output normalization removed); dI_k and dp_k
 a 4-layer MLP per modality whose last layer is split into K residual offsets of size d.
 The module also holds the few scalars of the likelihoods: the choice temperature
 tau(scores), the affine link and noise of the Gaussian rating likelihood (per image), and
-those of the Gaussian satisfaction likelihood (a rater's 1-5 score of a column, against
-the column's utility: Gaussian, or ordered probit with 4 learned cut points).
+those of the satisfaction likelihood (a rater's 1-5 score of a column, against the
+column's utility: Gaussian, or ordered probit with 4 learned cut points).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class ScoreModel(nn.Module):
         self.satisfaction_bias = nn.Parameter(torch.tensor(0.0))
         self.satisfaction_log_sigma = nn.Parameter(torch.tensor(0.0))
         # Ordered probit (config.satisfaction == "ordinal"): score j when the latent
-        # scale * R + N(0, 1) falls between cut points j-1 and j (first cut, then log gaps).
+        # scale * R + N(0, 1) falls between cut points j-1 and j (the first cut, then softplus gaps).
         self.satisfaction_cuts = nn.Parameter(torch.tensor([-1.5, 0.0, 0.0, 0.0]))
 
     def satisfaction_cut_points(self) -> torch.Tensor:
