@@ -10,6 +10,7 @@ soon as it is ready. A task that raises (or whose worker dies) is run again, up 
 - ``in-process`` (default): one state in this process, items in order.
 - ``process``: a local pool of ``workers`` spawned processes (``setup`` and ``task``
   must be picklable: module-level functions or attrs instances of module-level classes).
+  Its workers end when this process dies (:func:`spawn_pool`).
 - ``ray``: ``workers`` Ray actors, each holding a state; needs ``pip install
   'pasta-t2i[ray]'``. Connects to ``address`` (``auto`` for a running cluster) or starts a
   local Ray; an already initialised Ray is used as it is. Actors that die are restarted.
@@ -96,6 +97,42 @@ def _run_in_process(task: Callable[[Any, Any], Any], item: Any) -> Any:
     return task(_state, item)
 
 
+def spawn_pool(workers: int, initializer: Callable[..., Any] | None = None, initargs: tuple[Any, ...] = ()) -> Any:
+    """A ``ProcessPoolExecutor`` of ``workers`` spawned processes that end with their parent.
+
+    A parent killed without cleanup (SIGKILL, or SIGTERM outside a ``with`` block) leaves
+    the workers of a plain pool blocked on their task queue, each holding its models in
+    memory. Every worker of this pool runs :func:`exit_with_parent` before ``initializer``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_watched, initargs=(initializer, initargs))
+
+
+def _init_watched(initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
+    exit_with_parent()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def exit_with_parent(interval: float = 1.0) -> None:
+    """End this process within ``interval`` seconds of its parent's death (a daemon thread
+    notices that the process was handed to another parent)."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="pasta-parent-watch", daemon=True).start()
+
+
 def limit_threads(threads: int) -> None:
     """Share the cores among workers: numeric libraries would each take all of them."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -114,17 +151,14 @@ class ProcessExecutor:
     name: str = "process"
 
     def map(self, setup: Callable[[], S], task: Callable[[S, T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         pending_items = list(items)
         attempts: dict[int, int] = {}
-        context = multiprocessing.get_context("spawn")
         while pending_items:
-            pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_process,
-                                       initargs=(setup, threads))
+            pool = spawn_pool(self.workers, _init_process, (setup, threads))
             futures = {pool.submit(_run_in_process, task, item): n for n, item in enumerate(pending_items)}
             try:
                 while futures:

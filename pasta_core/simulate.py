@@ -370,10 +370,9 @@ def _run_worker_shard(shard: int) -> int:
 
 def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_size: int,
                        progress: bool) -> SimulationResult:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     from tqdm.auto import tqdm
+
+    from pasta_core.executors import spawn_pool
 
     check_manifest(folder, spec.to_json())
     started = time.perf_counter()
@@ -381,9 +380,8 @@ def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_s
     todo = [s for s in range(spec.num_shards) if s not in finished]
     done = spec.count - sum(min(spec.shard_size, spec.count - s * spec.shard_size) for s in todo)
     computed = 0
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(spec, str(folder), batch_size, max(1, (os.cpu_count() or 1) // workers))) as pool, \
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with spawn_pool(workers, _init_worker, (spec, str(folder), batch_size, threads)) as pool, \
             tqdm(total=spec.count, initial=done, disable=not progress, desc="simulating", unit="traj") as bar:
         for count in pool.map(_run_worker_shard, todo):
             computed += count

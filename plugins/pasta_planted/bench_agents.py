@@ -191,8 +191,9 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
     (the costliest first); results in the order of ``specs``. ``early`` maps agent names
     to futures of evaluations already started (:class:`EarlyAgents`); an early
     evaluation that failed is run again here."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
+
+    from pasta_core.executors import spawn_pool
 
     results: dict[str, dict[str, Any]] = {}
     for name, future in (early or {}).items():
@@ -206,8 +207,7 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
         results.update({name: _evaluate_spec(job) for name, job in jobs.items()})
     elif jobs:
         order = sorted((s for s in specs if s["name"] in jobs), key=lambda spec: -_COST.get(spec["kind"], 1))
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+        with spawn_pool(min(workers, len(jobs))) as pool:
             futures = {pool.submit(_evaluate_spec, jobs[spec["name"]]): spec["name"] for spec in order}
             for future in as_completed(futures):
                 name = futures[future]
@@ -227,10 +227,9 @@ class EarlyAgents:
 
     def __init__(self, config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
                  episode_config: EpisodeConfig, image_size: int, progress: bool = True) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from pasta_core.executors import spawn_pool
 
-        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = spawn_pool(1)
         order = sorted((s for s in specs if s["kind"] in INDEPENDENT), key=lambda s: -_COST.get(s["kind"], 1))
         self.futures = {s["name"]: self.pool.submit(_evaluate_spec, (config, s, episodes, seed, episode_config,
                                                                      image_size)) for s in order}

@@ -103,12 +103,10 @@ def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t
             data.add(*session_chunk(world, chunk, seed, encoder, t2i, config, prefix))
             bar.update(1)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from pasta_core.executors import spawn_pool
 
         init = (world.config, encoder_options or {}, t2i.size)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init) as pool:
+        with spawn_pool(workers, _init_worker, init) as pool:
             for result in pool.map(_chunk_in_worker, [(chunk, seed, config, prefix) for chunk in chunks]):
                 data.add(*result)
                 bar.update(1)

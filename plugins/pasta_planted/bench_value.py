@@ -109,10 +109,9 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if workers <= 1:
         results = [train_regime(job) for job in jobs]
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from pasta_core.executors import spawn_pool
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with spawn_pool(workers) as pool:
             results = list(pool.map(train_regime, jobs))
     figures: dict[str, Any] = dict(zip(regimes, results))
     models: dict[str, Any] = {name: bench.out / f"value-{name}" for name in regimes}
