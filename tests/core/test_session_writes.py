@@ -165,19 +165,22 @@ def test_resume_refuses_image_paths_outside_the_session_folder(tmp_path):
 
 
 def test_a_waiting_caller_writes_the_files_the_busy_writer_has_not_started(tmp_path, monkeypatch):
-    gate = threading.Event()
+    gate, holding = threading.Event(), threading.Event()
     writers: dict[str, str] = {}
 
     def writer_held(image, path):
         name = threading.current_thread().name
-        if name.startswith("pasta-writer") and not gate.wait(20):
-            gate.set()
+        if name.startswith("pasta-writer"):
+            holding.set()
+            if not gate.wait(20):
+                gate.set()
         writers[Path(path).name] = name
         save_png(image, path)
 
     monkeypatch.setattr(session_module, "save_png", writer_held)
     session = _fake_session(tmp_path)
-    session.start("a small boat")  # the writer takes the grid first and is held there
+    session.start("a small boat")
+    assert holding.wait(20)  # the writer has taken the grid (its first job) and is held there
     result: list[bool] = []
     waiter = threading.Thread(target=lambda: result.append(session.wait_for_files(1)), name="waiter")
     waiter.start()
