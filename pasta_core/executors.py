@@ -87,9 +87,8 @@ class InProcessExecutor:
 _state: Any = None
 
 
-def _init_process(setup: Callable[[], Any], threads: int) -> None:
+def _init_process(setup: Callable[[], Any]) -> None:
     global _state
-    limit_threads(threads)
     _state = setup()
 
 
@@ -102,17 +101,20 @@ def spawn_pool(workers: int, initializer: Callable[..., Any] | None = None, init
 
     A parent killed without cleanup (SIGKILL, or SIGTERM outside a ``with`` block) leaves
     the workers of a plain pool blocked on their task queue, each holding its models in
-    memory. Every worker of this pool runs :func:`exit_with_parent` before ``initializer``.
+    memory. Every worker of this pool runs :func:`exit_with_parent` and takes its share of
+    the cores (:func:`limit_threads`) before ``initializer``.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    threads = max(1, (os.cpu_count() or 1) // workers)
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_watched, initargs=(initializer, initargs))
+                               initializer=_init_watched, initargs=(threads, initializer, initargs))
 
 
-def _init_watched(initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
+def _init_watched(threads: int, initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
     exit_with_parent()
+    limit_threads(threads)
     if initializer is not None:
         initializer(*initargs)
 
@@ -154,11 +156,10 @@ class ProcessExecutor:
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
         pending_items = list(items)
         attempts: dict[int, int] = {}
         while pending_items:
-            pool = spawn_pool(self.workers, _init_process, (setup, threads))
+            pool = spawn_pool(self.workers, _init_process, (setup,))
             futures = {pool.submit(_run_in_process, task, item): n for n, item in enumerate(pending_items)}
             try:
                 while futures:

@@ -354,11 +354,8 @@ class Simulator:
 _worker: Simulator | None = None
 
 
-def _init_worker(spec: SimulationSpec, folder: str, batch_size: int, threads: int = 1) -> None:
+def _init_worker(spec: SimulationSpec, folder: str, batch_size: int) -> None:
     global _worker
-    from pasta_core.executors import limit_threads
-
-    limit_threads(threads)  # each worker takes its share of the cores, not all of them
     _worker = Simulator(spec, batch_size=batch_size)
     _worker.folder = Path(folder)
 
@@ -380,8 +377,8 @@ def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_s
     todo = [s for s in range(spec.num_shards) if s not in finished]
     done = spec.count - sum(min(spec.shard_size, spec.count - s * spec.shard_size) for s in todo)
     computed = 0
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with spawn_pool(workers, _init_worker, (spec, str(folder), batch_size, threads)) as pool, \
+    # spawn_pool gives each worker its share of the cores (they would each take them all)
+    with spawn_pool(workers, _init_worker, (spec, str(folder), batch_size)) as pool, \
             tqdm(total=spec.count, initial=done, disable=not progress, desc="simulating", unit="traj") as bar:
         for count in pool.map(_run_worker_shard, todo):
             computed += count

@@ -62,9 +62,10 @@ class ScoreModel(nn.Module):
         self.satisfaction_scale = nn.Parameter(torch.tensor(0.1))
         self.satisfaction_bias = nn.Parameter(torch.tensor(0.0))
         self.satisfaction_log_sigma = nn.Parameter(torch.tensor(0.0))
-        # Ordered probit (config.satisfaction == "ordinal"): score j when the latent
-        # scale * R + N(0, 1) falls between cut points j-1 and j (the first cut, then softplus gaps).
-        self.satisfaction_cuts = nn.Parameter(torch.tensor([-1.5, 0.0, 0.0, 0.0]))
+        if config.satisfaction == "ordinal":
+            # Ordered probit: score j when the latent scale * R + N(0, 1) falls between cut
+            # points j-1 and j (the first cut, then softplus gaps).
+            self.satisfaction_cuts = nn.Parameter(torch.tensor([-1.5, 0.0, 0.0, 0.0]))
 
     def satisfaction_cut_points(self) -> torch.Tensor:
         """The 4 increasing cut points of the ordinal satisfaction likelihood."""
@@ -107,7 +108,7 @@ class ScoreModel(nn.Module):
 
 #: Parameters added after the first release: a checkpoint without them loads with their
 #: initial values (they only matter when training on satisfaction labels).
-OPTIONAL_PARAMETERS = ("satisfaction_scale", "satisfaction_bias", "satisfaction_log_sigma", "satisfaction_cuts")
+OPTIONAL_PARAMETERS = ("satisfaction_scale", "satisfaction_bias", "satisfaction_log_sigma")
 
 
 def build_model(config: ModelConfig, seed: int = 0) -> ScoreModel:

@@ -71,13 +71,14 @@ def log_ndtr(x: Any) -> np.ndarray:
 
 
 def _interval_log_prob(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """log(Phi(high) - Phi(low)), elementwise, for standard-normal bounds."""
-    return _log_diff_exp(log_ndtr(high), log_ndtr(low))
+    """log(Phi(high) - Phi(low)), elementwise, for standard-normal bounds (the clip-em
+    ordinal likelihood's kernel, on float64 arrays)."""
+    import torch
 
+    from pasta_clip_em.losses import interval_log_prob
 
-def _log_diff_exp(log_high: np.ndarray, log_low: np.ndarray) -> np.ndarray:
-    """log(exp(a) - exp(b)) for a >= b, stably."""
-    return log_high + np.log1p(-np.exp(np.minimum(log_low - log_high, -1e-12)))
+    as_tensor = lambda x: torch.as_tensor(np.asarray(x, dtype=np.float64))  # noqa: E731
+    return interval_log_prob(as_tensor(low), as_tensor(high)).numpy()
 
 
 def planted_answer_loglik(world: PlantedWorld, turn: Any, u: np.ndarray, previous: np.ndarray | None) -> np.ndarray:

@@ -98,3 +98,14 @@ def test_ray_missing_is_reported_clearly(monkeypatch):
 
     with pytest.raises(MissingDependencyError, match=r"pasta-t2i\[ray\]"):
         list(RayExecutor().map(scale_tasks.make_state, scale_tasks.square, [1]))
+
+
+def test_spawned_workers_take_their_share_of_the_cores():
+    """Two workers on this machine get cpu_count // 2 threads each (at least 1), not all cores."""
+    import os
+
+    from pasta_core.executors import spawn_pool
+
+    with spawn_pool(2) as pool:
+        got = pool.submit(os.getenv, "OMP_NUM_THREADS").result()
+    assert got == str(max(1, (os.cpu_count() or 1) // 2))
