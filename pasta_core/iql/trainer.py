@@ -84,14 +84,33 @@ def make_optimizer(params: Any, config: IQLConfig) -> Any:
     import torch
 
     # foreach: one multi-tensor kernel per update instead of one per parameter (on CPU the
-    # default is the per-parameter loop; Adafactor's step was ~0.5x a forward+backward).
+    # default is the per-parameter loop). Adafactor: torch's update rule in fewer passes
+    # (torch's own step was ~0.45x a forward+backward of the embedded value model).
     if config.optimizer == "adafactor":
-        return torch.optim.Adafactor(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+        from pasta_core.iql.adafactor import Adafactor
+
+        return Adafactor(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def clip_gradients(grads: list[Any], max_norm: float) -> float:
+    """Scale ``grads`` in place to a global L2 norm of at most ``max_norm`` (none if <= 0);
+    returns the norm before clipping. ``clip_grad_norm_``'s rule (scale by max_norm / (norm
+    + 1e-6) when over), with the sums of squares as dot products and no pass when under:
+    half its time on the embedded value model on CPU."""
+    import torch
+
+    if not grads:
+        return 0.0
+    flat = [g.reshape(-1) if g.dtype in (torch.float32, torch.float64) else g.reshape(-1).float() for g in grads]
+    norm = torch.stack([torch.dot(f, f).to(flat[0].dtype) for f in flat]).sum().sqrt().item()
+    if max_norm > 0 and norm > max_norm:
+        torch._foreach_mul_(grads, max_norm / (norm + 1e-6))
+    return norm
 
 
 @attrs.define
@@ -181,16 +200,15 @@ class IQLTrainer:
         if dp.active:
             parts["loss_q"] = dp.sum(parts["loss_q"].detach() * share)
             parts["loss_v"] = dp.sum(parts["loss_v"].detach() * share)
-        params = [p for p in self.model.module.parameters() if p.grad is not None]
-        norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.zeros(())
+        grads = [p.grad for p in self.model.module.parameters() if p.grad is not None]
+        norm = clip_gradients(grads, cfg.grad_clip)
         self.optimizer.step()
         self.step += 1
         self.update_target()
-        return {
-            "loss_q": parts["loss_q"].item(), "loss_v": parts["loss_v"].item(),
-            "q_mean": float(parts["q"].float().mean()), "v_mean": float(parts["v"].float().mean()),
-            "target_mean": float(parts["target"].mean()), "grad_norm": float(norm),
-        }
+        names = ("loss_q", "loss_v", "q_mean", "v_mean", "target_mean")
+        values = torch.stack([parts["loss_q"].detach().float(), parts["loss_v"].detach().float(),
+                              parts["q"].float().mean(), parts["v"].float().mean(), parts["target"].float().mean()])
+        return {**dict(zip(names, values.tolist())), "grad_norm": norm}
 
     def update_target(self) -> None:
         """Polyak-average every step, or copy the online network every ``target_update``."""
