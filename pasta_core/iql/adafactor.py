@@ -15,7 +15,8 @@ torch's multi-tensor version cost about half a forward+backward of the embedded 
 on CPU (``pasta bench perf``): its RMS values come from ``linalg.vector_norm``, slow on CPU
 (a strided reduction for the column means), V from a matrix product, and it regroups the
 tensors in Python on every step. This one takes the sums of squares as BLAS dot products,
-the row and column means from one materialised g^2, and V as a broadcast product. The state
+the row and column means from one g^2, and V as a broadcast product, with g^2 and V
+written into reused scratch memory (fresh matrices cost their page faults). The state
 (``step``, ``row_var``, ``col_var``, ``variance``) has torch's names, shapes and dtypes, so
 a state saved by either optimizer loads in the other; ``tests/value/test_value_adafactor.py``
 checks the updates against torch's.
@@ -55,6 +56,9 @@ class Adafactor(torch.optim.Optimizer):
             raise InvalidValueError(f"Adafactor weight_decay must be at least 0, got {weight_decay}")
         defaults = {"lr": lr, "beta2_decay": beta2_decay, "eps": eps, "d": d, "weight_decay": weight_decay}
         super().__init__(params, defaults)
+        #: Reused room for g^2 and V: twice the largest parameter, per dtype and device
+        #: (torch's step allocates as much afresh for every parameter).
+        self._scratch: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -80,6 +84,14 @@ class Adafactor(torch.optim.Optimizer):
                 state["variance"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
 
+    def _scratch_pair(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two uninitialised tensors shaped like ``like``, views of the reused scratch."""
+        key, n = (like.dtype, like.device), like.numel()
+        room = self._scratch.get(key)
+        if room is None or room.numel() < 2 * n:
+            room = self._scratch[key] = torch.empty(2 * n, dtype=like.dtype, device=like.device)
+        return room[:n].view(like.shape), room[n : 2 * n].view(like.shape)
+
     def _update(self, p: torch.Tensor, group: dict[str, Any]) -> None:
         if p.grad.is_sparse or p.is_complex():
             raise InvalidValueError("Adafactor here supports dense real parameters only")
@@ -90,15 +102,16 @@ class Adafactor(torch.optim.Optimizer):
         t = state["step"].item()
         weight = t ** group["beta2_decay"]
         alpha = max(eps2, math.sqrt(_mean_square(p))) * min(lr, 1 / math.sqrt(t))
-        squared = g * g
+        squared, variance = self._scratch_pair(g)
+        torch.mul(g, g, out=squared)
         if p.dim() > 1:
             rows, cols = state["row_var"], state["col_var"]
             rows.lerp_(squared.mean(-1, keepdim=True), weight)
             cols.lerp_(squared.mean(-2, keepdim=True), weight)
-            variance = torch.mul(rows, cols).div_(rows.mean(-2, keepdim=True).clamp_min_(eps1))
+            torch.mul(rows, cols, out=variance).div_(rows.mean(-2, keepdim=True).clamp_min_(eps1))
         else:
             state["variance"].lerp_(squared, weight)
-            variance = state["variance"].clone()
+            variance.copy_(state["variance"])
         update = variance.clamp_min_(eps1 * eps1).rsqrt_().mul_(g)
         scale = alpha / max(1.0, math.sqrt(_mean_square(update)) / group["d"])
         if group["weight_decay"] != 0:
