@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 #: Learning rates per backend when --lr is not given. causal-lm: the paper's 1e-5 for a
-#: pretrained LM. embedded: trained from scratch, and torch's Adafactor scales each step by
+#: pretrained LM. embedded: trained from scratch, and Adafactor scales each step by
 #: the weights' own size, so it needs a far larger rate to learn in minutes.
 DEFAULT_LR = {"causal-lm": 1e-5, "embedded": 1e-2}
 
