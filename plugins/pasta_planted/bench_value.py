@@ -97,14 +97,20 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     # factor puts the final rewards near unit spread without changing any preference.
     scale = float(np.std([r[-1] for r in human_rewards])) or 1.0
     regimes = {name: (t, [[x / scale for x in r] for r in rs]) for name, (t, rs) in regimes.items()}
+    per_type_data = regimes.get("mixed")
+    type_means: dict[str, dict[int, float]] = {}
+    if getattr(bench.sizes, "value_center_rewards", False):
+        for name, (t, rs) in list(regimes.items()):
+            centered, type_means[name] = center_per_type(t, rs)
+            regimes[name] = (t, centered)
     options, config = model_options(bench.sizes, bench.seed), iql_config(bench.sizes, bench.seed)
     workers = max(1, getattr(bench, "workers", 1))
     jobs = [(name, t, rs, options, config, bench.out / f"value-{name}", bench.progress and workers <= 1)
             for name, (t, rs) in regimes.items()]
-    if getattr(bench.sizes, "value_slate", False) and "mixed" in regimes:
+    if getattr(bench.sizes, "value_slate", False) and per_type_data is not None:
         steps = max(1, round(bench.sizes.iql_steps * bench.sizes.value_slate_iql_share))
         slate_config = iql_config(bench.sizes, bench.seed, steps)
-        jobs += per_type_jobs(bench, *regimes["mixed"], options, slate_config)
+        jobs += per_type_jobs(bench, *per_type_data, options, slate_config)  # one type each: no centering
     workers = min(workers, len(jobs))
     if workers <= 1:
         results = [train_regime(job) for job in jobs]
@@ -123,10 +129,26 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if "simulated" not in regimes:
         figures["note"] = "simulation stage skipped: only the human-like regime was trained"
     figures["reward_scale"] = scale
+    if type_means:
+        figures["centered_type_means"] = {name: {str(k): round(v, 4) for k, v in m.items()}
+                                          for name, m in type_means.items()}
     figures["value_model"] = options
     figures["iql"] = {k: v for k, v in config.to_dict().items() if k not in ("save_every", "log_every")}
     figures["workers"] = workers
     return models, figures
+
+
+def center_per_type(trajectories: list[Any], rewards: list[list[float]]) -> tuple[list[list[float]], dict[int, float]]:
+    """Each session's return minus the mean return of its user type (taken from the final
+    turn's reward); sessions without a type are centred on the mean of all. Returns the
+    new rewards and the means taken away."""
+    returns = np.array([sum(r) for r in rewards])
+    types = np.array([t.user_type if t.user_type is not None else -1 for t in trajectories])
+    means = {int(k): float(returns[types == k].mean()) for k in np.unique(types)}
+    if -1 in means:
+        means[-1] = float(returns.mean())
+    centered = [r[:-1] + [r[-1] - means[int(k)]] for r, k in zip(rewards, types)]
+    return centered, means
 
 
 def per_type_jobs(bench: Any, trajectories: list[Any], rewards: list[list[float]], options: dict[str, Any],

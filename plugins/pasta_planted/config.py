@@ -149,6 +149,9 @@ class BenchConfig:
     regime's sessions of that type) and the learned user model's posterior, the slate judged
     as a whole (:mod:`pasta_value.slate`; ``value_slate_temperature`` its choice temperature,
     ``value_slate_iql_share`` the share of ``iql_steps`` each per-type model trains for).
+    ``value_center_rewards`` takes from each session's final reward the mean final reward
+    of its user type (in its regime) before the one-model regimes train: a per-type shift
+    changes no choice, so it is noise to a value model that does not see the type.
     """
 
     sessions: int = attrs.field(default=2000, converter=int)
@@ -173,6 +176,7 @@ class BenchConfig:
     value_slate: bool = attrs.field(default=True, converter=bool)
     value_slate_temperature: float = attrs.field(default=0.2, converter=float)
     value_slate_iql_share: float = attrs.field(default=1.0, converter=float)
+    value_center_rewards: bool = attrs.field(default=False, converter=bool)
 
     def __attrs_post_init__(self) -> None:
         if self.value_slate_temperature < 0:

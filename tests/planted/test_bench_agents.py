@@ -123,3 +123,21 @@ def test_remembering_t2i_gives_back_the_same_pictures() -> None:
     t2i.render(["x", "y"], [3, 4])  # the red cat is now the oldest of 4: forgotten
     t2i.render(["a red cat"], [1])
     assert inner.drawn == 5
+
+
+def test_center_per_type_removes_each_types_mean_return() -> None:
+    """Centred returns average 0 within every type; differences within a type are kept;
+    a session without a type is centred on the mean of all."""
+    from types import SimpleNamespace
+
+    from pasta_planted.bench_value import center_per_type
+
+    types = [0, 0, 1, 1, 1, None]
+    finals = [1.0, 3.0, -2.0, 0.0, 5.0, 4.0]
+    trajectories = [SimpleNamespace(user_type=k) for k in types]
+    rewards = [[0.0, 0.0, f] for f in finals]
+    centered, means = center_per_type(trajectories, rewards)
+    assert means[0] == pytest.approx(2.0) and means[1] == pytest.approx(1.0)
+    assert means[-1] == pytest.approx(np.mean(finals))
+    assert [r[:2] for r in centered] == [[0.0, 0.0]] * 6  # only the final turn moves
+    assert [r[-1] for r in centered] == pytest.approx([-1.0, 1.0, -3.0, -1.0, 4.0, 4.0 - np.mean(finals)])
