@@ -1,4 +1,5 @@
-"""pasta_core's Adafactor takes torch.optim.Adafactor's steps, and their states interchange."""
+"""pasta_core's Adafactor takes torch.optim.Adafactor's steps, and their states interchange;
+the IQL trainer's gradient clip follows clip_grad_norm_."""
 
 from __future__ import annotations
 
