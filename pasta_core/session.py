@@ -35,6 +35,7 @@ from pasta_core.config import EpisodeConfig
 from pasta_core.episode import Agent, image_seeds, make_turn, propose, render_slates
 from pasta_core.errors import InvalidValueError, SessionError
 from pasta_core.plugins import Plugins, get_plugins
+from pasta_core.png import save_png
 from pasta_core.store import read_trajectories, write_trajectories
 from pasta_core.types import Candidate, Column, History, Trajectory, Turn
 from pasta_core.users import Answer
@@ -72,15 +73,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def image_ref(turn: int, column: int, image: int) -> str:
     """Where an image is saved, relative to the session folder (all 1-based)."""
     return f"images/turn-{turn}/col-{column}-img-{image}.png"
-
-
-def save_png(image: Any, path: Path) -> None:
-    """Write ``image`` as PNG atomically: a crash leaves the whole file or none, never a
-    truncated one (which resume would take for a saved image)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG", compress_level=1)  # 3x faster than the default, files ~1.3x
-    os.replace(tmp, path)
 
 
 class Session:

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from pasta_core.config import EpisodeConfig
 from pasta_core.episode import Agent, derive_seed, run_episodes
 from pasta_core.errors import InvalidValueError, SessionError
+from pasta_core.png import save_png
 from pasta_core.store import TrajectoryWriter, to_table
 from pasta_core.types import Trajectory, word_count
 
@@ -323,7 +324,7 @@ class Simulator:
                 column = []
                 for m, s in enumerate(seeds):
                     ref = folder / f"t{n}-c{c}-m{m}.png"
-                    self.t2i.images[(candidate.text, s)].save(self.folder / ref)
+                    save_png(self.t2i.images[(candidate.text, s)], self.folder / ref)
                     column.append(ref.as_posix())
                 refs.append(column)
             turns.append(attrs.evolve(turn, image_refs=refs))

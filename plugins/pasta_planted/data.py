@@ -23,6 +23,7 @@ import numpy as np
 
 from pasta_core.config import EpisodeConfig
 from pasta_core.episode import derive_seed
+from pasta_core.png import save_png
 from pasta_core.simulate import check_manifest, load_prompts, run_shards, write_shard
 from pasta_core.store import TrajectoryWriter
 from pasta_core.types import Trajectory
@@ -71,9 +72,7 @@ def _save_images(folder: Path, trajectory: Trajectory, columns: list[Any]) -> Tr
             names = []
             for m, image in enumerate(column.images):
                 ref = f"images/{trajectory.session_id}/t{n}-c{c}-m{m}.png"
-                path = folder / ref
-                path.parent.mkdir(parents=True, exist_ok=True)
-                image.save(path)
+                save_png(image, folder / ref)
                 names.append(ref)
             refs.append(names)
         turns.append(attrs.evolve(turn, image_refs=refs))

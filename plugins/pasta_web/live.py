@@ -8,7 +8,6 @@ the session, so the page can show images as they finish.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections.abc import Sequence
@@ -16,16 +15,10 @@ from typing import Any
 
 from pasta_core.episode import Agent
 from pasta_core.plugins import Plugins
+from pasta_core.png import png_bytes
 from pasta_core.protocols import T2IModel
 from pasta_core.session import ComponentSpec
 from pasta_web.settings import Arm
-
-
-def png_bytes(image: Any) -> bytes:
-    """An image as PNG bytes (fast compression: these are served once or twice)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 class RenderListener:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import random
 import re
 import secrets
@@ -25,6 +24,7 @@ import attrs
 
 from pasta_core.errors import InvalidValueError, PastaError
 from pasta_core.plugins import Plugins, get_plugins
+from pasta_core.png import save_png
 from pasta_core.session import SESSION_FILE, TRAJECTORY_FILE, Session
 from pasta_core.store import read_trajectories
 from pasta_core.types import Column
@@ -459,10 +459,7 @@ class WebSessions:
         shared = self.pool.get(Arm.from_spec(row.arm_spec))
         with shared.lock:
             (picture,) = shared.t2i.render([turn.slate[column - 1]["text"]], [turn.seeds[column - 1][image - 1]])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        picture.save(tmp, format="PNG", compress_level=1)
-        os.replace(tmp, path)
+        save_png(picture, path)
 
     # -- the evaluation phase ---------------------------------------------------------------
 

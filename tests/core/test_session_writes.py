@@ -134,17 +134,6 @@ def test_a_crash_after_the_click_resumes_with_the_same_images(tmp_path, monkeypa
     assert not list(b.rglob("*.tmp"))
 
 
-def test_save_png_never_leaves_a_truncated_file(tmp_path):
-    class Failing:
-        def save(self, path, **options):
-            Path(path).write_bytes(b"\x89PNG\r\n")  # the encoder dies half way
-            raise OSError("killed")
-
-    with pytest.raises(OSError):
-        save_png(Failing(), tmp_path / "x.png")
-    assert not (tmp_path / "x.png").exists()
-
-
 def test_resume_refuses_image_paths_outside_the_session_folder(tmp_path):
     session = _fake_session(tmp_path / "s")
     session.start("a small boat")

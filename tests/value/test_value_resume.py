@@ -119,3 +119,18 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path) -> No
     a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_batches_drawn_ahead_are_the_batches_of_their_steps() -> None:
+    """The trainer draws SAMPLE_AHEAD batches at once; each is sample_batch(seed, step), across
+    a block's end, after a jump forward (a resume) and after a jump back."""
+    from pasta_core.iql import IQLTrainer, sample_batch
+    from pasta_core.iql.trainer import SAMPLE_AHEAD
+
+    data = _data()
+    trainer = IQLTrainer(_model(), data, CONFIG)
+    for step in (0, 1, SAMPLE_AHEAD - 1, SAMPLE_AHEAD, 3 * SAMPLE_AHEAD + 5, 2):
+        got, want = trainer._batch(step), sample_batch(data, CONFIG.batch_size, CONFIG.seed, step)
+        for name in ("history", "candidate", "reward", "next_history"):
+            assert (getattr(got, name) == getattr(want, name)).all(), (step, name)
+    assert len(trainer._ahead) <= SAMPLE_AHEAD
