@@ -14,12 +14,16 @@ Per parameter ``p`` with gradient ``g`` at step ``t`` (torch's defaults: ``beta2
 torch's multi-tensor version cost about half a forward+backward of the embedded value model
 on CPU (``pasta bench perf``): its RMS values come from ``linalg.vector_norm``, slow on CPU
 (a strided reduction for the column means), V from a matrix product, and it regroups the
-tensors in Python on every step. This one takes the sums of squares as BLAS dot products,
-the row and column means from one g^2, and V as a broadcast product, with g^2 and V
-written into reused scratch memory (fresh matrices cost their page faults). The state
-(``step``, ``row_var``, ``col_var``, ``variance``) has torch's names, shapes and dtypes, so
-a state saved by either optimizer loads in the other; ``tests/value/test_value_adafactor.py``
-checks the updates against torch's.
+tensors in Python on every step. This one takes the sums of squares as BLAS dot products
+and the row and column means from one g^2. For a matrix V is never formed: 1 / sqrt(max(V,
+eps1^2)) is the outer product of the row and column vectors' inverse square roots, capped
+at 1 / eps1, so the square roots are taken on vectors and the matrix sees one broadcast
+product. g^2 and that product go into reused scratch memory (fresh matrices cost their
+page faults). On the embedded value model's parameters a step takes 0.47-0.49x of torch's
+time (interleaved with it, one thread). The state (``step``, ``row_var``, ``col_var``,
+``variance``) has torch's names, shapes and dtypes, so a state saved by either optimizer
+loads in the other; ``tests/value/test_value_adafactor.py`` checks the updates against
+torch's.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ SECTIONS = ("latency", "training", "simulation", "memory")
               help="Workers of the process pool and of Ray.")
 @click.option("--executors", default="in-process,process,ray", show_default=True,
               help="Executors to compare (ray is skipped with a note when not installed).")
+@click.option("--rounds", type=click.IntRange(1, 20), default=None,
+              help="Rounds of the simulation-throughput runs, executors taking turns; medians reported "
+                   "(default 3; 1 with --quick).")
 @click.option("--latency", type=float, default=0.3, show_default=True,
               help="Simulated LLM round trip (s) added to every generator call in the prefetch runs.")
 def perf_command(**kw: Any) -> None:
@@ -38,6 +41,7 @@ def perf_command(**kw: Any) -> None:
         sections=sections, quick=quick, count=kw["count"] or (40 if quick else 200),
         sizes=tuple(int(s) for s in sizes.split(",")), workers=kw["workers"],
         executors=tuple(e.strip() for e in kw["executors"].split(",") if e.strip()), latency=kw["latency"],
+        rounds=kw["rounds"] or (1 if quick else 3),
     )
     files = run_perf(options, kw["out"])
     click.echo(f"report: {files['markdown']}\nfigures: {files['json']}")

@@ -84,11 +84,15 @@ def markdown(result: dict[str, Any]) -> str:
                          "ratio online", "ratio networks", "ratio networks + opt"], rows)
     if "simulation" in result:
         sim = result["simulation"]
-        lines += ["## Simulation throughput", "", f"N = {sim['count']}, shards of {sim['shard_size']}.", ""]
+        rounds = sim.get("rounds", 1)
+        lines += ["## Simulation throughput", "", f"N = {sim['count']}, shards of {sim['shard_size']}"
+                  + (f"; medians of {rounds} rounds, the executors taking turns." if rounds > 1 else "."), ""]
         rows = [[r.get("executor"), r.get("workers", ""), r.get("seconds", r.get("error")),
-                 r.get("trajectories_per_s", ""), r.get("speedup_vs_serial", ""), r.get("ray_start_s") or ""]
+                 r.get("trajectories_per_s", ""), r.get("speedup_vs_serial", ""),
+                 " / ".join(map(str, r.get("round_speedups", []))), r.get("ray_start_s") or ""]
                 for r in sim["runs"]]
-        lines += _table(["executor", "workers", "seconds", "trajectories/s", "speed-up", "Ray start s"], rows)
+        lines += _table(["executor", "workers", "seconds", "trajectories/s", "speed-up", "per round", "Ray start s"],
+                        rows)
         lines += [f"- {note}" for note in sim["notes"]] + ([""] if sim["notes"] else [])
     if "memory" in result:
         mem = result["memory"]

@@ -23,6 +23,7 @@ class PerfOptions:
     workers: int = 2
     executors: tuple[str, ...] = ("in-process", "process", "ray")
     latency: float = 0.3
+    rounds: int = 3
 
 
 def machine() -> dict[str, Any]:
@@ -76,5 +77,5 @@ def _measure(section: str, options: PerfOptions) -> dict[str, Any]:
     from pasta_bench.simulation import memory_section, throughput_section
 
     if section == "simulation":
-        return throughput_section(options.count, options.workers, options.executors)
+        return throughput_section(options.count, options.workers, options.executors, options.rounds)
     return memory_section(options.sizes)

@@ -96,3 +96,28 @@ def test_persisted_latency_reports_close_apart():
                           "prefetch": {}}}
     assert any("close()" in row[0] for row in targets(result))
     assert "| close_per_session |" in markdown(result)
+
+
+def test_throughput_rounds_take_turns_and_report_medians(monkeypatch):
+    """Three rounds: each speed-up is against its own round's serial run; medians reported."""
+    import pasta_bench.simulation as simulation
+
+    seconds = {"in-process": iter([20.0, 22.0, 30.0]), "process": iter([10.0, 12.0, 15.0])}
+    order = []
+
+    def fake_child(n, executor, workers, shard_size):
+        order.append(executor)
+        return {"n": n, "executor": executor, "workers": workers, "shard_size": shard_size,
+                "seconds": next(seconds[executor]), "ray_start_s": None, "peak_rss_mib": 100.0 + len(order),
+                "peak_rss_children_mib": 0.0}
+
+    monkeypatch.setattr(simulation, "run_child", fake_child)
+    section = simulation.throughput_section(200, 2, ("in-process", "process"), rounds=3)
+    assert order == ["in-process", "process"] * 3
+    serial, pool = section["runs"]
+    assert serial["seconds"] == 22.0 and serial["round_seconds"] == [20.0, 22.0, 30.0]
+    assert pool["round_speedups"] == [2.0, 1.83, 2.0] and pool["speedup_vs_serial"] == 2.0
+    assert pool["seconds"] == 12.0 and pool["trajectories_per_s"] == round(200 / 12.0, 3)
+    assert pool["peak_rss_mib"] == 106.0
+    assert "2.0 / 1.83 / 2.0" in markdown({"machine": {"machine": "x", "cpus": 2, "python": "3.11"},
+                                           "simulation": section})
