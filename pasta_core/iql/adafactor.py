@@ -60,7 +60,7 @@ class Adafactor(torch.optim.Optimizer):
             raise InvalidValueError(f"Adafactor weight_decay must be at least 0, got {weight_decay}")
         defaults = {"lr": lr, "beta2_decay": beta2_decay, "eps": eps, "d": d, "weight_decay": weight_decay}
         super().__init__(params, defaults)
-        #: Reused room for g^2 and V: twice the largest parameter, per dtype and device
+        #: Reused room for g^2 and the update: twice the largest parameter, per dtype and device
         #: (torch's step allocates as much afresh for every parameter).
         self._scratch: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
         self._views: dict[torch.Tensor, tuple[torch.Tensor, torch.Tensor]] = {}  # per parameter
@@ -120,8 +120,8 @@ class Adafactor(torch.optim.Optimizer):
             rows.lerp_(squared.mean(-1, keepdim=True), weight)
             cols.lerp_(squared.mean(-2, keepdim=True), weight)
             # V = R C / max(mean(R), eps1) is an outer product, so 1 / sqrt(max(V, eps1^2))
-            # is one too, capped at 1 / eps1: rsqrt on the row and column vectors, not on
-            # the matrix (one pass over it instead of four).
+            # is one too, capped at 1 / eps1: rsqrt on the row and column vectors. The matrix
+            # sees a product and a cap, not a product, a division, a clamp and a rsqrt.
             row_scale = rows.div(rows.mean(-2, keepdim=True).clamp_min_(eps1)).rsqrt_()
             cap = 1 / eps1 if eps1 > 0 else math.inf
             update = torch.mul(row_scale, cols.rsqrt(), out=variance).clamp_max_(cap).mul_(g)
