@@ -2,7 +2,7 @@
 
 Pillow chooses a filter for every row by trying all five; that search, not zlib, is most
 of its cost. Measured on the procedural renderer's 256 px images and on smooth, noisy
-256 px and 1024 px pictures, Pillow (``compress_level=1``) took 2.1-2.5x the time of this
+256 px and 1024 px pictures, Pillow (``compress_level=1``) took 1.8-2.7x the time of this
 writer, and its files were 0-4% smaller (``benchmarks/bench_png.py``). Here every row
 uses the Sub filter (each byte minus the byte one pixel to its left), computed by numpy,
 and zlib compresses at level 1. Both release the GIL, so a background writer runs beside
