@@ -20,7 +20,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from pasta_core.png import png_bytes
+from pasta_core.png import pillow_png, png_bytes
 
 STYLES = ("oil painting", "watercolor", "photo", "pixel art", "sketch", "flat", "poster", "3d render")
 
@@ -44,12 +44,6 @@ def image_sets() -> dict[str, list[Image.Image]]:
     }
 
 
-def pillow(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
 def measure(images: list[Image.Image], encode, repeats: int) -> tuple[float, int]:
     times = []
     for _ in range(repeats):
@@ -70,7 +64,7 @@ def main() -> None:
     results = {}
     for name, images in image_sets().items():
         ours_s, ours_bytes = measure(images, png_bytes, args.repeats)
-        pil_s, pil_bytes = measure(images, pillow, args.repeats)
+        pil_s, pil_bytes = measure(images, pillow_png, args.repeats)
         results[name] = {"pasta_ms": round(ours_s * 1e3, 2), "pillow_ms": round(pil_s * 1e3, 2),
                          "pillow_time_ratio": round(pil_s / ours_s, 2),
                          "pasta_kib": ours_bytes // 1024, "pillow_kib": pil_bytes // 1024,

@@ -2,11 +2,11 @@
 
 Pillow chooses a filter for every row by trying all five; that search, not zlib, is most
 of its cost. Measured on the procedural renderer's 256 px images and on smooth, noisy
-256 px and 1024 px pictures, Pillow (``compress_level=1``) took 1.8-2.7x the time of this
-writer, and its files were 0-4% smaller (``benchmarks/bench_png.py``). Here every row
-uses the Sub filter (each byte minus the byte one pixel to its left), computed by numpy,
-and zlib compresses at level 1. Both release the GIL, so a background writer runs beside
-a T2I model instead of waiting for it.
+256 px and 1024 px pictures, Pillow (``compress_level=1``) took 1.75-2.65x the time of
+this writer over two runs, and its files were 0-4% smaller (``benchmarks/bench_png.py``).
+Here every row uses the Sub filter (each byte minus the byte one pixel to its left),
+computed by numpy, and zlib compresses at level 1. Both release the GIL, so a background
+writer runs beside a T2I model instead of waiting for it.
 
 Modes other than L, RGB and RGBA (16-bit, palette, 1-bit, LA), and images that carry an
 ICC profile or a transparency key, are written by Pillow.
@@ -33,7 +33,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
-def _pillow_png(image: Any, level: int) -> bytes:
+def pillow_png(image: Any, level: int = 1) -> bytes:
+    """``image`` as PNG by Pillow's encoder: the fallback here, the reference in
+    ``benchmarks/bench_png.py``."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=level)
     return buffer.getvalue()
@@ -45,7 +47,7 @@ def png_bytes(image: Any, level: int = 1) -> bytes:
 
     color = _COLOR_TYPE.get(image.mode)
     if color is None or not image.width or not image.height or {"icc_profile", "transparency"} & set(image.info):
-        return _pillow_png(image, level)
+        return pillow_png(image, level)
     channels = len(image.mode)  # bytes per pixel: L 1, RGB 3, RGBA 4
     rows = np.asarray(image, dtype=np.uint8).reshape(image.height, image.width * channels)
     filtered = np.empty((image.height, rows.shape[1] + 1), np.uint8)

@@ -73,7 +73,7 @@ def throughput_section(count: int, workers: int, executors: tuple[str, ...], rou
     With several ``rounds`` the executors take turns (serial, pool, Ray, serial, ...), each
     round's speed-ups are against that round's serial run, and an executor's figures are
     the medians over the rounds. One run each moved the 2-worker speed-ups by +-0.2x on a
-    shared 2-core machine: the serial run took 20.0-22.8 s, the pool's 11.4-12.9 s."""
+    shared 2-core machine: the serial run took 17-25 s, the pool's 9.4-15 s."""
     import statistics
 
     shard_size = max(1, count // (4 * workers))
