@@ -140,8 +140,21 @@ class Plugins:
             raise PluginError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}") from None
 
     def create(self, kind: str, name: str, **options: Any) -> Any:
-        """Build component ``name`` of ``kind`` with ``options``."""
-        return self.registry(kind).create(name, **options)
+        """Build component ``name`` of ``kind`` with ``options``; a factory that takes a
+        ``plugins`` keyword gets this set (components never fetch a global one)."""
+        return self.registry(kind).create(name, self, **options)
+
+    def load(self, kind: str, name_or_folder: str | os.PathLike[str], **options: Any) -> Any:
+        """A registered component by name, or one saved in a checkpoint folder.
+
+        A folder holds ``config.json`` whose ``"plugin"`` key names the registered factory
+        that loads it; that factory gets ``path=<folder>`` and ``options``. This is the one
+        resolver of "name or checkpoint folder" for every kind."""
+        target = os.fspath(name_or_folder)
+        registry = self.registry(kind)
+        if target in registry or not (os.path.isdir(target) or os.sep in target or "/" in target):
+            return registry.create(target, self, **options)
+        return self.create(kind, checkpoint_plugin(target, kind), **{**options, "path": target})
 
     def info(self) -> list[PluginInfo]:
         """What is installed: every loaded plugin with its hooks."""
@@ -164,6 +177,35 @@ class Plugins:
             for entry in registry:
                 result.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
         return result
+
+
+#: How to make a checkpoint of each kind, for error messages.
+_MAKE_ONE = {
+    "value-model": "; train one with: pasta value train --data PATH --out DIR",
+    "user-model": "; train one with: pasta user-model train --out DIR",
+}
+
+
+def checkpoint_plugin(folder: str | os.PathLike[str], kind: str = "component") -> str:
+    """The registered plugin name recorded in a checkpoint folder's ``config.json``."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder)
+    config = path / "config.json"
+    hint = _MAKE_ONE.get(kind, "")
+    if not path.is_dir():
+        raise PluginError(f"{folder} is neither a registered {kind} name nor a checkpoint folder{hint}")
+    if not config.is_file():
+        raise PluginError(f"{folder} is not a {kind} checkpoint folder (no config.json){hint}")
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+        name = data["plugin"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise PluginError(f"{config} does not name the plugin that loads it (a 'plugin' key)") from None
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"{config}: 'plugin' must be a registered name, got {name!r}")
+    return name
 
 
 _default: Plugins | None = None

@@ -75,6 +75,24 @@ class Registry(Generic[T]):
         except KeyError:
             raise UnknownPluginError(self.kind, name, self.names()) from None
 
-    def create(self, name: str, **options: Any) -> T:
-        """Build the component ``name`` with ``options`` passed to its factory."""
-        return self.get(name).factory(**options)
+    def create(self, name: str, context: Any = None, **options: Any) -> T:
+        """Build the component ``name`` with ``options`` passed to its factory.
+
+        A factory that declares a ``plugins`` keyword parameter also gets ``context`` (the
+        :class:`~pasta_core.plugins.Plugins` set it is created from) as ``plugins=``, so it
+        builds its own parts (an aggregator, an encoder) from that set and no global one."""
+        factory = self.get(name).factory
+        if context is not None and "plugins" not in options and _takes_plugins(factory):
+            options["plugins"] = context
+        return factory(**options)
+
+
+def _takes_plugins(factory: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    kind = parameters["plugins"].kind if "plugins" in parameters else None
+    return kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

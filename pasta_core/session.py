@@ -21,7 +21,6 @@ same) and picks the session up again.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Sequence
@@ -32,17 +31,16 @@ from typing import Any
 import attrs
 
 from pasta_core.config import EpisodeConfig
-from pasta_core.episode import Agent, image_seeds, make_turn, propose, render_slates
+from pasta_core.engine import Agent, Proposal, answer_turn, propose, record_turn, render_proposals
 from pasta_core.errors import InvalidValueError, SessionError
+from pasta_core.folder import SESSION_FILE, TRAJECTORY_FILE, SessionFolder, image_ref, image_refs
 from pasta_core.plugins import Plugins, get_plugins
-from pasta_core.png import save_png
-from pasta_core.store import read_trajectories, write_trajectories
-from pasta_core.types import Candidate, Column, History, Trajectory, Turn
-from pasta_core.users import Answer
+from pasta_core.protocols import Answer, User
+from pasta_core.streams import EpisodeStreams
+from pasta_core.types import Candidate, Column, History, Trajectory
 from pasta_core.writes import FileJob, finish
 
-SESSION_FILE = "session.json"
-TRAJECTORY_FILE = "trajectory.parquet"
+__all__ = ["SESSION_FILE", "TRAJECTORY_FILE", "ComponentSpec", "Session", "image_ref", "play"]
 #: Slates whose files may wait for the writer before a new slate waits for the oldest
 #: (bounds memory when turns come faster than the disk takes them).
 MAX_PENDING_SLATES = 3
@@ -64,17 +62,6 @@ def _build_agent(plugins: Plugins, components: dict[str, ComponentSpec]) -> Agen
     )
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def image_ref(turn: int, column: int, image: int) -> str:
-    """Where an image is saved, relative to the session folder (all 1-based)."""
-    return f"images/turn-{turn}/col-{column}-img-{image}.png"
-
-
 class Session:
     """One episode with a person (or any caller) answering each turn."""
 
@@ -93,8 +80,10 @@ class Session:
         self.prefetch = prefetch
         self.config = config or EpisodeConfig()
         self.seed = int(seed)
+        self.streams = EpisodeStreams(self.seed)
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.folder = Path(folder) if folder is not None else None
+        self.store = SessionFolder(self.folder) if self.folder is not None else None
         self.components = components or {}
         self.user_type = user_type
         self._history: History | None = None
@@ -103,8 +92,8 @@ class Session:
         self._workers: ThreadPoolExecutor | None = None  # prefetch branches
         self._writer: ThreadPoolExecutor | None = None  # one thread: slate files, in order
         self._writes: dict[int, list[FileJob]] = {}  # turn -> [grid, image 1, image 2, ...]
-        self._branches: dict[int, Future[tuple[list[Candidate], list[Candidate]]]] = {}
-        self._next: Future[tuple[list[Candidate], list[Candidate]]] | None = None
+        self._branches: dict[int, Future[Proposal]] = {}
+        self._next: Future[Proposal] | None = None
 
     # -- construction -------------------------------------------------------------------
 
@@ -151,20 +140,20 @@ class Session:
         ``restore_images`` the answered turns' images and grids that a crash kept from disk
         are made again first (:meth:`restore_images`); a caller that restores images on
         demand itself (the web app) passes False."""
-        folder = Path(folder)
-        state_file = folder / SESSION_FILE
-        if not state_file.is_file():
-            raise SessionError(f"{folder} is not a PASTA session folder (no {SESSION_FILE})")
-        state = json.loads(state_file.read_text())
-        components = {k: ComponentSpec(v["name"], v.get("options", {})) for k, v in state["components"].items()}
-        config = EpisodeConfig(**{**state["config"], "categories": tuple(state["config"]["categories"])})
+        store = SessionFolder(folder)
+        state = store.read_state()
+        try:
+            components = {k: ComponentSpec(v["name"], dict(v.get("options", {})))
+                          for k, v in state["components"].items()}
+            config = EpisodeConfig(**{**state["config"], "categories": tuple(state["config"]["categories"])})
+            seed, session_id, prompt = int(state["seed"]), str(state["session_id"]), state["initial_prompt"]
+            user_type = state.get("user_type")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise SessionError(f"{store.state_file} is malformed ({type(exc).__name__}: {exc}); "
+                               "restore it or start a new session") from None
         agent = agent or _build_agent(plugins or get_plugins(), components)
-        session = cls(agent, config, state["seed"], folder, state["session_id"], components, state.get("user_type"))
-        history = History(state["initial_prompt"])
-        if (folder / TRAJECTORY_FILE).is_file():
-            (trajectory,) = read_trajectories(folder / TRAJECTORY_FILE)
-            history = trajectory.history
-        session._history = history
+        session = cls(agent, config, seed, folder, session_id, components, user_type)
+        session._history = store.read_history(prompt)
         if restore_images:
             session.restore_images()
         if not session.done:
@@ -232,12 +221,9 @@ class Session:
         The trajectory row is on disk when this returns; the slate's image files may still
         be in the background writer (:meth:`wait_for_files`). A background write that failed
         is raised here (before anything is recorded) or by :meth:`close`."""
-        from pasta_core.episode import turn_reward
-
         self._raise_write_errors()
-        turn = self.turn
-        refs = self._image_refs(turn, self._columns) if self.folder is not None else ()
-        record = make_turn(self._candidates, self._columns, answer, turn_reward(answer, turn, self.config), refs)
+        refs = image_refs(self.turn, self._columns) if self.folder is not None else ()
+        record = record_turn(self.history, self._candidates, self._columns, answer, self.config, refs)
         self._history = self.history.append(record)
         self._columns, self._candidates = [], []
         self._save_trajectory()  # the row is on disk before the click returns; the images may follow
@@ -296,10 +282,10 @@ class Session:
     def _prepare(self) -> list[Column]:
         proposal = self._next.result() if self._next is not None else None
         self._next = None
-        candidates, slate = proposal or propose(self.agent, self.history, self.config, self.seed)
-        seeds = image_seeds(self.seed, self.turn, len(slate), self.config.images_per_prompt)
-        (columns,) = render_slates(self.agent.t2i, [slate], [seeds])
-        self._candidates, self._columns = candidates, columns
+        proposal = proposal or propose(self.agent, self.history, self.config, self.streams)
+        (columns,) = render_proposals(self.agent.t2i, [proposal], [self.streams], [self.turn],
+                                      self.config.images_per_prompt)
+        self._candidates, self._columns = list(proposal.candidates), columns
         if self.folder is not None:
             self._queue_slate(self.turn, columns)
         # A generator with a ``prefetch`` attribute set to False (paid LLM APIs by default)
@@ -311,22 +297,22 @@ class Session:
     def _start_branches(self) -> None:
         """Prepare the next turn's candidates and slate for every possible click.
 
-        Assumes, like every built-in, that generators and selectors do not read rewards or
-        image paths from the history (unknown before the click)."""
+        Assumes, like every built-in, that generators and selectors do not read rewards,
+        ratings or image paths from the history (unknown before the click). The calls run
+        on worker threads (the concurrency contract in :mod:`pasta_core.protocols`)."""
         for choice in range(len(self._columns)):
-            hypothetical = make_turn(self._candidates, self._columns, Answer(choice), None)
+            hypothetical = record_turn(self.history, self._candidates, self._columns, Answer(choice), self.config,
+                                       reward=False)
             history = self.history.append(hypothetical)
-            self._branches[choice] = self._executor().submit(propose, self.agent, history, self.config, self.seed)
+            self._branches[choice] = self._executor().submit(propose, self.agent, history, self.config, self.streams)
 
     def _component_dict(self) -> dict[str, Any]:
         return {k: {"name": v.name, "options": v.options} for k, v in self.components.items()}
 
     def _save_state(self) -> None:
-        if self.folder is None:
+        if self.store is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        _write_json(
-            self.folder / SESSION_FILE,
+        self.store.write_state(
             {
                 "session_id": self.session_id,
                 "initial_prompt": self.history.initial_prompt,
@@ -339,9 +325,9 @@ class Session:
 
     def grid_path(self, turn: int | None = None) -> Path | None:
         """Where the labelled grid picture of a turn is (or will be) saved."""
-        if self.folder is None:
+        if self.store is None:
             return None
-        return self.folder / "grids" / f"turn-{turn or self.turn}.png"
+        return self.store.grid_path(turn or self.turn)
 
     def saved_grid(self) -> Path | None:
         """The grid picture of the slate on show, once it is on disk (waits for it only:
@@ -357,48 +343,21 @@ class Session:
         Images are re-rendered from the prompts and seeds in the trajectory, one T2I call
         per turn; with a T2I model seeded per image (every built-in) they are the same
         pictures. Grids are rebuilt from the images. Returns the number of images made."""
-        if self.folder is None:
+        if self.store is None:
             return 0
         made = 0
         for number, turn in enumerate(self.history.turns, start=1):
-            missing = [(c, m) for c, refs in enumerate(turn.image_refs) for m, ref in enumerate(refs)
-                       if not self._inside(ref).is_file()]
+            missing = self.store.missing_images(turn)
             if missing:
                 prompts = [turn.slate[c].text for c, _ in missing]
                 images = self.agent.t2i.render(prompts, [int(turn.seeds[c][m]) for c, m in missing])
                 for (c, m), image in zip(missing, images):
-                    save_png(image, self._inside(turn.image_refs[c][m]))
+                    self.store.write_image(image, turn.image_refs[c][m])
                 made += len(missing)
-            grid = self.grid_path(number)
-            if turn.image_refs and grid is not None and not grid.is_file():
-                self._write_grid(number, self._saved_columns(turn), grid)
+            grid = self.store.grid_path(number)
+            if turn.image_refs and not grid.is_file():
+                self._write_grid(number, self.store.saved_columns(turn), grid)
         return made
-
-    def _inside(self, ref: str) -> Path:
-        """A recorded image path, refused if it points outside the session folder."""
-        assert self.folder is not None
-        folder = self.folder.resolve()
-        path = (folder / ref).resolve()
-        if folder not in path.parents:
-            raise SessionError(f"image path {ref!r} in {self.folder} points outside the session folder")
-        return path
-
-    def _saved_columns(self, turn: Turn) -> list[Column]:
-        from PIL import Image
-
-        columns = []
-        for candidate, seeds, refs in zip(turn.slate, turn.seeds, turn.image_refs):
-            images = []
-            for ref in refs:
-                with Image.open(self._inside(ref)) as image:
-                    images.append(image.copy())
-            columns.append(Column(candidate, images, seeds))
-        return columns
-
-    @staticmethod
-    def _image_refs(turn: int, columns: Sequence[Column]) -> list[list[str]]:
-        return [[image_ref(turn, c, m) for m in range(1, len(column.images) + 1)]
-                for c, column in enumerate(columns, start=1)]
 
     def _queue_slate(self, turn: int, columns: list[Column]) -> None:
         """Hand the slate's grid, then its images, to the background writer."""
@@ -408,7 +367,7 @@ class Session:
         grid = self.grid_path(turn)
         assert grid is not None
         jobs = [FileJob(lambda: self._write_grid(turn, columns, grid))]
-        for column, refs in zip(columns, self._image_refs(turn, columns)):
+        for column, refs in zip(columns, image_refs(turn, columns)):
             for image, ref in zip(column.images, refs):
                 jobs.append(FileJob(lambda image=image, ref=ref: self._write_image(image, ref)))
         queue = self._write_queue()
@@ -419,12 +378,13 @@ class Session:
     def _write_grid(self, turn: int, columns: Sequence[Column], path: Path) -> None:
         from pasta_core.grid import slate_grid
 
+        assert self.store is not None
         title = f"Turn {turn} of {self.config.turns}: {self.history.initial_prompt}"
-        save_png(slate_grid(columns, title=title), path)
+        self.store.write_picture(slate_grid(columns, title=title), path)
 
     def _write_image(self, image: Any, ref: str) -> None:
-        assert self.folder is not None
-        save_png(image, self.folder / ref)
+        assert self.store is not None
+        self.store.write_image(image, ref)
 
     def _raise_write_errors(self) -> None:
         """Forget finished background writes; raise the error of one that failed."""
@@ -439,15 +399,14 @@ class Session:
                 ) from error
 
     def _save_trajectory(self) -> None:
-        if self.folder is not None:
-            write_trajectories(self.folder / TRAJECTORY_FILE, [self.trajectory])
+        if self.store is not None:
+            self.store.write_trajectory(self.trajectory)
 
 
-def play(session: Session, user: Any, prompt: str | None = None, progress: bool = False) -> Trajectory:
+def play(session: Session, user: User, prompt: str | None = None, progress: bool = False) -> Trajectory:
     """Run ``session`` to the end with ``user`` answering every turn (a resumed session
-    continues where it stopped)."""
-    from pasta_core.episode import derive_seed
-
+    continues where it stopped); the answers come through the engine's
+    :func:`~pasta_core.engine.answer_turn`, from the session's named streams."""
     if not session.started:
         if prompt is None:
             raise InvalidValueError("a new session needs an initial prompt")
@@ -458,8 +417,7 @@ def play(session: Session, user: Any, prompt: str | None = None, progress: bool 
 
         bar = tqdm(total=session.config.turns, initial=session.turn - 1, desc="turns", unit="turn")
     while not session.done:
-        seed = derive_seed(session.seed, session.turn, 3)
-        session.record(user.answer(session.history, session.columns, seed))
+        session.record(answer_turn(user, session.history, session.columns, session.streams))
         if not session.done:
             session._prepare()
         if bar is not None:

@@ -2,7 +2,7 @@
 
 Trajectory i is a pure function of (settings, seed, i): its user type is drawn from the
 user model's (learned) prior, its initial prompt from the prompt list, its episode seed
-from ``derive_seed``. Trajectories are written in shards of ``shard_size`` sessions
+from the run seed's named streams (:mod:`pasta_core.streams`). Trajectories are written in shards of ``shard_size`` sessions
 (``part-NNNNN.parquet``, the trajectory format of :mod:`pasta_core.store` plus an
 ``image_embeddings`` column: per turn, L x M vectors of the rendered images, float16).
 A shard is written atomically once complete, so a killed run keeps every finished shard;
@@ -26,10 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pasta_core.config import EpisodeConfig
-from pasta_core.episode import Agent, derive_seed, run_episodes
+from pasta_core.engine import Agent, run_episodes
 from pasta_core.errors import InvalidValueError, SessionError
 from pasta_core.png import save_png
 from pasta_core.store import TrajectoryWriter, to_table
+from pasta_core.streams import run_seed
 from pasta_core.types import Trajectory, word_count
 
 MANIFEST = "simulation.json"
@@ -282,9 +283,10 @@ class Simulator:
         """(user type, initial prompt, episode seed) of trajectory ``i``."""
         seed = self.spec.seed
         prior = np.asarray(self.user_model.prior, dtype=np.float64)
-        user_type = int(np.random.default_rng(derive_seed(seed, i, 1)).choice(len(prior), p=prior / prior.sum()))
-        prompt = self.prompts[int(np.random.default_rng(derive_seed(seed, i, 2)).integers(len(self.prompts)))]
-        return user_type, prompt, derive_seed(seed, i, 3)
+        rng_type = np.random.default_rng(run_seed(seed, "user-type", i))
+        user_type = int(rng_type.choice(len(prior), p=prior / prior.sum()))
+        prompt = self.prompts[int(np.random.default_rng(run_seed(seed, "prompt", i)).integers(len(self.prompts)))]
+        return user_type, prompt, run_seed(seed, "episode", i)
 
     def session_id(self, i: int) -> str:
         return f"sim-{self.spec.seed}-{i:07d}"

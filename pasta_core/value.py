@@ -1,18 +1,9 @@
-"""Value models: f(h, p), the value of showing candidate p after history h, and V(h).
+"""Helpers for value models (the protocols ``ValueModel`` and ``TrainableValueModel`` are
+in :mod:`pasta_core.protocols`).
 
-The paper's slate value decomposes as q(h, P) = mean over p in P of f(h, p), so a value
-model only ever scores (history, candidate) pairs. Histories reach text-based models as
-:meth:`pasta_core.types.History.render_text` (the paper's Figure 12 layout).
-
-Two protocols:
-
-- :class:`ValueModel` is what the ``value`` selector needs: batched numbers.
-- :class:`TrainableValueModel` is what the IQL trainer (:mod:`pasta_core.iql`) needs: a
-  torch module plus two functions that read Q and V out of it. The trainer keeps a copy
-  of the module as its target network and calls the same functions on it.
-
-:class:`TorchValueModel` implements :class:`ValueModel` on top of the trainable half, so a
-plugin writes only ``prepare`` / ``pair_outputs`` / ``history_values`` / ``save``.
+:class:`TorchValueModel` implements ``ValueModel`` on top of the trainable half, so a
+plugin writes only ``prepare`` / ``pair_outputs`` / ``history_values`` / ``save``;
+``config.json`` is read and written here.
 """
 
 from __future__ import annotations
@@ -21,82 +12,18 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import attrs
 import numpy as np
 
 from pasta_core.errors import InvalidValueError
+from pasta_core.protocols import PairOutputs, TrainableValueModel, ValueModel
 from pasta_core.types import Candidate, History
 
+__all__ = ["PairOutputs", "TorchValueModel", "TrainableValueModel", "ValueModel", "q_values_of_models",
+           "read_config", "write_config"]
+
 CONFIG_FILE = "config.json"
-
-
-@runtime_checkable
-class ValueModel(Protocol):
-    """Scores candidates: f(h, p) for (history, candidate) pairs and V(h) for histories."""
-
-    #: The registered value-model name that loads this model's checkpoints.
-    plugin: str
-
-    def q_values(self, histories: Sequence[History], candidates: Sequence[Candidate]) -> np.ndarray:
-        """f(h_i, p_i) for each pair, shape (len(candidates),), in one batched call.
-
-        Contract: ``len(histories) == len(candidates)``; the same pair gives the same number
-        whatever else is in the batch (no dependence on padding or batch order).
-        """
-        ...
-
-    def values(self, histories: Sequence[History]) -> np.ndarray:
-        """V(h) for each history, shape (len(histories),)."""
-        ...
-
-    def save(self, folder: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
-        """Write a checkpoint folder: ``config.json`` (with "plugin" and ``extra``) and
-        safetensors weights. ``create("value-model", plugin, path=folder)`` loads it."""
-        ...
-
-
-@attrs.frozen
-class PairOutputs:
-    """What a value model reads for a batch of (history, candidate) pairs (torch tensors).
-
-    ``q``: f(h, p), shape (B,). ``v``: V(h) when the model gets it from the same forward
-    pass (the causal LM does), else None. ``token_q`` / ``token_mask``: Q after every prefix
-    of the candidate's tokens, shape (B, T), for token-level training; None when the model
-    has no tokens.
-    """
-
-    q: Any
-    v: Any = None
-    token_q: Any = None
-    token_mask: Any = None
-
-
-@runtime_checkable
-class TrainableValueModel(ValueModel, Protocol):
-    """A value model the IQL trainer can fit (see :mod:`pasta_core.iql`)."""
-
-    #: Every trainable parameter lives here; the trainer's target network is a copy of it.
-    module: Any
-    #: Whether ``pair_outputs(..., token_level=True)`` fills ``token_q`` (causal LMs).
-    supports_token_level: bool
-
-    def prepare(self, histories: Sequence[History], candidates: Sequence[Candidate]) -> Any:
-        """Precompute inputs (embeddings, token ids) for these unique histories and
-        candidates once; later calls index into them."""
-        ...
-
-    def pair_outputs(
-        self, module: Any, prepared: Any, history_index: Any, candidate_index: Any, token_level: bool = False
-    ) -> PairOutputs:
-        """Q (and V where free) of pairs (prepared histories[i], prepared candidates[j])
-        computed with ``module`` (the online network or its target copy)."""
-        ...
-
-    def history_values(self, module: Any, prepared: Any, history_index: Any) -> Any:
-        """V(h) of prepared histories, a (B,) tensor computed with ``module``."""
-        ...
 
 
 class TorchValueModel:
@@ -221,11 +148,3 @@ def write_config(folder: str | os.PathLike[str], config: dict[str, Any]) -> Path
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
-
-
-def load_value_model(folder: str | os.PathLike[str], **options: Any) -> ValueModel:
-    """Load a value-model checkpoint with the plugin named in its ``config.json``."""
-    from pasta_core.plugins import get_plugins
-
-    plugin = read_config(folder)["plugin"]
-    return get_plugins().create("value-model", plugin, path=str(folder), **options)

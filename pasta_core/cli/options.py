@@ -17,18 +17,3 @@ def parse_options(pairs: Sequence[str], flag: str) -> dict[str, Any]:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint=flag)
         options[key.strip().replace("-", "_")] = value
     return options
-
-
-def checkpoint_plugin(folder: str) -> str:
-    """The registered plugin name recorded in a checkpoint folder's config.json."""
-    import json
-    from pathlib import Path
-
-    config = Path(folder) / "config.json"
-    if not config.is_file():
-        raise click.BadParameter(f"{folder} has no config.json: is it a PASTA checkpoint folder?")
-    try:
-        name = json.loads(config.read_text())["plugin"]
-    except (ValueError, KeyError) as exc:
-        raise click.BadParameter(f"{config} does not name its plugin ('plugin' key)") from exc
-    return str(name)

@@ -6,23 +6,18 @@ from typing import Any
 
 import click
 
-from pasta_core.cli.options import checkpoint_plugin, parse_options
+from pasta_core.cli.options import parse_options
 
 
 def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: int | None, seed: int) -> Any:
-    from pathlib import Path
-
     from pasta_core.plugins import get_plugins
+    from pasta_core.streams import run_seed
     from pasta_core.users import SimulatedUser
 
-    name = user_model or "simple"
-    if Path(name).is_dir():
-        options = {**options, "path": name}
-        name = checkpoint_plugin(name)
-    model = get_plugins().create("user-model", name, **options)
+    model = get_plugins().load("user-model", user_model or "simple", **options)
     if user_type is not None:
         return SimulatedUser(model, user_type)
-    return SimulatedUser.sample(model, seed)
+    return SimulatedUser.sample(model, run_seed(seed, "user-type", 0))
 
 
 def _pick_prompt(seed: int) -> str:

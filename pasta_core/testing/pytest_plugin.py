@@ -2,7 +2,7 @@
 
 - ``pasta_plugins(*plugins, discover=False)``: a fresh :class:`~pasta_core.plugins.Plugins`
   holding only the given plugin modules/objects (plus installed ones with ``discover=True``).
-- ``pasta_fakes``: an :class:`~pasta_core.episode.Agent` built from the fakes.
+- ``pasta_fakes``: an :class:`~pasta_core.engine.Agent` built from the fakes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def pasta_plugins() -> Callable[..., Any]:
 @pytest.fixture
 def pasta_fakes() -> Any:
     """An agent made of the test kit's fakes (generator, selector, T2I)."""
-    from pasta_core.episode import Agent
+    from pasta_core.engine import Agent
     from pasta_core.testing.fakes import FakeGenerator, FakeSelector, FakeT2I
 
     return Agent(FakeGenerator(), FakeSelector(), FakeT2I())

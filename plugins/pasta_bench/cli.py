@@ -43,7 +43,9 @@ def perf_command(**kw: Any) -> None:
         executors=tuple(e.strip() for e in kw["executors"].split(",") if e.strip()), latency=kw["latency"],
         rounds=kw["rounds"] or (1 if quick else 3),
     )
-    files = run_perf(options, kw["out"])
+    from pasta_core.plugins import get_plugins
+
+    files = run_perf(options, kw["out"], get_plugins())
     click.echo(f"report: {files['markdown']}\nfigures: {files['json']}")
 
 

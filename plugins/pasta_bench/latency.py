@@ -33,11 +33,9 @@ class Timed:
         return timed
 
 
-def _agent(times: dict[str, float], latency: float = 0.0) -> Any:
-    from pasta_core import get_plugins
-    from pasta_core.episode import Agent
+def _agent(plugins: Any, times: dict[str, float], latency: float = 0.0) -> Any:
+    from pasta_core.engine import Agent
 
-    plugins = get_plugins()
     return Agent(
         generator=Timed(plugins.create("generator", "template"), "generate", "generator", times, latency),
         selector=Timed(plugins.create("selector", "random"), "select", "selector", times),
@@ -45,7 +43,7 @@ def _agent(times: dict[str, float], latency: float = 0.0) -> Any:
     )
 
 
-def breakdown(turns: int, sessions: int, persist: bool) -> dict[str, float]:
+def breakdown(plugins: Any, turns: int, sessions: int, persist: bool) -> dict[str, float]:
     """Mean seconds per turn in each component and in the framework (everything else:
     the episode loop, history, seeds, checks and, with ``persist``, writing the session
     folder as ``pasta run`` does). Prefetch off, no think time.
@@ -53,15 +51,14 @@ def breakdown(turns: int, sessions: int, persist: bool) -> dict[str, float]:
     A turn runs from ``start()`` / ``choose()`` to the next slate. ``close()``, which
     waits for the background writer to finish the last slate's files once per session,
     is reported apart (``close_per_session``) and in ``framework_share_with_close``."""
-    from pasta_core import get_plugins
     from pasta_core.config import EpisodeConfig
-    from pasta_core.episode import derive_seed
+    from pasta_core.engine import answer_turn
     from pasta_core.session import Session
     from pasta_core.users import SimulatedUser
 
     times: dict[str, float] = defaultdict(float)
-    user = SimulatedUser(Timed(get_plugins().create("user-model", "simple"), "utilities", "user", times), 0)
-    agent = _agent(times)
+    user = SimulatedUser(Timed(plugins.create("user-model", "simple"), "utilities", "user", times), 0)
+    agent = _agent(plugins, times)
     turns_s = close_s = 0.0
     with tempfile.TemporaryDirectory() as out:
         for i in range(sessions):
@@ -70,7 +67,7 @@ def breakdown(turns: int, sessions: int, persist: bool) -> dict[str, float]:
             session = Session(agent, EpisodeConfig(turns=turns), seed=i, folder=folder, prefetch=False)
             session.start("a white cat")
             while not session.done:
-                answer = user.answer(session.history, session.columns, derive_seed(i, session.turn, 3))
+                answer = answer_turn(user, session.history, session.columns, session.streams)
                 session.choose(answer.choice)
             closing = time.perf_counter()
             session.close()
@@ -86,7 +83,8 @@ def breakdown(turns: int, sessions: int, persist: bool) -> dict[str, float]:
     return {k: round(v, 5) for k, v in parts.items()}
 
 
-def click_to_next_slate(prefetch: bool, latency: float, turns: int, think: float = 0.5) -> dict[str, float]:
+def click_to_next_slate(plugins: Any, prefetch: bool, latency: float, turns: int,
+                        think: float = 0.5) -> dict[str, float]:
     """Median seconds from ``choose()`` to the next slate's images, the person 'looking' at
     each slate for ``think`` s; and the T2I time of one turn for comparison."""
     from pasta_core.config import EpisodeConfig
@@ -95,7 +93,7 @@ def click_to_next_slate(prefetch: bool, latency: float, turns: int, think: float
     times: dict[str, float] = defaultdict(float)
     waits = []
     with tempfile.TemporaryDirectory() as out:
-        session = Session(_agent(times, latency), EpisodeConfig(turns=turns), seed=0, folder=out, prefetch=prefetch)
+        session = Session(_agent(plugins, times, latency), EpisodeConfig(turns=turns), seed=0, folder=out, prefetch=prefetch)
         session.start("a lighthouse on a cliff")
         while not session.done:
             time.sleep(think)
@@ -107,16 +105,16 @@ def click_to_next_slate(prefetch: bool, latency: float, turns: int, think: float
     return {"click_to_next_slate_s": round(statistics.median(waits), 4), "t2i_per_turn_s": round(times["t2i"] / turns, 4)}
 
 
-def latency_section(quick: bool, latency: float) -> dict[str, Any]:
+def latency_section(plugins: Any, quick: bool, latency: float) -> dict[str, Any]:
     turns, sessions = (3, 2) if quick else (5, 5)
     result: dict[str, Any] = {
         "components": "template generator, random selector, procedural T2I (256 px, its default), simple user model",
-        "per_turn_in_memory": breakdown(turns, sessions, persist=False),
-        "per_turn_persisted": breakdown(turns, sessions, persist=True),
+        "per_turn_in_memory": breakdown(plugins, turns, sessions, persist=False),
+        "per_turn_persisted": breakdown(plugins, turns, sessions, persist=True),
         "prefetch": {},
     }
     for delay in (latency, 0.0):
         key = f"generator +{delay}s" if delay else "generator (embedded)"
-        result["prefetch"][key] = {"off": click_to_next_slate(False, delay, turns),
-                                   "on": click_to_next_slate(True, delay, turns)}
+        result["prefetch"][key] = {"off": click_to_next_slate(plugins, False, delay, turns),
+                                   "on": click_to_next_slate(plugins, True, delay, turns)}
     return result

@@ -47,7 +47,7 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def run_perf(options: PerfOptions, out: str | os.PathLike[str]) -> dict[str, Path]:
+def run_perf(options: PerfOptions, out: str | os.PathLike[str], plugins: Any) -> dict[str, Path]:
     """Measure, then write ``perf.json`` and ``perf.md`` under ``out``."""
     from pasta_bench.report import markdown
 
@@ -56,7 +56,7 @@ def run_perf(options: PerfOptions, out: str | os.PathLike[str]) -> dict[str, Pat
     result: dict[str, Any] = {"machine": machine(), "options": attrs.asdict(options), "seconds": {}}
     for section in options.sections:
         started = time.perf_counter()
-        result[section] = _measure(section, options)
+        result[section] = _measure(section, options, plugins)
         result["seconds"][section] = round(time.perf_counter() - started, 1)
         (folder / "perf.json").write_text(json.dumps(result, indent=2))  # partial results survive a kill
     result["machine"]["load_average_at_end"] = machine().get("load_average_1_5_15")
@@ -65,11 +65,11 @@ def run_perf(options: PerfOptions, out: str | os.PathLike[str]) -> dict[str, Pat
     return {"json": folder / "perf.json", "markdown": folder / "perf.md"}
 
 
-def _measure(section: str, options: PerfOptions) -> dict[str, Any]:
+def _measure(section: str, options: PerfOptions, plugins: Any) -> dict[str, Any]:
     if section == "latency":
         from pasta_bench.latency import latency_section
 
-        return latency_section(options.quick, options.latency)
+        return latency_section(plugins, options.quick, options.latency)
     if section == "training":
         from pasta_bench.training import training_section
 

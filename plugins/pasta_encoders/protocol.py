@@ -1,47 +1,16 @@
-"""The encoder interface user models build on: a text encoder and an image encoder that
-map into one space of ``dim`` values.
-
-Embeddings are returned *without* output normalization (the user model adds its per-type
-offsets before normalizing, as in the paper). ``identity`` names the encoder and its weights
-so that cached embeddings are never mixed between encoders.
-
-:class:`TrainableEncoder` adds what the user model's fine-tuning phase needs: the torch
-module to train and differentiable forward passes over raw prompts and images.
-"""
+"""Contract checks for encoders (the protocols themselves are in
+:mod:`pasta_core.protocols`: ``Encoder`` and ``TrainableEncoder``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pasta_core.protocols import Encoder, TrainableEncoder
+
 if TYPE_CHECKING:
-    from PIL.Image import Image
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """A text/image encoder pair sharing one embedding size."""
-
-    @property
-    def dim(self) -> int:
-        """Embedding size d (text and image embeddings both have it)."""
-        ...
-
-    @property
-    def identity(self) -> str:
-        """A stable string naming the encoder and its weights (a cache key component)."""
-        ...
-
-    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of ``texts``: float32, shape (len(texts), dim), not normalized."""
-        ...
-
-    def encode_images(self, images: Sequence[Image]) -> np.ndarray:
-        """Embeddings of PIL ``images``: float32, shape (len(images), dim), not normalized."""
-        ...
+    pass
 
 
 def check_encoder(encoder: Encoder) -> None:
@@ -60,49 +29,6 @@ def check_encoder(encoder: Encoder) -> None:
     again = encoder.encode_text(["a red cat"])
     assert np.allclose(again[0], texts[0], atol=1e-4), "not deterministic"
     assert isinstance(encoder.identity, str) and encoder.identity, "identity must be a string"
-
-
-@runtime_checkable
-class TrainableEncoder(Encoder, Protocol):
-    """An encoder whose weights can be fine-tuned (the user model's second training phase).
-
-    ``trainable_module()`` holds every parameter fine-tuning updates; the trainer keeps it
-    in eval mode (no dropout, fixed normalization statistics) while training its weights, so
-    a run is deterministic and resumes exactly. ``forward_text`` / ``forward_images`` return
-    torch tensors on the encoder's device that carry gradients when grad mode is on; images
-    are first turned into model inputs by ``prepare_images`` (the model's own preprocessing,
-    a CPU tensor, done once per image and cacheable). ``encode_text`` / ``encode_images``
-    always reflect the current weights.
-    """
-
-    def trainable_module(self) -> Any:
-        """The ``torch.nn.Module`` whose parameters fine-tuning trains."""
-        ...
-
-    def to(self, device: str) -> TrainableEncoder:
-        """Move the trainable module (and later inputs) to ``device``; returns self."""
-        ...
-
-    def forward_text(self, texts: Sequence[str]) -> Any:
-        """(len(texts), dim) float tensor, not normalized, differentiable."""
-        ...
-
-    def prepare_images(self, images: Sequence[Image]) -> Any:
-        """PIL images -> model inputs: a CPU tensor with one row per image."""
-        ...
-
-    def forward_images(self, prepared: Any) -> Any:
-        """(n, dim) float tensor from ``prepare_images`` rows, not normalized, differentiable."""
-        ...
-
-    def save_finetuned(self, path: str | Path) -> None:
-        """Write the trainable module's weights to ``path`` (safetensors) and mark the
-        identity as fine-tuned (with a digest of the file)."""
-        ...
-
-    def load_finetuned(self, path: str | Path) -> None:
-        """Load weights written by ``save_finetuned`` (the identity follows them)."""
-        ...
 
 
 def check_trainable_encoder(encoder: TrainableEncoder, atol: float = 1e-4) -> None:

@@ -30,15 +30,13 @@ def mean_ci(values: Any) -> dict[str, Any]:
 
 
 def evaluate_agent(world: PlantedWorld, make_selector: Callable[[int], Any], episodes: int, seed: int,
-                   config: EpisodeConfig, t2i: Any, progress: bool = True, name: str = "agent",
+                   config: EpisodeConfig, t2i: Any, generator: Any, progress: bool = True, name: str = "agent",
                    batch_size: int = 50) -> dict[str, Any]:
     """Run ``episodes`` episodes; ``make_selector(planted_type)`` builds each one's selector."""
     from tqdm.auto import tqdm
 
-    from pasta_core.plugins import get_plugins
     from pasta_core.simulate import load_prompts
 
-    generator = get_plugins().create("generator", "template")
     plan = SessionPlan(world, load_prompts(), seed)
     final, expected, comparisons = [], [], []
     started = time.perf_counter()
@@ -77,34 +75,7 @@ def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
     return out
 
 
-class PrefetchingSelector:
-    """A value selector that scores the candidates of many episodes in one batched
-    ``q_values`` call per turn (``prefetch``), then selects from the stored scores."""
-
-    def __init__(self, selector: Any) -> None:
-        self.selector = selector
-        self._scores: dict[Any, np.ndarray] = {}
-
-    def prefetch(self, histories: list[Any], candidates: list[list[Any]]) -> None:
-        pairs_h = [h for h, cs in zip(histories, candidates) for _ in cs]
-        pairs_c = [c for cs in candidates for c in cs]
-        q = np.asarray(self.selector.value_model.q_values(pairs_h, pairs_c), dtype=np.float64)
-        self._scores.clear()
-        start = 0
-        for h, cs in zip(histories, candidates):
-            self._scores[(h, tuple(cs))] = q[start : start + len(cs)]
-            start += len(cs)
-
-    def select(self, history: Any, candidates: Any, slate_size: int, seed: int) -> list[Any]:
-        from pasta_value.selector import top_slate
-
-        scores = self._scores.get((history, tuple(candidates)))
-        if scores is None or self.selector.temperature > 0:
-            return self.selector.select(history, candidates, slate_size, seed)
-        return [candidates[i] for i in top_slate(scores, [c.category for c in candidates], slate_size)]
-
-
-def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -> Callable[[int], Any]:
+def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any, plugins: Any) -> Callable[[int], Any]:
     """Selector factory of an agent spec: {"kind": random|first|oracle|posterior|value|value-slate, ...}."""
     kind = spec["kind"]
     if kind == "random":
@@ -124,18 +95,16 @@ def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any) -
 
         return lambda k: PosteriorSelector(world, images=spec.get("images", 1), t2i=t2i, joint=spec.get("joint", False))
     if kind == "value-slate":
-        from pasta_core.plugins import get_plugins
-        from pasta_core.value import load_value_model
         from pasta_value.slate import SlateValueSelector, type_model_folders
 
-        models = [load_value_model(folder) for folder in type_model_folders(spec["models"])]
-        user_model = get_plugins().create("user-model", "clip-em", path=spec["user_model"])
+        models = [plugins.load("value-model", folder) for folder in type_model_folders(spec["models"])]
+        user_model = plugins.create("user-model", "clip-em", path=spec["user_model"])
         slate = SlateValueSelector(models, user_model, t2i, spec.get("temperature", 0.0))
         return lambda k: slate
     if kind == "value":
         from pasta_value.selector import create_value_selector
 
-        selector = PrefetchingSelector(create_value_selector(model=spec["model"]))
+        selector = create_value_selector(model=spec["model"], plugins=plugins)
         return lambda k: selector
     raise ValueError(f"unknown agent kind {kind!r}")
 
@@ -169,15 +138,17 @@ class RememberingT2I:
 
 def _evaluate_spec(args: tuple[Any, dict[str, Any], int, int, EpisodeConfig, int]) -> dict[str, Any]:
     """Worker entry point: evaluate one agent spec in a fresh process."""
+    from pasta_core.plugins import get_plugins
     from pasta_planted.bench import _single_thread_torch
     from pasta_procedural import ProceduralT2I
 
     _single_thread_torch()
+    plugins = get_plugins()  # a fresh worker process: its entry point
     config, spec, episodes, seed, episode_config, image_size = args
     world = PlantedWorld(config)
     t2i = RememberingT2I(ProceduralT2I(size=image_size))
-    return evaluate_agent(world, make_selector_factory(world, spec, t2i), episodes, seed, episode_config, t2i,
-                          progress=False, name=spec["name"])
+    return evaluate_agent(world, make_selector_factory(world, spec, t2i, plugins), episodes, seed, episode_config,
+                          t2i, plugins.create("generator", "template"), progress=False, name=spec["name"])
 
 
 #: Rough relative cost of evaluating an agent (longest first balances the workers).

@@ -22,10 +22,10 @@ import attrs
 import numpy as np
 
 from pasta_core.config import EpisodeConfig
-from pasta_core.episode import derive_seed
 from pasta_core.png import save_png
 from pasta_core.simulate import check_manifest, load_prompts, run_shards, write_shard
 from pasta_core.store import TrajectoryWriter
+from pasta_core.streams import run_seed
 from pasta_core.types import Trajectory
 from pasta_planted.episodes import EpisodeBatch, run_planted_episodes
 from pasta_planted.features import measured_attributes
@@ -41,9 +41,9 @@ class SessionPlan:
     seed: int
 
     def episode(self, i: int) -> tuple[int, str, int]:
-        user_type = self.world.sample_type(derive_seed(self.seed, i, 11))
-        prompt = self.prompts[int(np.random.default_rng(derive_seed(self.seed, i, 12)).integers(len(self.prompts)))]
-        return user_type, prompt, derive_seed(self.seed, i, 13)
+        user_type = self.world.sample_type(run_seed(self.seed, "user-type", i))
+        prompt = self.prompts[int(np.random.default_rng(run_seed(self.seed, "prompt", i)).integers(len(self.prompts)))]
+        return user_type, prompt, run_seed(self.seed, "episode", i)
 
 
 def session_batch(world: PlantedWorld, indices: Sequence[int], seed: int, config: EpisodeConfig,
@@ -124,16 +124,17 @@ def _decode(data: bytes) -> Any:
 def pair_rows(world: PlantedWorld, rater: int, per_rater: int, seed: int, prompts: tuple[str, ...],
               generator: Any) -> list[dict[str, Any]]:
     """The Pick-a-Pic rows of one planted rater."""
-    from pasta_core.protocols import GenerationRequest
+    from pasta_core.config import EpisodeConfig
+    from pasta_core.engine import generation_request
     from pasta_core.types import History
 
-    user_type = world.sample_type(derive_seed(seed, rater, 21))
-    rng = np.random.default_rng(derive_seed(seed, rater, 22))
+    single_turn = EpisodeConfig(turns=1, candidates_per_category=2, word_cap=30)
+    user_type = world.sample_type(run_seed(seed, "user-type", rater))
+    rng = np.random.default_rng(run_seed(seed, "rater", rater))
     rows = []
     for j in range(per_rater):
         prompt = prompts[int(rng.integers(len(prompts)))]
-        request = GenerationRequest(History(prompt), 1, ("rephrase", "detail", "style", "mood", "twist"), 2, 30,
-                                    derive_seed(seed, rater, j))
+        request = generation_request(History(prompt), single_turn, run_seed(seed, "request", rater, j))
         candidates = generator.generate(request)
         a, b = rng.choice(len(candidates), size=2, replace=False)
         seeds = [int(s) for s in rng.integers(2**31 - 1, size=2)]
@@ -144,7 +145,7 @@ def pair_rows(world: PlantedWorld, rater: int, per_rater: int, seed: int, prompt
             label_0 = 0.5
         else:
             label_0 = float(rng.random() < 1 / (1 + np.exp(-diff / world.temperature)))
-        ranking = derive_seed(seed, rater, j, 1)
+        ranking = run_seed(seed, "rater", rater, j + 1)
         uids = [f"img-{ranking}-0", f"img-{ranking}-1"]
         rows.append({
             "caption": prompt, "jpg_0": blobs[0], "jpg_1": blobs[1], "label_0": label_0, "label_1": 1 - label_0,

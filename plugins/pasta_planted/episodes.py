@@ -1,8 +1,9 @@
 """Episodes with planted raters: choices, satisfaction and comparisons from the known truth.
 
-:func:`run_planted_episodes` runs many episodes in lock-step (one batched T2I call and one
-batched attribute measurement per turn). Each episode has its own selector (the oracle
-knows its user's type), its planted type, prompt and seed. Every turn records the rater's
+:func:`run_planted_episodes` runs many episodes in lock-step on the engine
+(:func:`pasta_core.engine.run_episodes`: one batched T2I call per turn) with a
+:class:`PlantedRater` answering each. Each episode has its own selector (the oracle knows
+its user's type), its planted type, prompt and seed. Every turn records the rater's
 answers the paper collected: the chosen column, a 1-5 satisfaction score per column and
 better/same/worse against the previous turn. True utilities go into the trajectory's
 metadata (``true_utility``: the chosen column's utility per turn; ``expected_utility``:
@@ -17,11 +18,10 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pasta_core.config import EpisodeConfig, word_limit
-from pasta_core.episode import derive_seed, image_seeds, make_turn, render_slates
-from pasta_core.protocols import GenerationRequest, Selector
-from pasta_core.types import Candidate, Column, History, Trajectory, check_slate, word_count
-from pasta_core.users import Answer
+from pasta_core.config import EpisodeConfig
+from pasta_core.engine import Agent, run_episodes
+from pasta_core.protocols import Answer, Selector
+from pasta_core.types import Column, History, Trajectory
 from pasta_planted.features import measured_attributes
 from pasta_planted.world import PlantedWorld
 
@@ -53,43 +53,41 @@ class EpisodeBatch:
     columns: list[list[list[Column]]] | None = None  # per episode, per turn (when kept)
 
 
-def _candidates(generator: Any, history: History, config: EpisodeConfig, seed: int) -> list[Candidate]:
-    """The generator's candidates for the next turn (the request :func:`propose` makes)."""
-    turn = len(history.turns) + 1
-    request = GenerationRequest(
-        history=history, turn=turn, categories=config.categories, per_category=config.candidates_per_category,
-        word_limit=word_limit(word_count(history.initial_prompt), turn, config.turns, config.word_cap),
-        seed=derive_seed(seed, turn, 1),
-    )
-    return list(generator.generate(request))
+class PlantedRater:
+    """A planted person of one type: chooses by the planted softmax and rates each turn
+    (1-5 satisfaction per column, better/same/worse) from the known truth.
 
+    A :class:`~pasta_core.protocols.Rater` for the engine: the choice is drawn from the
+    turn's ``choice`` stream, the ratings from its independent ``rating`` stream. It keeps
+    what an evaluation needs: every turn's (K, L) true utilities, the chosen column's
+    utility and its expectation under the choice probabilities."""
 
-def _select_all(selectors: Sequence[Selector], histories: list[History], candidates: list[list[Candidate]],
-                config: EpisodeConfig, seeds: Sequence[int]) -> list[list[Candidate]]:
-    """Every episode's slate. A selector with ``prefetch`` first sees all of its episodes at
-    once (one batched value-model call per turn instead of one per episode)."""
-    shared: dict[int, list[int]] = {}
-    for i, selector in enumerate(selectors):
-        if hasattr(selector, "prefetch"):
-            shared.setdefault(id(selector), []).append(i)
-    for members in shared.values():
-        prefetching: Any = selectors[members[0]]
-        prefetching.prefetch([histories[i] for i in members], [candidates[i] for i in members])
-    slates = []
-    for i, selector in enumerate(selectors):
-        turn = len(histories[i].turns) + 1
-        slate = list(selector.select(histories[i], candidates[i], config.slate_size, derive_seed(seeds[i], turn, 2)))
-        check_slate(slate, candidates[i])
-        slates.append(slate)
-    return slates
+    def __init__(self, world: PlantedWorld, user_type: int) -> None:
+        self.world = world
+        self.user_type = int(user_type)
+        self.utilities: list[np.ndarray] = []
+        self.chosen: list[float] = []
+        self.expected: list[float] = []
 
+    def answer(self, history: History, columns: Sequence[Column], seed: int) -> Answer:
+        measured = measured_attributes([image for column in columns for image in column.images])
+        u_all = self.world.column_utilities(
+            self.world.attribute_utilities(history.initial_prompt, measured), [len(c.images) for c in columns]
+        )
+        u = u_all[self.user_type]
+        probs = self.world.choice_probabilities(u)
+        choice = int(np.random.default_rng(seed).choice(len(u), p=probs))
+        self.utilities.append(u_all)
+        self.chosen.append(float(u[choice]))
+        self.expected.append(float(probs @ u))
+        return Answer(choice, None, tuple(float(x) for x in u))
 
-def _measure(world: PlantedWorld, columns: list[list[Column]]) -> list[np.ndarray]:
-    """Standardized attributes of every image, one (L*M, 6) array per episode."""
-    images = [im for episode in columns for column in episode for im in column.images]
-    attributes = measured_attributes(images)
-    sizes = np.cumsum([0] + [sum(len(c.images) for c in episode) for episode in columns])
-    return [attributes[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
+    def rate(self, history: History, columns: Sequence[Column], answer: Answer, seed: int) -> Answer:
+        rng = np.random.default_rng(seed)
+        u = np.asarray(answer.utilities, dtype=np.float64)
+        previous = self.chosen[-2] if len(self.chosen) > 1 else None
+        comparison = comparison_answer(self.world, float(u[answer.choice]), previous, rng) if previous is not None else None
+        return attrs.evolve(answer, satisfaction=satisfaction_scores(self.world, u, rng), comparison=comparison)
 
 
 def run_planted_episodes(
@@ -106,54 +104,28 @@ def run_planted_episodes(
     keep_columns: bool = False,
     on_turn: Callable[[int], None] | None = None,
 ) -> EpisodeBatch:
-    """Run one episode per prompt with planted raters (see the module docstring).
+    """Run one episode per prompt with planted raters on the engine (see the module
+    docstring); ``selectors[i]`` plays episode i (the oracle knows its user's type).
 
     ``rewards``: fill each turn's reward with the true utility of the chosen column (dense
     or sparse per ``config``); human-like data leaves rewards empty, as people give none.
     """
-    n = len(prompts)
-    histories = [History(p) for p in prompts]
-    utilities: list[list[np.ndarray]] = [[] for _ in range(n)]
-    kept: list[list[list[Column]]] = [[] for _ in range(n)]
-    chosen_u: list[list[float]] = [[] for _ in range(n)]
-    expected_u: list[list[float]] = [[] for _ in range(n)]
-    for turn in range(1, config.turns + 1):
-        offered = [_candidates(generator, h, config, seed) for h, seed in zip(histories, seeds)]
-        proposals = list(zip(offered, _select_all(selectors, histories, offered, config, seeds)))
-        all_seeds = [image_seeds(seed, turn, len(slate), config.images_per_prompt)
-                     for seed, (_, slate) in zip(seeds, proposals)]
-        columns = render_slates(t2i, [slate for _, slate in proposals], all_seeds)
-        measured = _measure(world, columns)
-        for i in range(n):
-            u_all = world.column_utilities(
-                world.attribute_utilities(prompts[i], measured[i]), [len(c.images) for c in columns[i]]
-            )
-            u = u_all[types[i]]
-            probs = world.choice_probabilities(u)
-            rng = np.random.default_rng(derive_seed(seeds[i], turn, 3))
-            choice = int(rng.choice(len(u), p=probs))
-            answer = Answer(choice, None, tuple(float(x) for x in u))
-            reward = None
-            if rewards:
-                reward = float(u[choice]) if config.reward_mode == "dense" or turn == config.turns else 0.0
-            record = make_turn(proposals[i][0], columns[i], answer, reward)
-            rater = np.random.default_rng(derive_seed(seeds[i], turn, 4))
-            comparison = comparison_answer(world, u[choice], chosen_u[i][-1], rater) if chosen_u[i] else None
-            record = attrs.evolve(record, satisfaction=satisfaction_scores(world, u, rater), comparison=comparison)
-            histories[i] = histories[i].append(record)
-            utilities[i].append(u_all)
-            chosen_u[i].append(float(u[choice]))
-            expected_u[i].append(float(probs @ u))
-            if keep_columns:
-                kept[i].append(columns[i])
+    raters = [PlantedRater(world, k) for k in types]
+    agents = [Agent(generator, selector, t2i) for selector in selectors]
+    kept: list[list[list[Column]]] = [[] for _ in prompts]
+
+    def after_turn(turn: int, columns: list[list[Column]]) -> None:
+        if keep_columns:
+            for i, cols in enumerate(columns):
+                kept[i].append(cols)
         if on_turn is not None:
             on_turn(turn)
+
+    played = run_episodes(agents, raters, prompts, config, seeds, session_ids, [None] * len(prompts),
+                          on_turn=after_turn, rewards=rewards)
     trajectories = [
-        Trajectory(
-            session_id=sid, initial_prompt=h.initial_prompt, turns=h.turns, user_type=None,
-            metadata={"planted_type": int(k), "true_utility": [round(x, 6) for x in cu],
-                      "expected_utility": [round(x, 6) for x in eu]},
-        )
-        for sid, h, k, cu, eu in zip(session_ids, histories, types, chosen_u, expected_u)
+        attrs.evolve(t, metadata={"planted_type": r.user_type, "true_utility": [round(x, 6) for x in r.chosen],
+                                  "expected_utility": [round(x, 6) for x in r.expected]})
+        for t, r in zip(played, raters)
     ]
-    return EpisodeBatch(trajectories, utilities, kept if keep_columns else None)
+    return EpisodeBatch(trajectories, [r.utilities for r in raters], kept if keep_columns else None)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pasta_core.episode import derive_seed
+from pasta_core.streams import child_seeds
 from pasta_core.types import Candidate, Column, History
 from pasta_planted.features import measured_attributes
 from pasta_planted.world import PlantedWorld
@@ -43,7 +43,7 @@ class OracleSelector:
     def candidate_utilities(self, intent: str, candidates: Sequence[Candidate], seed: int) -> np.ndarray:
         """Estimated true utility of each candidate under the known type."""
         prompts = [c.text for c in candidates for _ in range(self.images)]
-        seeds = [derive_seed(seed, i) for i in range(len(prompts))]
+        seeds = child_seeds(seed, len(prompts))
         attributes = measured_attributes(self.t2i.render(prompts, seeds))
         u = self.world.attribute_utilities(intent, attributes)[self.user_type]
         return u.reshape(len(candidates), self.images).mean(axis=1)
@@ -96,7 +96,7 @@ class PosteriorSelector:
 
     def select(self, history: History, candidates: Sequence[Candidate], slate_size: int, seed: int) -> list[Candidate]:
         prompts = [c.text for c in candidates for _ in range(self.images)]
-        seeds = [derive_seed(seed, i) for i in range(len(prompts))]
+        seeds = child_seeds(seed, len(prompts))
         u = self.world.attribute_utilities(history.initial_prompt, measured_attributes(self.t2i.render(prompts, seeds)))
         posterior = self.posterior(history)
         u = u.reshape(len(u), len(candidates), self.images).mean(axis=2)  # (K, candidates)

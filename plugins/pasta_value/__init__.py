@@ -36,16 +36,16 @@ def _causal_lm(**options: Any) -> Any:
     return create_causal_lm(**options)
 
 
-def _selector(**options: Any) -> Any:
+def _selector(*, plugins: Any, **options: Any) -> Any:
     from pasta_value.selector import create_value_selector
 
-    return create_value_selector(**options)
+    return create_value_selector(plugins=plugins, **options)
 
 
-def _slate_selector(**options: Any) -> Any:
+def _slate_selector(*, plugins: Any, **options: Any) -> Any:
     from pasta_value.slate import create_slate_selector
 
-    return create_slate_selector(**options)
+    return create_slate_selector(plugins=plugins, **options)
 
 
 @hookimpl

@@ -53,17 +53,13 @@ def train_command(**kw: Any) -> None:
 
 
 def _user_model(kw: dict[str, Any]) -> Any:
-    from pathlib import Path
-
-    from pasta_core.cli.options import checkpoint_plugin, parse_options
+    from pasta_core.cli.options import parse_options
     from pasta_core.plugins import get_plugins
 
     if not kw["user_model"]:
         return None
-    name, options = kw["user_model"], parse_options(kw["user_model_option"], "--user-model-option")
-    if Path(name).is_dir():
-        options, name = {**options, "path": name}, checkpoint_plugin(name)
-    return get_plugins().create("user-model", name, **options)
+    options = parse_options(kw["user_model_option"], "--user-model-option")
+    return get_plugins().load("user-model", kw["user_model"], **options)
 
 
 def _train(kw: dict[str, Any]) -> None:

@@ -47,24 +47,32 @@ class ValueSelector:
         return np.asarray(self.value_model.q_values([history] * len(candidates), list(candidates)), dtype=np.float64)
 
     def select(self, history: History, candidates: Sequence[Candidate], slate_size: int, seed: int) -> list[Candidate]:
-        if not candidates:
+        return self.select_many([history], [candidates], slate_size, [seed])[0]
+
+    def select_many(self, histories: Sequence[History], candidates: Sequence[Sequence[Candidate]], slate_size: int,
+                    seeds: Sequence[int]) -> list[list[Candidate]]:
+        """The slates of many episodes from one batched ``q_values`` call."""
+        if any(not cs for cs in candidates):
             raise InvalidValueError("the value selector got no candidates")
-        scores = self.scores(history, candidates)
-        if self.temperature > 0:
-            gumbel = np.random.default_rng(seed).gumbel(size=len(scores))
-            scores = scores / self.temperature + gumbel
-        picked = top_slate(scores, [c.category for c in candidates], slate_size)
-        return [candidates[i] for i in picked]
+        pairs_h = [h for h, cs in zip(histories, candidates) for _ in cs]
+        pairs_c = [c for cs in candidates for c in cs]
+        q = np.asarray(self.value_model.q_values(pairs_h, pairs_c), dtype=np.float64)
+        bounds = np.cumsum([0] + [len(cs) for cs in candidates])
+        slates = []
+        for cs, seed, a, b in zip(candidates, seeds, bounds[:-1], bounds[1:]):
+            scores = q[a:b]
+            if self.temperature > 0:
+                scores = scores / self.temperature + np.random.default_rng(seed).gumbel(size=len(scores))
+            slates.append([cs[i] for i in top_slate(scores, [c.category for c in cs], slate_size)])
+        return slates
 
 
-def create_value_selector(model: str | None = None, temperature: float | str = 0.0, device: str = "cpu",
-                          **options: Any) -> ValueSelector:
+def create_value_selector(model: str | None = None, temperature: float | str = 0.0, device: str = "cpu", *,
+                          plugins: Any, **options: Any) -> ValueSelector:
     """Factory: ``model=DIR`` (a value-model checkpoint folder), ``temperature`` (0: greedy)."""
-    from pasta_core.value import load_value_model
-
     if not model:
         raise InvalidValueError(
             "the value selector needs model=DIR, a checkpoint from `pasta value train` "
             "(pasta run --selector value --value-model DIR)"
         )
-    return ValueSelector(load_value_model(model, device=device, **options), float(temperature))
+    return ValueSelector(plugins.load("value-model", model, device=device, **options), float(temperature))

@@ -21,6 +21,7 @@ column and let the choice decide. This selector does that with learned parts onl
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,9 +102,13 @@ class TypePosterior:
     def __init__(self, user_model: Any, t2i: Any, capacity: int = 20_000) -> None:
         self.user_model, self.t2i, self.capacity = user_model, t2i, capacity
         self._memo: OrderedDict[History, np.ndarray] = OrderedDict()
+        # Sessions call this from their prefetch threads: the memo, the shared T2I model
+        # and the user model are used by one thread at a time.
+        self._lock = threading.Lock()
 
     def __call__(self, history: History) -> np.ndarray:
-        log_post = self._log_posterior(history)
+        with self._lock:
+            log_post = self._log_posterior(history)
         post = np.exp(log_post - log_post.max())
         return post / post.sum()
 
@@ -139,7 +144,6 @@ class SlateValueSelector:
         self.type_models = list(type_models)
         self.posterior = TypePosterior(user_model, t2i)
         self.temperature = float(temperature)
-        self._scores: dict[Any, np.ndarray] = {}
 
     def type_values(self, histories: Sequence[History], candidates: Sequence[Sequence[Candidate]]) -> list[np.ndarray]:
         """f_k(h, p) of every candidate of every history: one (K, n_i) array per history;
@@ -153,19 +157,20 @@ class SlateValueSelector:
         bounds = np.cumsum([0] + [len(cs) for cs in candidates])
         return [q[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def prefetch(self, histories: Sequence[History], candidates: Sequence[Sequence[Candidate]]) -> None:
-        """Score the candidates of many episodes at once (the planted episode runner calls this)."""
-        self._scores = {(h, tuple(cs)): v for h, cs, v in zip(histories, candidates, self.type_values(histories, candidates))}
-
     def select(self, history: History, candidates: Sequence[Candidate], slate_size: int, seed: int) -> list[Candidate]:
-        if not candidates:
+        return self.select_many([history], [candidates], slate_size, [seed])[0]
+
+    def select_many(self, histories: Sequence[History], candidates: Sequence[Sequence[Candidate]], slate_size: int,
+                    seeds: Sequence[int]) -> list[list[Candidate]]:
+        """The slates of many episodes, their candidates scored in one batched call per type."""
+        if any(not cs for cs in candidates):
             raise InvalidValueError("the value-slate selector got no candidates")
-        values = self._scores.get((history, tuple(candidates)))
-        if values is None:
-            values = self.type_values([history], [candidates])[0]
-        picked = joint_slate(values, self.posterior(history), [c.category for c in candidates], slate_size,
-                             self.temperature)
-        return [candidates[i] for i in picked]
+        slates = []
+        for history, cs, values in zip(histories, candidates, self.type_values(histories, candidates)):
+            picked = joint_slate(values, self.posterior(history), [c.category for c in cs], slate_size,
+                                 self.temperature)
+            slates.append([cs[i] for i in picked])
+        return slates
 
 
 def type_model_folders(models: str | Path) -> list[Path]:
@@ -179,18 +184,15 @@ def type_model_folders(models: str | Path) -> list[Path]:
 
 
 def create_slate_selector(models: str | None = None, user_model: str | None = None, t2i: str = "procedural",
-                          temperature: float | str = 0.0, device: str = "cpu", **t2i_options: Any) -> SlateValueSelector:
+                          temperature: float | str = 0.0, device: str = "cpu", *, plugins: Any,
+                          **t2i_options: Any) -> SlateValueSelector:
     """Factory: ``models=DIR`` (folders ``type-K`` of value-model checkpoints),
     ``user_model=DIR`` (a clip-em checkpoint with as many types), ``t2i`` (the renderer
     the sessions use, to re-render the shown images from their seeds; extra options go
     to it, e.g. ``size=64``), ``temperature`` (0: each type takes its best column)."""
-    from pasta_core.plugins import get_plugins
-    from pasta_core.value import load_value_model
-
     if not models or not user_model:
         raise InvalidValueError("the value-slate selector needs models=DIR (type-0 .. type-(K-1) value models) "
                                 "and user_model=DIR (a clip-em checkpoint)")
-    plugins = get_plugins()
-    type_models = [load_value_model(folder, device=device) for folder in type_model_folders(models)]
+    type_models = [plugins.load("value-model", folder, device=device) for folder in type_model_folders(models)]
     return SlateValueSelector(type_models, plugins.create("user-model", "clip-em", path=user_model, device=device),
                               plugins.create("t2i", t2i, **t2i_options), float(temperature))

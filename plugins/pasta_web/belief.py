@@ -34,14 +34,8 @@ class Belief:
 
 
 def build_user_model(plugins: Any, name: str, options: dict[str, Any]) -> Any:
-    """A registered user model, or one loaded from a checkpoint folder (``config.json``
-    names its plugin)."""
-    if Path(name).is_dir():
-        from pasta_core.cli.options import checkpoint_plugin
-
-        options = {**options, "path": name}
-        name = checkpoint_plugin(name)
-    return plugins.create("user-model", name, **options)
+    """A registered user model, or one loaded from a checkpoint folder."""
+    return plugins.load("user-model", name, **options)
 
 
 class BeliefTracker:

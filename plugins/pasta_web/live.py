@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from pasta_core.episode import Agent
+from pasta_core.engine import Agent
 from pasta_core.plugins import Plugins
 from pasta_core.png import png_bytes
 from pasta_core.protocols import T2IModel

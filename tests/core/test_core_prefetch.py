@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pasta_core.episode import Agent
+from pasta_core.engine import Agent
 from pasta_core.session import Session
 from pasta_core.testing import FakeGenerator, FakeSelector, FakeT2I
 

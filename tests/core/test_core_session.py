@@ -55,9 +55,9 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_session(tmp_path):
     broken.start("a lighthouse at night")
     user = _user()
     for _ in range(2):  # two turns, then the process "dies"
-        from pasta_core.episode import derive_seed
+        from pasta_core.engine import answer_turn
 
-        broken.record(user.answer(broken.history, broken.columns, derive_seed(9, broken.turn, 3)))
+        broken.record(answer_turn(user, broken.history, broken.columns, broken.streams))
         broken._prepare()
     resumed = Session.resume(tmp_path / "b" / "x")
     assert resumed.turn == 3

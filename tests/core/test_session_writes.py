@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import pasta_core.session as session_module
+import pasta_core.folder as folder_module
 from pasta_core import EpisodeConfig, SessionError
-from pasta_core.episode import Agent
-from pasta_core.session import Session, save_png
+from pasta_core.engine import Agent
+from pasta_core.png import save_png
+from pasta_core.session import Session
 from pasta_core.store import read_trajectories
 from pasta_core.testing import FakeGenerator, FakeSelector, FakeT2I, FakeUserModel
 from pasta_core.users import SimulatedUser
@@ -40,7 +41,7 @@ def _gate_writes(monkeypatch, only: str = "") -> threading.Event:
             gate.set()
         save_png(image, path)
 
-    monkeypatch.setattr(session_module, "save_png", held)
+    monkeypatch.setattr(folder_module, "save_png", held)
     return gate
 
 
@@ -82,7 +83,7 @@ def test_a_failed_write_is_raised_once_before_the_answer_is_recorded(tmp_path, m
     def full(image, path):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(session_module, "save_png", full)
+    monkeypatch.setattr(folder_module, "save_png", full)
     session = _fake_session(tmp_path)
     session.start("a small boat")
     assert session.wait_for_files() is False
@@ -115,7 +116,7 @@ def test_a_crash_after_the_click_resumes_with_the_same_images(tmp_path, monkeypa
             written.append(str(path))
             save_png(image, path)
 
-    monkeypatch.setattr(session_module, "save_png", dying)
+    monkeypatch.setattr(folder_module, "save_png", dying)
     broken = Session.create(out=tmp_path / "b", seed=5, session_id="x", config=config)
     play_two_turns(broken)
     broken.wait_for_files()
@@ -166,7 +167,7 @@ def test_a_waiting_caller_writes_the_files_the_busy_writer_has_not_started(tmp_p
         writers[Path(path).name] = name
         save_png(image, path)
 
-    monkeypatch.setattr(session_module, "save_png", writer_held)
+    monkeypatch.setattr(folder_module, "save_png", writer_held)
     session = _fake_session(tmp_path)
     session.start("a small boat")
     assert holding.wait(20)  # the writer has taken the grid (its first job) and is held there

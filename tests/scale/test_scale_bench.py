@@ -87,8 +87,9 @@ def test_quick_simulation_section_writes_json_and_markdown(tmp_path):
 
 def test_persisted_latency_reports_close_apart():
     from pasta_bench.latency import breakdown
+    from pasta_core.plugins import get_plugins
 
-    parts = breakdown(turns=2, sessions=1, persist=True)
+    parts = breakdown(get_plugins(), turns=2, sessions=1, persist=True)
     assert {"generator", "selector", "t2i", "user", "framework", "total", "close_per_session"} <= set(parts)
     assert parts["framework_share_with_close"] >= parts["framework_share"]
     result = {"machine": {"machine": "x86_64", "cpus": 2, "python": "3.11"},

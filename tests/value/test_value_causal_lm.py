@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from pasta_core.iql import IQLConfig, build_transitions, train_iql  # noqa: E402
+from pasta_core.plugins import get_plugins  # noqa: E402
 from pasta_core.types import Candidate, History, Turn  # noqa: E402
-from pasta_core.value import load_value_model  # noqa: E402
 from pasta_selectors import RandomSelector  # noqa: E402
 from pasta_value.causal_lm import create_causal_lm  # noqa: E402
 from pasta_value.synthetic import WordWorld  # noqa: E402
@@ -69,7 +69,7 @@ def test_token_level_training_and_checkpoint_round_trip(tiny_lm, tmp_path) -> No
     train_iql(model, data, config, out=tmp_path, progress=False)
     after = model.q_values([H1], [B])
     assert not np.allclose(before, after)
-    loaded = load_value_model(tmp_path)
+    loaded = get_plugins().load("value-model", tmp_path)
     assert loaded.plugin == "causal-lm"
     assert np.allclose(loaded.q_values([H1, H0], [B, C]), model.q_values([H1, H0], [B, C]), atol=1e-5)
 

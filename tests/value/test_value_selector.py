@@ -75,11 +75,11 @@ def test_sampling_depends_on_the_seed_and_temperature() -> None:
 
 def test_selector_factory_needs_a_checkpoint(tmp_path) -> None:
     """Missing or non-checkpoint folders give errors that say what to do."""
-    from pasta_core import get_plugins
+    from pasta_core import PastaError, get_plugins
 
     with pytest.raises(InvalidValueError, match="model=DIR"):
         get_plugins().create("selector", "value")
-    with pytest.raises(InvalidValueError, match="pasta value train"):
+    with pytest.raises(PastaError, match="pasta value train"):
         get_plugins().create("selector", "value", model=str(tmp_path))
 
 

@@ -171,7 +171,7 @@ def test_plugin_loads_checkpoints_and_runs_a_session(tmp_path):
     from pasta_clip_em.checkpoint import save_checkpoint
     from pasta_clip_em.usermodel import create_user_model
     from pasta_core.config import EpisodeConfig
-    from pasta_core.episode import Agent, run_episodes
+    from pasta_core.engine import Agent, run_episodes
     from pasta_core.plugins import get_plugins
     from pasta_core.users import SimulatedUser
     from pasta_value.embedded import create_embedded
