@@ -17,6 +17,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from pasta_core.plugins import Plugins
     from pasta_core.registry import Register
 
 hookspec = pluggy.HookspecMarker("pasta")
@@ -58,9 +59,18 @@ def pasta_register_encoders(register: Register) -> None:
 
 
 @hookspec
-def pasta_register_commands(cli: click.Group) -> None:
+def pasta_register_commands(cli: click.Group, plugins: Plugins) -> None:
     """Add sub-commands to the ``pasta`` command line (``cli.add_command(...)``).
 
-    Keep imports of heavy libraries inside the command functions so ``pasta --help``
-    stays fast.
+    ``plugins`` is the plugin set the command line was built from (an implementation may
+    leave the argument out). A plugin that owns a command group can let other plugins add
+    to it by calling a hook of its own on ``plugins.manager.hook`` (the ``bench`` group
+    calls :func:`pasta_register_bench_commands`). Keep imports of heavy libraries inside
+    the command functions so ``pasta --help`` stays fast.
     """
+
+
+@hookspec
+def pasta_register_bench_commands(bench: click.Group) -> None:
+    """Add benchmarks to the ``pasta bench`` group (``bench.add_command(...)``); called by
+    the plugin that owns the group (``pasta_bench``)."""

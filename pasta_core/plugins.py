@@ -127,8 +127,9 @@ class Plugins:
     def add_commands(self, cli: Any) -> None:
         """Let every plugin add its CLI sub-commands; a plugin that fails is reported."""
         for impl in self.manager.hook.pasta_register_commands.get_hookimpls():
+            arguments = {"cli": cli, "plugins": self}
             try:
-                impl.function(cli=cli)
+                impl.function(**{name: arguments[name] for name in impl.argnames})
             except Exception as exc:
                 self.failures.append(PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}"))
 
