@@ -217,7 +217,3 @@ class Trajectory:
     @property
     def rewards(self) -> list[float | None]:
         return [t.reward for t in self.turns]
-
-    @property
-    def total_reward(self) -> float:
-        return float(sum(r for r in self.rewards if r is not None))

@@ -149,7 +149,7 @@ class SlateValueSelector:
         """f_k(h, p) of every candidate of every history: one (K, n_i) array per history;
         one batched call per type model, the inputs prepared once when the models share
         their encoder."""
-        from pasta_core.value import q_values_of_models
+        from pasta_value.torch_model import q_values_of_models
 
         pairs_h = [h for h, cs in zip(histories, candidates) for _ in cs]
         pairs_c = [c for cs in candidates for c in cs]

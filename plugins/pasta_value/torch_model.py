@@ -1,5 +1,5 @@
-"""Helpers for value models (the protocols ``ValueModel`` and ``TrainableValueModel`` are
-in :mod:`pasta_core.protocols`).
+"""The base of the torch value models (the protocols ``ValueModel`` and
+``TrainableValueModel`` are in :mod:`pasta_core.protocols`).
 
 :class:`TorchValueModel` implements ``ValueModel`` on top of the trainable half, so a
 plugin writes only ``prepare`` / ``pair_outputs`` / ``history_values`` / ``save``;
