@@ -60,7 +60,7 @@ class LabelBuilder:
         return self
 
     def add_sessions(self, trajectories: Iterable[Any]) -> LabelBuilder:
-        """Trajectories whose turns carry image paths (see pasta_core.datasets.read_sessions)."""
+        """Trajectories whose turns carry image paths (see pasta_clip_em.datasets.read_sessions)."""
         for t in trajectories:
             sample, prompt = self._sample(f"session-{t.session_id}"), self._text(t.initial_prompt)
             for n, turn in enumerate(t.turns):

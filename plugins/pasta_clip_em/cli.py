@@ -170,8 +170,8 @@ def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, st
     from pasta_clip_em import evaluate as ev
     from pasta_clip_em.cache import EmbeddingCache
     from pasta_clip_em.data import build_labels, read_spec
+    from pasta_clip_em.datasets import ReadReport
     from pasta_clip_em.usermodel import create_user_model
-    from pasta_core.datasets import ReadReport
 
     user_model = create_user_model(path=checkpoint, device=device)
     cache = EmbeddingCache(cache_dir or Path(checkpoint) / "embeddings", user_model.encoder)

@@ -29,7 +29,7 @@ def parse_spec(spec: str) -> tuple[str, Path, Path]:
 
 def read_spec(spec: str, report: Any) -> tuple[str, Iterator[Any]]:
     """(record type: pairs|ratings|sessions|rankings, records) for one spec."""
-    from pasta_core import datasets as d
+    from pasta_clip_em import datasets as d
 
     kind, path, images = parse_spec(spec)
     if kind == "pickapic":
@@ -48,7 +48,7 @@ def read_spec(spec: str, report: Any) -> tuple[str, Iterator[Any]]:
 def collect(specs: list[str], strict: bool = False) -> tuple[Any, list[Any]]:
     """A LabelBuilder holding the labels of training ``specs``, and the read reports."""
     from pasta_clip_em.build import LabelBuilder
-    from pasta_core.datasets import ReadReport
+    from pasta_clip_em.datasets import ReadReport
 
     builder, reports = LabelBuilder(), []
     for spec in specs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from pasta_core.datasets import read_pickapic, read_sessions
+from pasta_clip_em.datasets import read_pickapic, read_sessions
 from pasta_planted.config import parse_config
 from pasta_planted.data import generate_pairs, generate_sessions
 from pasta_planted.world import PlantedWorld

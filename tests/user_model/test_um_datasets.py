@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pasta_core.datasets import (
+from pasta_clip_em.datasets import (
     DatasetError,
     ReadReport,
     read_hpsv2_test,
@@ -89,7 +89,7 @@ def test_project_trajectories_resolve_images(tmp_path):
 
 def _release_rows(tmp_path):
     """ASSUMED SCHEMA: the released PASTA data's layout is unpublished; this fixture guesses
-    one row per turn with these names (see pasta_core/datasets/pasta_release.py)."""
+    one row per turn with these names (see pasta_clip_em/datasets/pasta_release.py)."""
     (tmp_path / "img").mkdir()
     rows = []
     for s in range(2):

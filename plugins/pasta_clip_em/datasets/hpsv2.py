@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pasta_core.datasets.records import PairRecord, RankingRecord
-from pasta_core.datasets.report import DatasetError, ReadReport
+from pasta_clip_em.datasets.records import PairRecord, RankingRecord
+from pasta_clip_em.datasets.report import DatasetError, ReadReport
 
 
 def _load(path: Path) -> list[dict[str, Any]]:

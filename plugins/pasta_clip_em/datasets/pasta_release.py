@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pasta_core.datasets.report import DatasetError, ReadReport
-from pasta_core.datasets.trajectories import resolve_images
+from pasta_clip_em.datasets.report import DatasetError, ReadReport
+from pasta_clip_em.datasets.trajectories import resolve_images
 from pasta_core.types import Candidate, Trajectory, Turn
 
 SYNONYMS: dict[str, tuple[str, ...]] = {

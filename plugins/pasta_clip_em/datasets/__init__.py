@@ -6,13 +6,13 @@ and why, with locations); ``strict=True`` raises :class:`DatasetError` at the fi
 corrupt row or missing image instead.
 """
 
-from pasta_core.datasets.hpsv2 import read_hpsv2_test, read_hpsv2_train
-from pasta_core.datasets.pasta_release import read_pasta_release
-from pasta_core.datasets.pickapic import read_pickapic
-from pasta_core.datasets.records import PairRecord, RankingRecord, RatingRecord
-from pasta_core.datasets.report import DatasetError, ReadReport
-from pasta_core.datasets.sac import read_sac
-from pasta_core.datasets.trajectories import read_sessions
+from pasta_clip_em.datasets.hpsv2 import read_hpsv2_test, read_hpsv2_train
+from pasta_clip_em.datasets.pasta_release import read_pasta_release
+from pasta_clip_em.datasets.pickapic import read_pickapic
+from pasta_clip_em.datasets.records import PairRecord, RankingRecord, RatingRecord
+from pasta_clip_em.datasets.report import DatasetError, ReadReport
+from pasta_clip_em.datasets.sac import read_sac
+from pasta_clip_em.datasets.trajectories import read_sessions
 
 __all__ = [
     "DatasetError",

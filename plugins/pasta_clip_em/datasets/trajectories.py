@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-from pasta_core.datasets.report import ReadReport
+from pasta_clip_em.datasets.report import ReadReport
 from pasta_core.types import Trajectory
 
 

@@ -8,8 +8,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from pasta_core.datasets.records import RatingRecord
-from pasta_core.datasets.report import DatasetError, ReadReport
+from pasta_clip_em.datasets.records import RatingRecord
+from pasta_clip_em.datasets.report import DatasetError, ReadReport
 
 QUERY = """
 SELECT r.rowid, r.sid, r.rating, g.prompt, p.path

@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pasta_core.datasets.records import PairRecord
-from pasta_core.datasets.report import DatasetError, ReadReport
+from pasta_clip_em.datasets.records import PairRecord
+from pasta_clip_em.datasets.report import DatasetError, ReadReport
 
 COLUMNS = ("caption", "jpg_0", "jpg_1", "label_0", "label_1", "user_id", "has_label")
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"BM")
