@@ -19,19 +19,23 @@ prompts), which is Anthropic's way of structured output. The key comes from
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pasta_core import hookimpl
 from pasta_core.errors import BackendError, InvalidValueError, require
-from pasta_core.llm_support import (
+from pasta_llm import (
     LLMGenerator,
     Prompt,
     RetryPolicy,
     api_key,
+    fallback_from_option,
     option_bool,
     option_float,
     option_int,
 )
+
+if TYPE_CHECKING:
+    from pasta_core.plugins import Plugins
 
 DEFAULT_MODEL = "claude-haiku-5-5"
 KEY_VARIABLES = ("ANTHROPIC_API_KEY",)
@@ -115,17 +119,23 @@ def create(
     prefetch: Any = False,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
+    *,
+    plugins: Plugins,
 ) -> LLMGenerator:
-    """Build the ``anthropic`` generator (``http_client`` and ``retry`` are for Python callers and tests)."""
+    """Build the ``anthropic`` generator.
+
+    ``plugins`` is the set it is created from (``Plugins.create`` passes it; the ``template``
+    fallback comes from it); ``http_client`` and ``retry`` are for Python callers and tests."""
     if not str(model).strip():
         raise InvalidValueError("option model must name a Claude model, e.g. claude-haiku-5-5")
+    answer_instead = fallback_from_option(fallback, plugins)
     retry = retry or RetryPolicy()
     retry.max_retries = option_int("max_retries", max_retries)
     client = make_client(option_float("timeout", timeout, 0.001), base_url, http_client)
     ask = AnthropicAsk(client, str(model), option_int("max_tokens", max_tokens, 1), _sampling(temperature, top_p))
     return LLMGenerator(
         "anthropic", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs),
-        fallback=fallback, prefetch=option_bool("prefetch", prefetch),
+        fallback=answer_instead, prefetch=option_bool("prefetch", prefetch),
     )
 
 

@@ -18,19 +18,23 @@ application/json and a ``responseJsonSchema`` of 5 categories x 5 prompts), nucl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pasta_core import hookimpl
 from pasta_core.errors import InvalidValueError, require
-from pasta_core.llm_support import (
+from pasta_llm import (
     LLMGenerator,
     Prompt,
     RetryPolicy,
     api_key,
+    fallback_from_option,
     option_bool,
     option_float,
     option_int,
 )
+
+if TYPE_CHECKING:
+    from pasta_core.plugins import Plugins
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -107,10 +111,16 @@ def create(
     prefetch: Any = False,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
+    *,
+    plugins: Plugins,
 ) -> LLMGenerator:
-    """Build the ``gemini`` generator (``http_client`` and ``retry`` are for Python callers and tests)."""
+    """Build the ``gemini`` generator.
+
+    ``plugins`` is the set it is created from (``Plugins.create`` passes it; the ``template``
+    fallback comes from it); ``http_client`` and ``retry`` are for Python callers and tests."""
     if not str(model).strip():
         raise InvalidValueError("option model must name a Gemini model, e.g. gemini-2.5-flash")
+    answer_instead = fallback_from_option(fallback, plugins)
     retry = retry or RetryPolicy()
     retry.max_retries = option_int("max_retries", max_retries)
     client = make_client(option_float("timeout", timeout, 0.001), base_url, http_client)
@@ -123,7 +133,7 @@ def create(
     )
     return LLMGenerator(
         "gemini", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs),
-        fallback=fallback, prefetch=option_bool("prefetch", prefetch),
+        fallback=answer_instead, prefetch=option_bool("prefetch", prefetch),
     )
 
 

@@ -4,7 +4,7 @@ A fully offline real LLM: the folder holds a causal LM and its tokenizer with a 
 template (e.g. a downloaded Gemma, Llama, Qwen or Phi instruct model). Each turn is one
 sampled generation (nucleus sampling, ``top_p`` 0.9, seeded by the request's seed) whose
 text is parsed, validated and repaired like the API generators' answers
-(:mod:`pasta_core.llm_support`); an unusable answer is asked again with its problems.
+(:mod:`pasta_llm`); an unusable answer is asked again with its problems.
 
 Options: ``model`` (the folder, required), ``device`` (auto, cpu, cuda), ``dtype`` (auto:
 bf16 on GPU, fp32 on CPU), ``temperature`` (1.0), ``top_p`` (0.9), ``max_new_tokens``
@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pasta_core import hookimpl
 from pasta_core.errors import BackendError, InvalidValueError, require
-from pasta_core.llm_support import LLMGenerator, Prompt, option_bool, option_float, option_int
+from pasta_llm import (
+    LLMGenerator,
+    Prompt,
+    fallback_from_option,
+    option_bool,
+    option_float,
+    option_int,
+)
+
+if TYPE_CHECKING:
+    from pasta_core.plugins import Plugins
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -108,12 +118,15 @@ def create(
     max_repairs: Any = 2,
     fallback: str | None = "none",
     prefetch: Any = False,
+    *,
+    plugins: Plugins,
 ) -> LLMGenerator:
-    """Build the ``local-llm`` generator from a model folder."""
+    """Build the ``local-llm`` generator from a model folder (``plugins``: the set it is created from)."""
     if not model:
         raise InvalidValueError(
             "the local-llm generator needs a model folder: --generator-option model=/path/to/chat-model"
         )
+    answer_instead = fallback_from_option(fallback, plugins)
     ask = LocalAsk(
         *_load(str(model), str(device).lower(), str(dtype).lower()),
         temperature=option_float("temperature", temperature, 0.0001, 5.0),
@@ -122,7 +135,7 @@ def create(
     )
     return LLMGenerator(
         "local-llm", ask, _never_transient, max_repairs=option_int("max_repairs", max_repairs),
-        fallback=fallback, prefetch=option_bool("prefetch", prefetch),
+        fallback=answer_instead, prefetch=option_bool("prefetch", prefetch),
     )
 
 

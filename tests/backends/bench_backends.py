@@ -28,8 +28,8 @@ from backends_helpers import NoSleep, Provider, anthropic_body, gemini_body, goo
 
 from pasta_core import History, get_plugins  # noqa: E402
 from pasta_core.config import DEFAULT_CATEGORIES  # noqa: E402
-from pasta_core.llm_support import RetryPolicy, build_prompt  # noqa: E402
 from pasta_core.protocols import GenerationRequest  # noqa: E402
+from pasta_llm import RetryPolicy, build_prompt  # noqa: E402
 
 
 def _median_ms(a, b, repeats: int) -> tuple[float, float]:
@@ -55,7 +55,7 @@ def _generator(name: str, provider: Provider):
 
 def _bare_call(name: str, generator, prompt) -> None:
     """The same request through the SDK alone (what the plugin adds is the difference)."""
-    ask = generator._ask
+    ask = generator.ask
     if name == "gemini":
         from google.genai import types
 

@@ -7,7 +7,7 @@ from backends_helpers import ANTHROPIC_KEY, Provider, answer_for, anthropic_body
 
 from pasta_core import get_plugins
 from pasta_core.errors import BackendError, InvalidValueError
-from pasta_core.llm_support import GeneratorFallbackWarning, RetryPolicy, build_prompt
+from pasta_llm import GeneratorFallbackWarning, RetryPolicy, build_prompt
 
 TOOL = "propose_prompt_expansions"
 
@@ -114,6 +114,7 @@ def test_fallback_to_template(keys, no_sleep, make_request):
     with pytest.warns(GeneratorFallbackWarning, match="anthropic generator failed on turn 2"):
         candidates = gen.generate(request)
     assert candidates == get_plugins().create("generator", "template").generate(request)
+    assert gen.fallbacks == 1 and gen.fallback_turns == [2]
 
 
 def test_missing_key_says_what_to_set(monkeypatch):

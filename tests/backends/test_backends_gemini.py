@@ -7,7 +7,7 @@ from backends_helpers import GEMINI_KEY, Provider, answer_for, gemini_body
 
 from pasta_core import get_plugins
 from pasta_core.errors import BackendError
-from pasta_core.llm_support import GeneratorFallbackWarning, RetryPolicy, build_prompt
+from pasta_llm import GeneratorFallbackWarning, RetryPolicy, build_prompt
 
 
 def _gemini(provider, no_sleep, **options):
@@ -102,6 +102,34 @@ def test_fallback_to_template(keys, no_sleep, make_request):
         candidates = gen.generate(request)
     assert candidates == get_plugins().create("generator", "template").generate(request)
     assert len(provider.requests) == 2
+    assert gen.fallbacks == 1 and gen.fallback_turns == [request.turn]
+
+
+def test_fallback_comes_from_the_plugin_set_it_was_created_from(keys, no_sleep, make_request, monkeypatch):
+    """A private plugin set's ``template`` answers the failed turn; no global set is touched."""
+    import pasta_core
+    import pasta_core.plugins
+    import pasta_gemini
+    from pasta_core.plugins import Plugins, plugin_module
+    from pasta_core.testing import FakeGenerator
+
+    def pasta_register_generators(register):
+        register("template", FakeGenerator)
+
+    mine = Plugins(entry_points=None, extra=[pasta_gemini, plugin_module("mine", pasta_register_generators=pasta_register_generators)])
+
+    def no_global(*args, **kwargs):
+        raise AssertionError("get_plugins() called by a component")
+
+    monkeypatch.setattr(pasta_core.plugins, "get_plugins", no_global)
+    monkeypatch.setattr(pasta_core, "get_plugins", no_global)
+    provider = Provider((500, {"error": {"code": 500, "message": "boom", "status": "INTERNAL"}}))
+    gen = mine.create("generator", "gemini", http_client=provider.client(), retry=RetryPolicy(max_retries=0, sleep=no_sleep),
+                      fallback="template")
+    request = make_request()
+    with pytest.warns(GeneratorFallbackWarning, match="using the template generator"):
+        assert gen.generate(request) == FakeGenerator().generate(request)
+    assert gen.fallback_turns == [request.turn]
 
 
 def test_missing_key_says_what_to_set(monkeypatch):

@@ -1,4 +1,5 @@
-"""pasta_core.llm_support: prompt, schema, answer repair, retries and fallback."""
+"""pasta_llm (the LLM generators' shared library): prompt, schema, answer repair, retries
+and fallback."""
 
 from __future__ import annotations
 
@@ -9,18 +10,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pasta_core import get_plugins
 from pasta_core.errors import BackendError, InvalidValueError
-from pasta_core.llm_support import (
+from pasta_core.types import word_count
+from pasta_llm import (
+    FALLBACKS,
+    Fallback,
     GeneratorFallbackWarning,
     LLMGenerator,
     RetryPolicy,
     answer_schema,
     build_prompt,
     decode_json,
+    fallback_from_option,
     parse_answer,
     shorten,
 )
-from pasta_core.types import word_count
 
 
 def _good(request, tag=""):
@@ -172,7 +177,8 @@ def _generator(answers, no_sleep, fallback="none", max_retries=2):
         return answer
 
     gen = LLMGenerator("fake", ask, lambda e: isinstance(e, Flaky),
-                       RetryPolicy(max_retries=max_retries, sleep=no_sleep), fallback=fallback)
+                       RetryPolicy(max_retries=max_retries, sleep=no_sleep),
+                       fallback=fallback_from_option(fallback, get_plugins()))
     return gen, sent
 
 
@@ -187,7 +193,7 @@ def test_generator_gives_up_with_a_clear_error(make_request, no_sleep):
     gen, sent = _generator(["garbage"], no_sleep)
     with pytest.raises(BackendError, match="no usable answer after 3 tries.*fallback=template"):
         gen.generate(make_request())
-    assert gen.requests == 3
+    assert gen.requests == 3 and gen.fallbacks == 0 and gen.fallback_turns == []
 
 
 def test_generator_retries_transient_errors_then_errors(make_request, no_sleep):
@@ -197,15 +203,27 @@ def test_generator_retries_transient_errors_then_errors(make_request, no_sleep):
     assert gen.requests == 4 and len(no_sleep.waits) == 3
 
 
-def test_fallback_to_template_warns_visibly(make_request, no_sleep):
-    from pasta_core import get_plugins
-
-    request = make_request()
+def test_fallback_to_template_warns_visibly_and_is_recorded(make_request, no_sleep):
+    """A turn answered by the fallback is warned about and counted, never passed off silently."""
+    request = make_request(turns=2)
     gen, _ = _generator([Flaky("down")], no_sleep, fallback="template")
-    with pytest.warns(GeneratorFallbackWarning, match="turn 1.*using the template generator"):
+    assert repr(gen) == "<LLMGenerator fake fallback=template>"
+    with pytest.warns(GeneratorFallbackWarning, match="turn 2.*using the template generator"):
         candidates = gen.generate(request)
     assert candidates == get_plugins().create("generator", "template").generate(request)
-    assert gen.fallbacks == 1
+    assert gen.fallbacks == 1 and gen.fallback_turns == [2]
+
+
+def test_fallback_is_any_generator_handed_in(make_request, no_sleep):
+    from pasta_core.testing import FakeGenerator
+
+    fake = FakeGenerator()
+    gen = LLMGenerator("fake", lambda p: "garbage", lambda e: False, max_repairs=0,
+                       fallback=Fallback("fake", fake))
+    request = make_request()
+    with pytest.warns(GeneratorFallbackWarning, match="using the fake generator"):
+        assert gen.generate(request) == FakeGenerator().generate(request)
+    assert fake.requests == [request] and gen.fallback_turns == [request.turn]
 
 
 def test_no_fallback_warning_when_the_provider_works(make_request, no_sleep):
@@ -214,8 +232,32 @@ def test_no_fallback_warning_when_the_provider_works(make_request, no_sleep):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gen.generate(request)
+    assert gen.fallbacks == 0 and gen.fallback_turns == []
 
 
-def test_unknown_fallback_is_refused(no_sleep):
+def test_fallback_option_values():
+    plugins = get_plugins()
+    assert FALLBACKS == ("none", "template")
+    for none in (None, "", False, "none", " NONE "):
+        assert fallback_from_option(none, plugins) is None
+    fallback = fallback_from_option("Template", plugins)
+    assert fallback.name == "template" and hasattr(fallback.generator, "generate")
+
+
+def test_unknown_fallback_is_refused():
     with pytest.raises(InvalidValueError, match="fallback must be one of none, template"):
-        LLMGenerator("x", lambda p: None, lambda e: False, fallback="gemini")
+        fallback_from_option("gemini", get_plugins())
+    with pytest.raises(InvalidValueError, match="fallback must be a pasta_llm.Fallback"):
+        LLMGenerator("x", lambda p: None, lambda e: False, fallback="template")
+
+
+def test_counters_are_safe_under_concurrent_generate(make_request, no_sleep):
+    """Prefetch may call generate from several threads: no request or fallback goes uncounted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    request = make_request()
+    gen, _ = _generator([Flaky("down")], no_sleep, fallback="template", max_retries=3)
+    with warnings.catch_warnings(), ThreadPoolExecutor(4) as pool:
+        warnings.simplefilter("ignore", GeneratorFallbackWarning)
+        list(pool.map(lambda _: gen.generate(request), range(40)))
+    assert gen.requests == 40 * 4 and gen.fallbacks == 40 and len(gen.fallback_turns) == 40

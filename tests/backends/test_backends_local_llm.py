@@ -9,7 +9,7 @@ import pytest
 
 from pasta_core import get_plugins
 from pasta_core.errors import BackendError, InvalidValueError
-from pasta_core.llm_support import GeneratorFallbackWarning, build_prompt
+from pasta_llm import GeneratorFallbackWarning, build_prompt
 
 TEMPLATE = (
     "{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}"
@@ -46,14 +46,14 @@ def test_a_well_formed_answer_is_used(tiny_chat_model, make_request):
     request = make_request(turns=2)
     prompt = build_prompt(request)
     answer = {c: [f"a {c} prompt {i}" for i in range(5)] for c in request.categories}
-    tokenizer, seen = gen._ask.tokenizer, []
+    tokenizer, seen = gen.ask.tokenizer, []
 
     def generate(ids, **kwargs):
         seen.append((tokenizer.decode(ids[0]), kwargs))
         reply = tokenizer(json.dumps(answer), add_special_tokens=False, return_tensors="pt").input_ids
         return torch.cat([ids, reply], dim=1)
 
-    gen._ask.model.generate = generate
+    gen.ask.model.generate = generate
     candidates = gen.generate(request)
     assert [c.text for c in candidates] == [t for ts in answer.values() for t in ts]
     text, kwargs = seen[0]
@@ -65,7 +65,7 @@ def test_a_well_formed_answer_is_used(tiny_chat_model, make_request):
 def test_sampling_is_seeded(tiny_chat_model, make_request):
     gen = _local(tiny_chat_model)
     prompt = build_prompt(make_request(seed=11))
-    assert gen._ask(prompt) == gen._ask(prompt)
+    assert gen.ask(prompt) == gen.ask(prompt)
 
 
 def test_random_model_gives_up_or_falls_back(tiny_chat_model, make_request):
@@ -76,6 +76,7 @@ def test_random_model_gives_up_or_falls_back(tiny_chat_model, make_request):
     with pytest.warns(GeneratorFallbackWarning):
         candidates = gen.generate(request)
     assert candidates == get_plugins().create("generator", "template").generate(request)
+    assert gen.fallback_turns == [request.turn]
 
 
 def test_missing_model_folder_is_explained(tmp_path):

@@ -1,0 +1,64 @@
+"""Provider-neutral support for LLM candidate generators (a library, not a plugin).
+
+The ``gemini``, ``anthropic`` and ``local-llm`` plugins share it; third-party generator
+plugins can use it the same way. A plugin supplies one function, ``ask(prompt) -> answer``
+(one request to its provider, the answer as JSON text or an already-decoded object), and a
+test ``is_transient(exc)`` for errors worth retrying. :class:`LLMGenerator` does the rest:
+
+- builds the generation prompt from a :class:`~pasta_core.protocols.GenerationRequest`
+  (:func:`build_prompt`: the history, the categories, the per-category count, the word limit)
+  and the JSON schema of the expected answer (:func:`answer_schema`) - :mod:`pasta_llm.prompt`;
+- parses, validates and safely repairs the answer (:func:`parse_answer`), asking again with
+  the list of problems when a repair is not safe - :mod:`pasta_llm.parsing`;
+- retries 429 / 5xx / timeouts with bounded exponential backoff (:class:`RetryPolicy`) -
+  :mod:`pasta_llm.retry`;
+- after that raises :class:`~pasta_core.errors.BackendError`, or, with a :class:`Fallback`
+  (the ``fallback=template`` option, built by :func:`fallback_from_option` from the plugin
+  set the factory receives as ``plugins``), answers with that generator, warns with a
+  :class:`GeneratorFallbackWarning` and counts the turn in ``fallbacks`` /
+  ``fallback_turns`` - :mod:`pasta_llm.generator`;
+- reads the factories' options and API keys - :mod:`pasta_llm.options`.
+"""
+
+from __future__ import annotations
+
+from pasta_llm.generator import Fallback, GeneratorFallbackWarning, LLMGenerator
+from pasta_llm.options import (
+    FALLBACKS,
+    api_key,
+    fallback_from_option,
+    option_bool,
+    option_float,
+    option_int,
+)
+from pasta_llm.parsing import ParsedAnswer, decode_json, parse_answer, shorten
+from pasta_llm.prompt import (
+    CATEGORY_GUIDES,
+    SYSTEM_INSTRUCTION,
+    Prompt,
+    answer_schema,
+    build_prompt,
+)
+from pasta_llm.retry import RetryPolicy
+
+__all__ = [
+    "CATEGORY_GUIDES",
+    "FALLBACKS",
+    "SYSTEM_INSTRUCTION",
+    "Fallback",
+    "GeneratorFallbackWarning",
+    "LLMGenerator",
+    "ParsedAnswer",
+    "Prompt",
+    "RetryPolicy",
+    "answer_schema",
+    "api_key",
+    "build_prompt",
+    "decode_json",
+    "fallback_from_option",
+    "option_bool",
+    "option_float",
+    "option_int",
+    "parse_answer",
+    "shorten",
+]
