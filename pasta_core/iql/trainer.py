@@ -1,16 +1,17 @@
-"""The IQL trainer: fits a :class:`~pasta_core.value.TrainableValueModel` offline.
+"""The IQL trainer: fits a :class:`~pasta_core.protocols.TrainableValueModel` offline.
 
 Per step, on a batch of (h, p, r, h') pairs (every prompt of the taken slates):
 
     L_V = mean L2_tau( Q_target(h, p) - V(h) )            (expectile tau, default 0.7)
     L_Q = mean ( r + gamma V_target(h') - Q(h, p) )^2      (every token prefix if token_level)
 
-and one optimizer step on L_Q + L_V with the gradient norm clipped. The target network is
-a copy of the online one, refreshed every ``target_update`` steps (or moved towards it by
+and one optimizer step on L_Q + L_V (``torch.optim.Adafactor`` by default) with the
+gradient norm clipped (``torch.nn.utils.clip_grad_norm_``). The target network is a copy
+of the online one, refreshed every ``target_update`` steps (or moved towards it by
 ``polyak`` each step). The paper shares one network for Q and V, so the bootstrap V(h')
 also comes from the target copy: a stable regression target between refreshes.
 
-Data-parallel under ``torchrun`` (:mod:`pasta_core.distributed`): every process draws the
+Data-parallel under ``torchrun`` (:mod:`pasta_core.iql.distributed`): every process draws the
 same global batch and takes its slice of the pairs; each process's losses are weighted by
 its share of the pairs and the gradients summed, so N processes take the one-process step
 (exactly for pair-level IQL; token-level TD losses are averaged per process's tokens).
@@ -36,9 +37,9 @@ from pasta_core.iql.transitions import Batch, Transitions, sample_batch
 OPTIMIZERS = ("adafactor", "adamw", "adam", "sgd")
 #: Settings that may change when a run is resumed (they do not change the result).
 _RESUMABLE = {"steps", "save_every", "log_every"}
-#: Batches are drawn this many steps ahead, in one loop. Drawn one per step, between the
-#: networks' passes, the same numpy calls ran about 10x slower (cold caches): 0.3-0.45 ms
-#: of a ~9 ms step on CPU. A batch depends only on (seed, step), so this changes no result.
+#: Batches are drawn this many steps ahead, in one loop: drawn one per step, between the
+#: networks' passes, the same numpy calls ran much slower (cold caches; figures in
+#: docs/benchmarks.md). A batch depends only on (seed, step), so this changes no result.
 SAMPLE_AHEAD = 64
 
 
@@ -84,16 +85,18 @@ class IQLConfig:
 
 
 def make_optimizer(params: Any, config: IQLConfig) -> Any:
-    """The optimizer named in ``config`` (Adafactor by default, as in the paper)."""
+    """The optimizer named in ``config`` (torch's Adafactor by default, as in the paper).
+
+    ``foreach`` (one multi-tensor kernel per update instead of one per parameter) for
+    Adam(W) everywhere; for Adafactor only when the parameters are on an accelerator,
+    where it saves kernel launches (on CPU torch's two paths take the same time, and the
+    multi-tensor one holds a gradient-sized copy more)."""
     import torch
 
-    # foreach: one multi-tensor kernel per update instead of one per parameter (on CPU the
-    # default is the per-parameter loop). Adafactor: torch's update rule at about half the
-    # cost on CPU (torch's own step was ~0.45x a forward+backward of the embedded value model).
+    params = list(params)
     if config.optimizer == "adafactor":
-        from pasta_core.iql.adafactor import Adafactor
-
-        return Adafactor(params, lr=config.lr, weight_decay=config.weight_decay)
+        accelerated = any(p.device.type != "cpu" for p in params)
+        return torch.optim.Adafactor(params, lr=config.lr, weight_decay=config.weight_decay, foreach=accelerated)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     if config.optimizer == "adam":
@@ -101,20 +104,16 @@ def make_optimizer(params: Any, config: IQLConfig) -> Any:
     return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def clip_gradients(grads: list[Any], max_norm: float) -> float:
-    """Scale ``grads`` in place to a global L2 norm of at most ``max_norm`` (none if <= 0);
-    returns the norm before clipping. ``clip_grad_norm_``'s rule (scale by max_norm / (norm
-    + 1e-6) when over), with the sums of squares as dot products and no pass when under:
-    half its time on the embedded value model on CPU."""
+def clip_gradients(parameters: Any, max_norm: float) -> Any:
+    """Scale the gradients of ``parameters`` to a global L2 norm of at most ``max_norm``
+    (``torch.nn.utils.clip_grad_norm_``; none if ``max_norm`` <= 0); returns the norm
+    before clipping as a tensor (read it with the step's other metrics, in one sync)."""
     import torch
 
-    if not grads:
-        return 0.0
-    flat = [g.reshape(-1) if g.dtype in (torch.float32, torch.float64) else g.reshape(-1).float() for g in grads]
-    norm = torch.stack([torch.dot(f, f).to(flat[0].dtype) for f in flat]).sum().sqrt().item()
-    if max_norm > 0 and norm > max_norm:
-        torch._foreach_mul_(grads, max_norm / (norm + 1e-6))
-    return norm
+    if max_norm > 0:
+        return torch.nn.utils.clip_grad_norm_(parameters, max_norm, foreach=True)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads, foreach=True)
 
 
 @attrs.define
@@ -136,7 +135,7 @@ class IQLTrainer:
 
     def __attrs_post_init__(self) -> None:
         if self.parallel is None:
-            from pasta_core.distributed import data_parallel
+            from pasta_core.iql.distributed import data_parallel
 
             self.parallel = data_parallel()
         if self.config.token_level and not self.model.supports_token_level:
@@ -205,15 +204,15 @@ class IQLTrainer:
         if dp.active:
             parts["loss_q"] = dp.sum(parts["loss_q"].detach() * share)
             parts["loss_v"] = dp.sum(parts["loss_v"].detach() * share)
-        grads = [p.grad for p in self.model.module.parameters() if p.grad is not None]
-        norm = clip_gradients(grads, cfg.grad_clip)
+        norm = clip_gradients(list(self.model.module.parameters()), cfg.grad_clip)
         self.optimizer.step()
         self.step += 1
         self.update_target()
-        names = ("loss_q", "loss_v", "q_mean", "v_mean", "target_mean")
+        names = ("loss_q", "loss_v", "q_mean", "v_mean", "target_mean", "grad_norm")
         values = torch.stack([parts["loss_q"].detach().float(), parts["loss_v"].detach().float(),
-                              parts["q"].float().mean(), parts["v"].float().mean(), parts["target"].float().mean()])
-        return {**dict(zip(names, values.tolist())), "grad_norm": norm}
+                              parts["q"].float().mean(), parts["v"].float().mean(), parts["target"].float().mean(),
+                              norm.float().to(parts["q"].device)])
+        return dict(zip(names, values.tolist()))
 
     def _batch(self, step: int) -> Batch:
         """The batch of ``step`` (:func:`sample_batch`), drawn with the next ones."""

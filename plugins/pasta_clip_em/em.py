@@ -14,7 +14,7 @@ from its last checkpoint sees the same batches it would have seen uninterrupted.
 
 Data-parallel: under ``torchrun`` every process draws the same global batch, takes its
 slice of the samples, and the gradients are summed over processes with losses normalised
-by the global label count (:mod:`pasta_core.distributed`), so N processes give the result
+by the global label count (:mod:`pasta_core.iql.distributed`), so N processes give the result
 of one process on the same batch. Only rank 0 writes checkpoints and metrics.
 
 This is the first, frozen-encoder phase; :mod:`pasta_clip_em.finetune` subclasses the
@@ -38,8 +38,8 @@ from pasta_clip_em.checkpoint import save_checkpoint, save_tensors
 from pasta_clip_em.labels import LabelSet
 from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
 from pasta_clip_em.split import maybe_split
-from pasta_core.distributed import DataParallel, data_parallel
 from pasta_core.errors import InvalidValueError
+from pasta_core.iql.distributed import DataParallel, data_parallel
 
 STATE_FILE = "trainer_state.safetensors"
 

@@ -55,7 +55,7 @@ def main() -> None:
     kind, out = sys.argv[1], sys.argv[2]
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 12
     weights = {"em": train_em, "iql": train_iql}[kind](steps)
-    from pasta_core.distributed import data_parallel
+    from pasta_core.iql.distributed import data_parallel
 
     if data_parallel().is_main:
         np.savez(out, **weights)

@@ -80,7 +80,7 @@ class _Table:
         return None
 
     def pair_outputs(self, module, prepared, hi, ci, token_level=False):
-        from pasta_core.value import PairOutputs
+        from pasta_core.protocols import PairOutputs
 
         return PairOutputs(q=module.q[ci], v=module.v[hi])
 

@@ -145,8 +145,8 @@ def test_slate_selector_needs_one_model_per_type(tmp_path):
 def test_models_sharing_an_encoder_prepare_once(monkeypatch):
     """q_values_of_models gives each model's own q_values, preparing the inputs once when
     the models share their encoder (and once per model when they do not)."""
-    from pasta_value.torch_model import q_values_of_models
     from pasta_value.embedded import EmbeddedValueModel, create_embedded
+    from pasta_value.torch_model import q_values_of_models
 
     models = [create_embedded(encoder="words", dim=16, width=8, seed=s) for s in range(3)]
     other = create_embedded(encoder="hash", dim=16, width=8, seed=0)
