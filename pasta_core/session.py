@@ -86,6 +86,9 @@ class Session:
         self.store = SessionFolder(self.folder) if self.folder is not None else None
         self.components = components or {}
         self.user_type = user_type
+        #: Who answers (recorded in session.json so a resume continues with the same
+        #: person): e.g. {"kind": "sim", "model": "simple", "options": {}}; None if unknown.
+        self.user: dict[str, Any] | None = None
         self._history: History | None = None
         self._candidates: list[Candidate] = []
         self._columns: list[Column] = []
@@ -148,11 +151,17 @@ class Session:
             config = EpisodeConfig(**{**state["config"], "categories": tuple(state["config"]["categories"])})
             seed, session_id, prompt = int(state["seed"]), str(state["session_id"]), state["initial_prompt"]
             user_type = state.get("user_type")
+            if user_type is not None and (isinstance(user_type, bool) or not isinstance(user_type, int)):
+                raise TypeError(f"user_type must be an integer or null, got {user_type!r}")
+            user = state.get("user")
+            if user is not None and not isinstance(user, dict):
+                raise TypeError(f"user must be an object or null, got {user!r}")
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise SessionError(f"{store.state_file} is malformed ({type(exc).__name__}: {exc}); "
                                "restore it or start a new session") from None
         agent = agent or _build_agent(plugins or get_plugins(), components)
         session = cls(agent, config, seed, folder, session_id, components, user_type)
+        session.user = user
         session._history = store.read_history(prompt)
         if restore_images:
             session.restore_images()
@@ -320,6 +329,7 @@ class Session:
                 "config": attrs.asdict(self.config),
                 "components": self._component_dict(),
                 "user_type": self.user_type,
+                "user": self.user,
             },
         )
 

@@ -51,49 +51,97 @@ def _pick_prompt(seed: int) -> str:
 @click.option("--user-model-option", multiple=True, metavar="KEY=VALUE")
 def run_command(**kw: Any) -> None:
     """Run one session: the agent proposes, renders and learns what you like."""
-    from pasta_core.config import EpisodeConfig
     from pasta_core.errors import PastaError
-    from pasta_core.session import Session
 
+    if kw["prompt"] is not None and not kw["prompt"].strip():
+        raise click.BadParameter("the initial prompt is empty; describe the image you want", param_hint="--prompt")
     try:
-        if kw["resume_dir"]:
-            session = Session.resume(kw["resume_dir"])
-            click.echo(f"Resuming session {session.session_id} at turn {session.turn}")
-        else:
-            selector_options = parse_options(kw["selector_option"], "--selector-option")
-            if kw["value_model"]:
-                selector_options["model"] = kw["value_model"]
-            session = Session.create(
-                kw["generator"],
-                kw["t2i"],
-                kw["selector"],
-                generator_options=parse_options(kw["generator_option"], "--generator-option"),
-                t2i_options=parse_options(kw["t2i_option"], "--t2i-option"),
-                selector_options=selector_options,
-                config=EpisodeConfig(
-                    turns=kw["turns"], slate_size=kw["slate_size"], images_per_prompt=kw["images"],
-                    reward_mode=kw["reward"],
-                ),
-                seed=kw["seed"],
-                out=kw["out"],
-            )
+        session = _resume(kw) if kw["resume_dir"] else _create(kw)
         _play(session, kw)
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
+#: Flags that define a session: a resumed session takes them from its folder.
+_DEFINING = ("generator", "t2i", "selector", "user_model", "user_type", "value_model", "prompt", "turns",
+             "slate_size", "images", "reward", "seed", "out", "generator_option", "t2i_option",
+             "selector_option", "user_model_option")
+
+
+def _given(name: str) -> bool:
+    """Whether ``--name`` was typed on the command line (not a default)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+def _resume(kw: dict[str, Any]) -> Any:
+    from pasta_core.session import Session
+
+    given = [name for name in _DEFINING if _given(name)]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise click.UsageError(
+            f"{flags}: a resumed session keeps the settings recorded in {kw['resume_dir']}/session.json "
+            "(seed, components, turns, user); leave them out, or start a new session"
+        )
+    session = Session.resume(kw["resume_dir"])
+    recorded = (session.user or {}).get("kind")
+    if recorded and _given("user_kind") and kw["user_kind"] != recorded:
+        raise click.UsageError(f"--user {kw['user_kind']}: this session was played by a {recorded} user")
+    if recorded:
+        kw["user_kind"] = recorded
+    if session.done:
+        click.echo(f"Session {session.session_id} is already finished ({session.config.turns} turns)")
+    else:
+        click.echo(f"Resuming session {session.session_id} at turn {session.turn} of {session.config.turns}")
+    return session
+
+
+def _create(kw: dict[str, Any]) -> Any:
+    from pasta_core.config import EpisodeConfig
+    from pasta_core.session import Session
+
+    selector_options = parse_options(kw["selector_option"], "--selector-option")
+    if kw["value_model"]:
+        selector_options["model"] = kw["value_model"]
+    return Session.create(
+        kw["generator"],
+        kw["t2i"],
+        kw["selector"],
+        generator_options=parse_options(kw["generator_option"], "--generator-option"),
+        t2i_options=parse_options(kw["t2i_option"], "--t2i-option"),
+        selector_options=selector_options,
+        config=EpisodeConfig(
+            turns=kw["turns"], slate_size=kw["slate_size"], images_per_prompt=kw["images"],
+            reward_mode=kw["reward"],
+        ),
+        seed=kw["seed"],
+        out=kw["out"],
+    )
+
+
+def _user(session: Any, kw: dict[str, Any]) -> Any:
+    """Who answers: for a resumed session the person recorded in its folder."""
+    if kw["user_kind"] != "sim":
+        from pasta_core.cli.human import ConsoleUser
+
+        session.user = {"kind": "human"}
+        return ConsoleUser(session.saved_grid)
+    recorded = session.user or {}
+    model = recorded.get("model", kw["user_model"])
+    options = recorded.get("options", parse_options(kw["user_model_option"], "--user-model-option"))
+    user_type = session.user_type if session.started and session.user_type is not None else kw["user_type"]
+    user = _simulated_user(model, dict(options), user_type, session.seed)
+    session.user_type = user.user_type
+    session.user = {"kind": "sim", "model": model or "simple", "options": options}
+    return user
+
+
 def _play(session: Any, kw: dict[str, Any]) -> None:
-    from pasta_core.cli.human import ConsoleUser
     from pasta_core.session import play
 
-    if kw["user_kind"] == "sim":
-        user = _simulated_user(
-            kw["user_model"], parse_options(kw["user_model_option"], "--user-model-option"),
-            kw["user_type"], kw["seed"],
-        )
-        session.user_type = user.user_type
-    else:
-        user = ConsoleUser(session.saved_grid)
+    user = _user(session, kw)
     prompt = kw["prompt"]
     if not session.started and not prompt:
         if kw["user_kind"] == "sim":

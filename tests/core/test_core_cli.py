@@ -61,6 +61,45 @@ def test_interrupted_human_session_resumes(cli_runner, tmp_path):
     assert [x.choice for x in t.turns] == [0, 1, 2, 3, 0]
 
 
+def test_resume_continues_the_same_simulated_person(cli_runner, tmp_path):
+    """Killed after 2 turns and resumed without --seed or --user: the folder's seed, user
+    kind, user model and user type carry on, so the trajectory equals an uninterrupted one."""
+    import shutil
+
+    from pasta_core.store import write_trajectories
+
+    whole = cli_runner.invoke(["run", "--user", "sim", "--seed", "3", "--out", str(tmp_path / "a")])
+    assert whole.exit_code == 0, whole.output
+    folder_a = _session_dir(tmp_path / "a")
+    (expected,) = read_trajectories(folder_a / "trajectory.parquet")
+    folder_b = tmp_path / "b" / folder_a.name
+    shutil.copytree(folder_a, folder_b)
+    cut = type(expected)(expected.session_id, expected.initial_prompt, expected.turns[:2], expected.user_type,
+                         expected.metadata)
+    write_trajectories(folder_b / "trajectory.parquet", [cut])
+    resumed = cli_runner.invoke(["run", "--resume", str(folder_b)])
+    assert resumed.exit_code == 0, resumed.output
+    assert "at turn 3 of 5" in resumed.output
+    (again,) = read_trajectories(folder_b / "trajectory.parquet")
+    assert again.user_type == expected.user_type and again.turns == expected.turns
+
+
+def test_resume_refuses_flags_that_would_change_the_session(cli_runner, tmp_path):
+    done = cli_runner.invoke(["run", "--user", "sim", "--turns", "1", "--out", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    folder = _session_dir(tmp_path)
+    for flags in (["--seed", "5"], ["--generator", "template"], ["--turns", "3"], ["--user-type", "1"]):
+        result = cli_runner.runner.invoke(cli_runner.cli, ["run", "--resume", str(folder), *flags])
+        assert result.exit_code == 2 and "session.json" in result.output, (flags, result.output)
+    finished = cli_runner.invoke(["run", "--resume", str(folder)])
+    assert finished.exit_code == 0 and "already finished" in finished.output
+
+
+def test_an_empty_prompt_is_refused(cli_runner):
+    result = cli_runner.runner.invoke(cli_runner.cli, ["run", "--user", "sim", "--prompt", "  "])
+    assert result.exit_code == 2 and "prompt" in result.output
+
+
 def test_unknown_plugin_name_is_a_clear_error(cli_runner):
     result = cli_runner.runner.invoke(cli_runner.cli, ["run", "--generator", "gemni", "--user", "sim"])
     assert result.exit_code != 0
