@@ -1,7 +1,13 @@
 """The ``pasta`` command line. Sub-commands live in small modules; plugins add their own
-through the ``pasta_register_commands`` hook. Heavy imports stay inside commands."""
+through the ``pasta_register_commands`` hook. Heavy imports stay inside commands.
+
+:func:`main` is the error boundary: an error a user can cause ends in one line on stderr
+and a non-zero exit; ``--debug`` (or ``PASTA_DEBUG=1``) shows the traceback instead."""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import click
 
@@ -11,7 +17,8 @@ from pasta_core.cli.run import run_command
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pasta-t2i", prog_name="pasta")
-def cli() -> None:
+@click.option("--debug", is_flag=True, envvar="PASTA_DEBUG", help="Show tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
     """PASTA: personalized, multi-turn text-to-image generation."""
 
 
@@ -31,6 +38,46 @@ def load_plugin_commands() -> None:
     _plugin_commands_loaded = True
 
 
-def main() -> None:
+def _debugging(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("PASTA_DEBUG", "") not in ("", "0", "false")
+
+
+def one_line(error: BaseException) -> str:
+    """The one-line message of an error that reached the command line."""
+    from pasta_core.errors import PastaError
+
+    if isinstance(error, PastaError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"a file or input is not UTF-8 text ({error.reason} at byte {error.start})"
+    if isinstance(error, MemoryError):
+        return "out of memory; try smaller batches or sizes"
+    text = " ".join(str(error).split()) or "no message"
+    return f"unexpected {type(error).__name__}: {text} (rerun with --debug for the traceback, and please report it)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``pasta`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     load_plugin_commands()
-    cli(prog_name="pasta")
+    try:
+        code = cli.main(argv, prog_name="pasta", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:
+        if _debugging(argv):
+            raise
+        click.echo(f"Error: {one_line(error)}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

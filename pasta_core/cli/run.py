@@ -42,7 +42,7 @@ def _pick_prompt(seed: int) -> str:
 @click.option("--slate-size", type=click.IntRange(1, 16), default=4, show_default=True)
 @click.option("--images", type=click.IntRange(1, 16), default=4, show_default=True, help="Images per prompt (M).")
 @click.option("--reward", type=click.Choice(["sparse", "dense"]), default="sparse", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the session's random streams.")
 @click.option("--out", default="pasta-output", show_default=True, help="Folder for session folders.")
 @click.option("--resume", "resume_dir", default=None, help="Continue an interrupted session folder.")
 @click.option("--generator-option", multiple=True, metavar="KEY=VALUE")

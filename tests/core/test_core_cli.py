@@ -115,3 +115,20 @@ def test_help_does_not_import_heavy_libraries():
     code = "import sys; from pasta_core.cli import main; sys.argv=['pasta','--help']\ntry: main()\nexcept SystemExit: pass\nprint(sorted(m for m in ('torch','pyarrow','diffusers','transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_errors_a_user_causes_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    """An unwritable --out ends in one line and exit 1; --debug lets the exception through."""
+    from pasta_core.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    args = ["run", "--user", "sim", "--turns", "1", "--out", str(blocker)]
+    monkeypatch.delenv("PASTA_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    err = capsys.readouterr().err.strip()
+    assert stopped.value.code == 1
+    assert len(err.splitlines()) == 1 and err.startswith("Error:") and "Traceback" not in err
+    with pytest.raises(OSError):
+        main(["--debug", *args])
