@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pasta_core.errors import SessionError
 from pasta_core.png import save_png
 from pasta_core.store import read_trajectories, write_trajectories
 from pasta_core.types import Column, History, Trajectory, Turn
+
+if TYPE_CHECKING:
+    from pasta_core.protocols import T2IModel
 
 SESSION_FILE = "session.json"
 TRAJECTORY_FILE = "trajectory.parquet"
@@ -124,6 +127,21 @@ class SessionFolder:
         """(column, image) of the turn's recorded images not on disk (0-based)."""
         return [(c, m) for c, refs in enumerate(turn.image_refs) for m, ref in enumerate(refs)
                 if not self.inside(ref).is_file()]
+
+    def restore_images(self, turn: Turn, t2i: T2IModel, only: Iterable[tuple[int, int]] | None = None) -> int:
+        """Make again the recorded images of ``turn`` missing from the folder (of those in
+        ``only``, 0-based (column, image), when given), from their prompts and seeds in one
+        T2I call; with a T2I model seeded per image (every built-in) they are the same
+        pictures. Returns how many were made."""
+        if only is None:
+            missing = self.missing_images(turn)
+        else:
+            missing = [(c, m) for c, m in only if not self.inside(turn.image_refs[c][m]).is_file()]
+        if missing:
+            images = t2i.render([turn.slate[c].text for c, _ in missing], [int(turn.seeds[c][m]) for c, m in missing])
+            for (c, m), image in zip(missing, images):
+                self.write_image(image, turn.image_refs[c][m])
+        return len(missing)
 
     def saved_columns(self, turn: Turn) -> list[Column]:
         """A recorded turn's columns with their images read back from disk."""

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from pasta_core.errors import InvalidValueError
-from pasta_core.plugins import Plugins
+from pasta_core.plugins import Plugins, get_plugins
 from pasta_web.flow import MAX_CRITIQUE_CHARS, MAX_PROMPT_CHARS, MAX_PROMPT_WORDS, MAX_REASON_CHARS
 from pasta_web.security import visitor_middleware
 from pasta_web.service import ConflictError, LimitError, NotFoundError, WebSessions
@@ -55,8 +55,11 @@ def _static(name: str) -> bytes:
 
 
 def create_app(settings: ServerSettings, plugins: Plugins | None = None, service: WebSessions | None = None) -> FastAPI:
-    """The web app for ``settings`` (``service`` may be given to share or inspect it)."""
-    web = service or WebSessions(settings, plugins)
+    """The web app for ``settings`` (``service`` may be given to share or inspect it).
+
+    This is the web app's start-up: the components are built from ``plugins`` (default:
+    the installed plugins), which the service hands down; nothing later looks them up."""
+    web = service or WebSessions(settings, plugins or get_plugins())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:

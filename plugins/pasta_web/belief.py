@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 
-from pasta_core.types import Candidate, Column
+from pasta_core.plugins import Plugins
+from pasta_core.types import Column
+from pasta_web.live import build_component
 
 EXAMPLES_PER_TYPE = 3
 
@@ -33,14 +34,18 @@ class Belief:
     examples: tuple[tuple[ImageId, ...], ...]
 
 
-def build_user_model(plugins: Any, name: str, options: dict[str, Any]) -> Any:
-    """A registered user model, or one loaded from a checkpoint folder."""
-    return plugins.load("user-model", name, **options)
+def build_user_model(plugins: Plugins, name: str, options: dict[str, Any]) -> Any:
+    """A registered user model, or one loaded from a checkpoint folder (its ``config.json``
+    names the plugin); raises :class:`~pasta_core.errors.PluginError` when it cannot be
+    built."""
+    return build_component(plugins, "user-model", name, options, load=True)
 
 
 class BeliefTracker:
-    """Computes beliefs with one shared user model (calls are serialized). Image scores
-    for the examples are remembered per slate, so each image is scored once for them."""
+    """Computes beliefs with one user model shared by every session. Sessions' worker threads
+    ask at once; each belief is computed under one lock (the model's calls are serialized
+    and the caller's score cache is filled by one thread at a time). Image scores for the
+    examples are remembered per slate, so each image is scored once for them."""
 
     def __init__(self, user_model: Any, examples: int = EXAMPLES_PER_TYPE) -> None:
         self.user_model = user_model
@@ -76,18 +81,3 @@ class BeliefTracker:
             for k in range(len(posterior))
         )
         return Belief(len(observed), tuple(float(p) for p in posterior), examples)
-
-
-def load_columns(folder: Path, slate: Sequence[dict[str, str]], seeds: Sequence[Sequence[int]],
-                 refs: Sequence[Sequence[str]]) -> list[Column]:
-    """A past turn's columns with their images read back from the session folder."""
-    from PIL import Image
-
-    columns = []
-    for candidate, column_seeds, column_refs in zip(slate, seeds, refs):
-        images = []
-        for ref in column_refs:
-            with Image.open(folder / ref) as image:
-                images.append(image.convert("RGB"))
-        columns.append(Column(Candidate(**candidate), images, column_seeds))
-    return columns

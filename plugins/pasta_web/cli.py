@@ -67,6 +67,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
 def serve_command(**kw: Any) -> None:
     """Serve personalized sessions and rater studies in a web browser."""
     from pasta_core.errors import PastaError, require
+    from pasta_core.plugins import get_plugins
 
     require("fastapi", "web")
     require("uvicorn", "web")
@@ -77,7 +78,7 @@ def serve_command(**kw: Any) -> None:
 
     try:
         settings = build_settings(kw)
-        service = WebSessions(settings)
+        service = WebSessions(settings, get_plugins())  # the server's start-up: its plugin set
         service.warm_up()
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from pasta_core.errors import InvalidValueError
+from pasta_core.types import Candidate, Turn
 from pasta_web.flow import TurnEvaluation
 
 SCHEMA = """
@@ -104,6 +105,17 @@ class TurnRow:
     seeds: list[list[int]]
     image_refs: list[list[str]]
     created: float
+
+    def as_turn(self) -> Turn:
+        """The turn as a trajectory records it (no reward or rater answers)."""
+        return Turn(
+            candidates=[Candidate(**c) for c in self.candidates],
+            slate=[Candidate(**c) for c in self.slate],
+            choice=self.choice,
+            critique=self.critique,
+            seeds=self.seeds,
+            image_refs=self.image_refs,
+        )
 
 
 def sqlite_path(db: str) -> Path:

@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from pasta_core.errors import InvalidValueError
+from pasta_core.folder import SessionFolder
 from pasta_core.store import write_trajectories
-from pasta_core.types import Candidate, Trajectory, Turn
+from pasta_core.types import Trajectory, Turn
 from pasta_web.db import SessionRow, TurnRow, WebStore, sqlite_path
 from pasta_web.flow import TurnEvaluation
 
@@ -34,13 +37,8 @@ def _turn(row: TurnRow, evaluation: TurnEvaluation | None, refs: list[list[str]]
     satisfaction = None
     if evaluation and len(evaluation.satisfaction) == len(row.slate) and None not in evaluation.satisfaction:
         satisfaction = evaluation.satisfaction
-    return Turn(
-        candidates=[Candidate(**c) for c in row.candidates],
-        slate=[Candidate(**c) for c in row.slate],
-        choice=row.choice,
-        critique=row.critique,
-        reward=None,
-        seeds=row.seeds,
+    return attrs.evolve(
+        row.as_turn(),
         image_refs=refs,
         satisfaction=satisfaction,
         comparison=evaluation.comparison if evaluation else None,
@@ -83,7 +81,7 @@ def session_trajectory(store: WebStore, session: SessionRow, out: Path | None, i
     for row in turns:
         refs = [[f"{session.id}/{ref}" for ref in column] for column in row.image_refs]
         if out is not None and images:
-            _copy_images(Path(session.folder), out / session.id, row.image_refs)
+            _copy_images(SessionFolder(session.folder), SessionFolder(out / session.id), row.image_refs)
         records.append(_turn(row, evaluations.get(row.turn), refs))
     return Trajectory(
         session_id=session.id,
@@ -93,11 +91,13 @@ def session_trajectory(store: WebStore, session: SessionRow, out: Path | None, i
     )
 
 
-def _copy_images(source: Path, target: Path, refs: list[list[str]]) -> None:
+def _copy_images(source: SessionFolder, target: SessionFolder, refs: list[list[str]]) -> None:
+    """Copy the recorded images to the same places under ``target`` (the session folder
+    resolves each reference and refuses one that leaves it)."""
     for ref in (r for column in refs for r in column):
-        src = source / ref
+        src = source.inside(ref)
         if src.is_file():  # a missing file is re-rendered from its seed by readers that need it
-            dst = target / ref
+            dst = target.inside(ref)
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
 

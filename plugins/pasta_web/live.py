@@ -4,6 +4,11 @@ One set of components is built per arm and shared by all its sessions (a real T2
 is loaded once, not once per visitor). Each session wraps the shared T2I model in a
 :class:`ProgressT2I` that renders a few images at a time and hands each finished image to
 the session, so the page can show images as they finish.
+
+Concurrency (the contract in :mod:`pasta_core.protocols`): the shared generator and
+selector are called from several sessions' threads at once, which the contract allows;
+every call of the shared T2I model, by a session or to restore a lost image, goes through
+a :class:`ProgressT2I` holding the arm's lock, so it is never called concurrently.
 """
 
 from __future__ import annotations
@@ -14,11 +19,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from pasta_core.engine import Agent
+from pasta_core.errors import PastaError, PluginError
 from pasta_core.plugins import Plugins
 from pasta_core.png import png_bytes
 from pasta_core.protocols import T2IModel
 from pasta_core.session import ComponentSpec
 from pasta_web.settings import Arm
+
+
+def build_component(plugins: Plugins, kind: str, name: str, options: dict[str, Any], load: bool = False) -> Any:
+    """``plugins.create(kind, name, **options)`` (``plugins.load`` with ``load``: a registered
+    name or a checkpoint folder). A factory that refuses its options raises a
+    :class:`~pasta_core.errors.PluginError` here, so the server raises PASTA errors only."""
+    try:
+        return (plugins.load if load else plugins.create)(kind, name, **options)
+    except PastaError:
+        raise
+    except (TypeError, ValueError) as exc:
+        given = ", ".join(sorted(options)) or "none"
+        raise PluginError(f"the {kind} {name!r} could not be built with the options given ({given}): {exc}") from exc
 
 
 class RenderListener:
@@ -66,14 +85,18 @@ class SharedComponents:
 
     def __init__(self, plugins: Plugins, arm: Arm) -> None:
         self.arm = arm
-        self.generator = plugins.create("generator", arm.generator, **arm.generator_options)
-        self.selector = plugins.create("selector", arm.selector, **arm.selector_options)
-        self.t2i = plugins.create("t2i", arm.t2i, **arm.t2i_options)
+        self.generator = build_component(plugins, "generator", arm.generator, arm.generator_options)
+        self.selector = build_component(plugins, "selector", arm.selector, arm.selector_options)
+        self.t2i = build_component(plugins, "t2i", arm.t2i, arm.t2i_options)
         self.lock = threading.Lock()
+
+    def renderer(self, batch: int = 1) -> ProgressT2I:
+        """The shared T2I model behind the arm's lock (no listener until one is set)."""
+        return ProgressT2I(self.t2i, self.lock, batch)
 
     def agent(self, batch: int) -> tuple[Agent, ProgressT2I]:
         """A session's own agent: the shared parts, with its own progress-reporting T2I."""
-        t2i = ProgressT2I(self.t2i, self.lock, batch)
+        t2i = self.renderer(batch)
         return Agent(generator=self.generator, selector=self.selector, t2i=t2i), t2i
 
     def components(self) -> dict[str, ComponentSpec]:

@@ -5,6 +5,11 @@ and acts only on that visitor's sessions; anyone else's session is "not found". 
 go to SQLite before anything else happens, so a killed server loses nothing answered:
 a session is rebuilt from its folder and its rows on the next visit
 (:meth:`WebSessions.state`), and a click the folder missed is replayed.
+
+The session folders (images, grids, ``session.json``, ``trajectory.parquet``) are
+:class:`~pasta_core.session.Session`'s, read and written through it and
+:class:`~pasta_core.folder.SessionFolder` only; SQLite (:mod:`pasta_web.db`) holds the web
+app's own records.
 """
 
 from __future__ import annotations
@@ -22,13 +27,12 @@ from typing import Any
 
 import attrs
 
-from pasta_core.errors import InvalidValueError, PastaError
-from pasta_core.plugins import Plugins, get_plugins
-from pasta_core.png import save_png
-from pasta_core.session import SESSION_FILE, TRAJECTORY_FILE, Session
-from pasta_core.store import read_trajectories
-from pasta_core.types import Column
-from pasta_web.belief import Belief, BeliefTracker, build_user_model, load_columns
+from pasta_core.errors import InvalidValueError, PastaError, SessionError
+from pasta_core.folder import SessionFolder, image_refs
+from pasta_core.plugins import Plugins
+from pasta_core.session import Session
+from pasta_core.types import Column, Turn
+from pasta_web.belief import Belief, BeliefTracker, build_user_model
 from pasta_web.db import SessionRow, TurnRow, WebStore
 from pasta_web.flow import (
     TurnEvaluation,
@@ -59,11 +63,6 @@ class LimitError(PastaError):
     """A per-visitor limit was reached."""
 
 
-def image_ref(turn: int, column: int, image: int) -> str:
-    """Where :class:`Session` saves an image, relative to the session folder (1-based)."""
-    return f"images/turn-{turn}/col-{column}-img-{image}.png"
-
-
 def image_url(session_id: str, turn: int, column: int, image: int) -> str:
     return f"/api/sessions/{session_id}/images/{turn}/{column}/{image}"
 
@@ -90,13 +89,14 @@ class LiveSession:
 
 
 class WebSessions:
-    """All sessions of one server. ``background=False`` runs rendering inline (tests)."""
+    """All sessions of one server, with components built from ``plugins`` (the set the
+    server was started with). ``background=False`` runs rendering inline (tests)."""
 
-    def __init__(self, settings: ServerSettings, plugins: Plugins | None = None, background: bool = True) -> None:
+    def __init__(self, settings: ServerSettings, plugins: Plugins, background: bool = True) -> None:
         self.settings = settings
         self.config = settings.config
         self.store = WebStore(settings.db)
-        self.plugins = plugins or get_plugins()
+        self.plugins = plugins
         self.pool = AgentPool(self.plugins)
         self._live: dict[str, LiveSession] = {}
         self._registry_lock = threading.Lock()
@@ -166,13 +166,13 @@ class WebSessions:
         self.store.add_session(row)
         log.info("session %s created (arm %s)", session_id, arm.name)
         live = self._new_live(row)
-        self._evict_idle()
+        self.evict_idle()
         with self._registry_lock:
             self._live[session_id] = live
         self._submit(live, self._start, live)
         return row
 
-    def _evict_idle(self, idle: float = IDLE_SECONDS) -> None:
+    def evict_idle(self, idle: float = IDLE_SECONDS) -> None:
         """Drop sessions left alone mid-way from memory; their next visit resumes them."""
         now = time.monotonic()
         with self._registry_lock:
@@ -181,6 +181,11 @@ class WebSessions:
         for live in lives:
             if live.session is not None:
                 live.session.close()
+
+    def in_memory(self, session_id: str) -> bool:
+        """Whether the session is held in memory now (being played)."""
+        with self._registry_lock:
+            return session_id in self._live
 
     def assign_arm(self) -> Arm:
         arms = self.settings.arms
@@ -235,19 +240,18 @@ class WebSessions:
 
     def _resume(self, live: LiveSession) -> None:
         row = live.row
-        folder = Path(row.folder)
-        if not (folder / SESSION_FILE).is_file():  # stopped before the first slate was shown
+        folder = SessionFolder(row.folder)
+        if not folder.exists():  # stopped before the first slate was shown
             self._start(live)
             return
-        in_folder = 0
-        if (folder / TRAJECTORY_FILE).is_file():
-            in_folder = len(next(iter(read_trajectories(folder / TRAJECTORY_FILE))).turns)
+        live.buffer.expect(folder.answered_turns() + 1)
         answered = self.store.turns(row.id)
-        live.buffer.expect(in_folder + 1)
-        session = Session.resume(folder, agent=live.agent, restore_images=False)  # restored on demand
+        session = Session.resume(folder.path, plugins=self.plugins, agent=live.agent,
+                                 restore_images=False)  # restored on demand, through the lock
         live.session = session
+        in_folder = len(session.history.turns)
         if self.settings.belief_enabled:
-            live.shown = [self._saved_columns(row, t) for t in answered[:in_folder]]
+            live.shown = [self._saved_columns(row, t) for t in session.history.turns]
         for missed in answered[in_folder:]:  # clicks stored in the database but not in the folder
             if self.settings.belief_enabled:
                 live.shown.append(session.columns)
@@ -339,7 +343,7 @@ class WebSessions:
             choice=column,
             critique=critique,
             seeds=[list(c.seeds) for c in columns],
-            image_refs=[[image_ref(turn, i + 1, m + 1) for m in range(len(c.images))] for i, c in enumerate(columns)],
+            image_refs=image_refs(turn, columns),
             created=time.time(),
         )
 
@@ -421,8 +425,10 @@ class WebSessions:
     # -- images -----------------------------------------------------------------------------
 
     def image(self, owner: str, session_id: str, turn: int, column: int, image: int) -> bytes | Path:
-        """PNG bytes of an image being shown, or the file of a saved one. The path is built
-        from three integers inside the session's own folder, so it cannot point elsewhere."""
+        """PNG bytes of an image being shown, or the file of a saved one: the image the turn
+        recorded at (turn, column, image), resolved by its session folder, which refuses a
+        path leaving it. A file not written yet is written now (or made again from its seed:
+        the same picture)."""
         row = self.owned(owner, session_id)
         cfg = self.config
         if not (1 <= turn <= cfg.turns and 1 <= column <= cfg.slate_size and 1 <= image <= cfg.images_per_prompt):
@@ -436,30 +442,30 @@ class WebSessions:
         answered = self.store.turns(session_id)
         if turn > len(answered):
             raise NotFoundError("no such image")
-        folder = Path(row.folder).resolve()
-        path = (folder / image_ref(turn, column, image)).resolve()
-        if folder not in path.parents:
+        record = answered[turn - 1]
+        if column > len(record.image_refs) or image > len(record.image_refs[column - 1]):
             raise NotFoundError("no such image")
-        if not path.is_file():
-            self._restore_image(row, answered[turn - 1], column, image, path)
+        folder = SessionFolder(row.folder)
+        try:
+            path = folder.inside(record.image_refs[column - 1][image - 1])
+        except SessionError:
+            raise NotFoundError("no such image") from None
+        session = live.session if live is not None else None
+        if session is not None:
+            session.wait_for_files(turn)  # its writer may not have got to this file yet
+        folder.restore_images(record.as_turn(), self._renderer(row), only=[(column - 1, image - 1)])
         return path
 
-    def _saved_columns(self, row: SessionRow, turn: TurnRow) -> list[Column]:
-        """An answered turn's columns read back from disk (re-rendering any missing file)."""
-        for c, refs in enumerate(turn.image_refs, start=1):
-            for m, ref in enumerate(refs, start=1):
-                if not (Path(row.folder) / ref).is_file():
-                    self._restore_image(row, turn, c, m, Path(row.folder) / ref)
-        return load_columns(Path(row.folder), turn.slate, turn.seeds, turn.image_refs)
+    def _saved_columns(self, row: SessionRow, turn: Turn) -> list[Column]:
+        """An answered turn's columns read back from its folder (re-rendering any missing
+        image from its seed: the same picture)."""
+        folder = SessionFolder(row.folder)
+        folder.restore_images(turn, self._renderer(row))
+        return folder.saved_columns(turn)
 
-    def _restore_image(self, row: SessionRow, turn: TurnRow, column: int, image: int, path: Path) -> None:
-        """Re-render an image the server did not get to save (seeded, so identical)."""
-        if column > len(turn.slate) or image > len(turn.seeds[column - 1]):
-            raise NotFoundError("no such image")
-        shared = self.pool.get(Arm.from_spec(row.arm_spec))
-        with shared.lock:
-            (picture,) = shared.t2i.render([turn.slate[column - 1]["text"]], [turn.seeds[column - 1][image - 1]])
-        save_png(picture, path)
+    def _renderer(self, row: SessionRow) -> Any:
+        """The session's arm's shared T2I model, called under the arm's lock."""
+        return self.pool.get(Arm.from_spec(row.arm_spec)).renderer(self.settings.render_batch)
 
     # -- the evaluation phase ---------------------------------------------------------------
 

@@ -10,6 +10,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+@pytest.fixture(scope="session")
+def plugins():
+    """The installed plugins (a test is its own entry point), handed to the web app."""
+    from pasta_core.plugins import get_plugins
+
+    return get_plugins()
+
+
 @pytest.fixture()
 def settings(tmp_path):
     """Embedded defaults, data under the test's tmp folder."""

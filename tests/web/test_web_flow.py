@@ -125,9 +125,9 @@ def test_sqlite_urls():
 # -- whole sessions (rendering inline) ------------------------------------------------------
 
 
-def test_a_whole_session_is_stored_as_it_happens_and_exported(settings, tmp_path):
+def test_a_whole_session_is_stored_as_it_happens_and_exported(settings, tmp_path, plugins):
     """Five clicks, the evaluation phase and the export, each answer in SQLite at once."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     row = web.create(OWNER, "a white cat")
     state = web.state(OWNER, row.id)
     assert state["phase"] == "interaction" and state["live"]["progress"] == {"done": 16, "total": 16}
@@ -168,9 +168,9 @@ def test_a_whole_session_is_stored_as_it_happens_and_exported(settings, tmp_path
     assert all((path.parent / ref).is_file() for turn in trajectory.turns for col in turn.image_refs for ref in col)
 
 
-def test_sessions_are_private_to_their_owner(settings):
+def test_sessions_are_private_to_their_owner(settings, plugins):
     """Another visitor gets 'not found' for every operation on someone's session."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     row = web.create(OWNER, "a red boat")
     assert web.list(OTHER) == [] and len(web.list(OWNER)) == 1
     for call in (
@@ -187,10 +187,10 @@ def test_sessions_are_private_to_their_owner(settings):
     web.close()
 
 
-def test_clicks_are_checked_against_the_turn_on_show(settings):
+def test_clicks_are_checked_against_the_turn_on_show(settings, plugins):
     """Out-of-range columns are refused; a repeated click is accepted once, a different
     answer to an answered turn is a conflict."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     row = web.create(OWNER, "a red boat")
     with pytest.raises(InvalidValueError):
         web.choose(OWNER, row.id, 1, 4)
@@ -206,16 +206,16 @@ def test_clicks_are_checked_against_the_turn_on_show(settings):
     web.close()
 
 
-def test_resume_after_a_restart_shows_the_same_slate(settings):
+def test_resume_after_a_restart_shows_the_same_slate(settings, plugins):
     """A new server on the same database continues at the same turn with the same images."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     row = web.create(OWNER, "a lighthouse at night")
     play_turns(web, row.id, 2)
     before = web.state(OWNER, row.id)["live"]
     image = web.image(OWNER, row.id, 3, 2, 2)
     web.close()
 
-    again = WebSessions(settings, background=False)
+    again = WebSessions(settings, plugins, background=False)
     after = again.state(OWNER, row.id)["live"]
     assert after["turn"] == 3 and after["status"] == "ready"
     assert [c["prompt"] for c in after["columns"]] == [c["prompt"] for c in before["columns"]]
@@ -226,10 +226,10 @@ def test_resume_after_a_restart_shows_the_same_slate(settings):
     again.close()
 
 
-def test_a_click_the_folder_missed_is_replayed(settings):
+def test_a_click_the_folder_missed_is_replayed(settings, plugins):
     """If the server died after storing a click but before the session folder did, the
     click is replayed on resume and nothing answered is lost."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     row = web.create(OWNER, "a lighthouse at night")
     play_turns(web, row.id, 1)
     folder = web.store.session(row.id).folder
@@ -237,13 +237,13 @@ def test_a_click_the_folder_missed_is_replayed(settings):
     snapshot = settings.db.parent / "snapshot"
     shutil.copytree(folder, snapshot)  # the folder as it was after turn 1 ...
 
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     play_turns(web, row.id, 1)
     web.close()
     shutil.rmtree(folder)
     shutil.copytree(snapshot, folder)  # ... while the database already holds turn 2's click
 
-    again = WebSessions(settings, background=False)
+    again = WebSessions(settings, plugins, background=False)
     live = again.state(OWNER, row.id)["live"]
     assert live["turn"] == 3 and live["status"] == "ready"
     assert [t.choice for t in again.store.turns(row.id)] == [1, 2]
@@ -252,16 +252,16 @@ def test_a_click_the_folder_missed_is_replayed(settings):
     again.close()
 
 
-def test_missing_image_files_are_rerendered_from_their_seeds(settings):
+def test_missing_image_files_are_rerendered_from_their_seeds(settings, plugins):
     """An image lost with a killed server comes back identical (seeded renderer)."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     row = web.create(OWNER, "a lighthouse at night")
     play_turns(web, row.id, 1)
     path = web.image(OWNER, row.id, 1, 3, 4)
     original = path.read_bytes()
     path.unlink()
     web.close()
-    again = WebSessions(settings, background=False)
+    again = WebSessions(settings, plugins, background=False)
     from PIL import Image, ImageChops
 
     restored = again.image(OWNER, row.id, 1, 3, 4)
@@ -274,11 +274,11 @@ def test_missing_image_files_are_rerendered_from_their_seeds(settings):
     again.close()
 
 
-def test_study_arms_are_assigned_at_random_and_recorded(tmp_path):
+def test_study_arms_are_assigned_at_random_and_recorded(tmp_path, plugins):
     """Both arms occur over many sessions; each session keeps its arm's components."""
     arms = (Arm("random", selector="random"), Arm("first", selector="first"))
     settings = ServerSettings(db=tmp_path / "db.sqlite3", arms=arms, belief=False, max_sessions_per_visitor=100)
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     seen = {web.assign_arm().name for _ in range(200)}
     assert seen == {"random", "first"}
     row = web.create(OWNER, "a bowl of fruit")
@@ -290,9 +290,9 @@ def test_study_arms_are_assigned_at_random_and_recorded(tmp_path):
     web.close()
 
 
-def test_sessions_per_visitor_are_limited(tmp_path):
+def test_sessions_per_visitor_are_limited(tmp_path, plugins):
     settings = ServerSettings(db=tmp_path / "db.sqlite3", belief=False, max_sessions_per_visitor=1)
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     web.create(OWNER, "one")
     with pytest.raises(LimitError):
         web.create(OWNER, "two")
@@ -300,9 +300,9 @@ def test_sessions_per_visitor_are_limited(tmp_path):
     web.close()
 
 
-def test_rendering_errors_are_reported_and_can_be_retried(settings, monkeypatch):
+def test_rendering_errors_are_reported_and_can_be_retried(settings, monkeypatch, plugins):
     """A failing T2I call shows a message (no traceback) and 'retry' starts over from disk."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     shared = web.pool.get(settings.arms[0])
     original = shared.t2i.render
     monkeypatch.setattr(shared.t2i, "render", lambda prompts, seeds: (_ for _ in ()).throw(RuntimeError("GPU gone")))
@@ -315,14 +315,14 @@ def test_rendering_errors_are_reported_and_can_be_retried(settings, monkeypatch)
     web.close()
 
 
-def test_idle_sessions_leave_memory_and_come_back(settings):
+def test_idle_sessions_leave_memory_and_come_back(settings, plugins):
     """A session left alone is dropped from memory and resumes on the next visit."""
-    web = WebSessions(settings, background=False)
+    web = WebSessions(settings, plugins, background=False)
     row = web.create(OWNER, "a quiet harbour")
     play_turns(web, row.id, 1)
     prompts = [c["prompt"] for c in web.state(OWNER, row.id)["live"]["columns"]]
-    web._evict_idle(idle=0)
-    assert row.id not in web._live
+    web.evict_idle(idle=0)
+    assert not web.in_memory(row.id)
     live = web.state(OWNER, row.id)["live"]
     assert live["turn"] == 2 and [c["prompt"] for c in live["columns"]] == prompts
     web.close()
