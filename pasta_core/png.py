@@ -1,12 +1,11 @@
-"""PNG files of 8-bit images, written in about half the time of Pillow's encoder.
+"""PNG files of 8-bit images, written faster than by Pillow's encoder.
 
 Pillow chooses a filter for every row by trying all five; that search, not zlib, is most
-of its cost. Measured on the procedural renderer's 256 px images and on smooth, noisy
-256 px and 1024 px pictures, Pillow (``compress_level=1``) took 1.75-2.65x the time of
-this writer over two runs, and its files were 0-4% smaller (``benchmarks/bench_png.py``).
-Here every row uses the Sub filter (each byte minus the byte one pixel to its left),
-computed by numpy, and zlib compresses at level 1. Both release the GIL, so a background
-writer runs beside a T2I model instead of waiting for it.
+of its cost (figures against Pillow at ``compress_level=1`` are in docs/benchmarks.md;
+``benchmarks/bench_png.py`` measures them). Here every row uses the Sub filter (each
+byte minus the byte one pixel to its left), computed by numpy, and zlib compresses at
+level 1. Both release the GIL, so a background writer runs beside a T2I model instead of
+waiting for it.
 
 Modes other than L, RGB and RGBA (16-bit, palette, 1-bit, LA), and images that carry an
 ICC profile or a transparency key, are written by Pillow.

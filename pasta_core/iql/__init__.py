@@ -1,8 +1,10 @@
 """Implicit Q-learning (IQL) for value models: the paper's offline training of f(h, p).
 
-Python::
+Python (a script is an entry point, so it may take the global plugin set; nothing in
+this package does)::
 
     from pasta_core.iql import IQLConfig, build_transitions, load_rewarded, train_iql
+    from pasta_core.plugins import get_plugins
     trajectories, rewards = load_rewarded(["runs/sim"], mode="sparse")
     data = build_transitions(trajectories, rewards)
     model = get_plugins().create("value-model", "embedded")

@@ -89,8 +89,8 @@ def make_optimizer(params: Any, config: IQLConfig) -> Any:
 
     ``foreach`` (one multi-tensor kernel per update instead of one per parameter) for
     Adam(W) everywhere; for Adafactor only when the parameters are on an accelerator,
-    where it saves kernel launches (on CPU torch's two paths take the same time, and the
-    multi-tensor one holds a gradient-sized copy more)."""
+    where it saves kernel launches (on CPU it gained nothing, see docs/benchmarks.md, and
+    the multi-tensor path holds a gradient-sized copy more)."""
     import torch
 
     params = list(params)
