@@ -25,11 +25,13 @@ def child(n: int, out: str, user_model: str, workers: int, shard_size: int) -> N
     """Run one simulation in this process and print its figures as JSON."""
     import resource
 
-    from pasta_core.simulate import SimulationSpec, simulate
+    from pasta_core.plugins import get_plugins
+    from pasta_simulate.simulate import SimulationSpec, simulate
 
+    plugins = get_plugins()  # a fresh interpreter: this is its entry point
     spec = SimulationSpec(count=n, seed=0, user_model=user_model, shard_size=shard_size)
     started = time.perf_counter()
-    result = simulate(spec, out, progress=False, workers=workers)
+    result = simulate(spec, out, progress=False, workers=workers, plugins=plugins)
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

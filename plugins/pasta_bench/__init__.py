@@ -1,6 +1,9 @@
-"""``pasta bench perf``: latency, training-step, simulation-throughput and memory figures.
+"""``pasta bench``: the benchmark command group, with ``pasta bench perf`` (latency,
+training-step, simulation-throughput and memory figures).
 
-Joins the shared ``bench`` command group (made by whichever plugin registers first).
+This plugin owns the group: other plugins add their benchmarks to it through the
+``pasta_register_bench_commands`` hook (``pasta bench planted`` comes from the planted
+plugin).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pasta_core import hookimpl
 
 
 @hookimpl
-def pasta_register_commands(cli: Any) -> None:
+def pasta_register_commands(cli: Any, plugins: Any) -> None:
     from pasta_bench.cli import add_commands
 
-    add_commands(cli)
+    add_commands(cli, plugins)

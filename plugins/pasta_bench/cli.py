@@ -1,4 +1,4 @@
-"""The ``perf`` sub-command of ``pasta bench``."""
+"""The ``bench`` command group and its ``perf`` sub-command."""
 
 from __future__ import annotations
 
@@ -49,10 +49,17 @@ def perf_command(**kw: Any) -> None:
     click.echo(f"report: {files['markdown']}\nfigures: {files['json']}")
 
 
-def add_commands(cli: Any) -> None:
-    """Add ``perf`` to the shared ``bench`` group (create the group if no plugin has yet)."""
-    bench = cli.commands.get("bench")
-    if bench is None:
-        bench = click.Group("bench", help="End-to-end benchmarks.")
-        cli.add_command(bench)
+def add_commands(cli: Any, plugins: Any) -> None:
+    """Add the ``bench`` group with ``perf`` to ``cli``, and let every plugin of
+    ``plugins`` add its benchmarks (``pasta_register_bench_commands``); a plugin whose
+    hook fails is reported in ``plugins.failures`` and the others keep their commands."""
+    from pasta_core.plugins import PluginFailure
+
+    bench = click.Group("bench", help="End-to-end benchmarks.")
     bench.add_command(perf_command)
+    cli.add_command(bench)
+    for impl in plugins.manager.hook.pasta_register_bench_commands.get_hookimpls():
+        try:
+            impl.function(bench=bench)
+        except Exception as exc:  # a broken plugin must not take the group down
+            plugins.failures.append(PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}"))

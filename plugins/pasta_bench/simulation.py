@@ -16,17 +16,19 @@ def _child(n: int, executor: str, workers: int, shard_size: int, out: str) -> di
     """One simulation in this process (embedded defaults, 64 px images, features stored)."""
     import resource
 
-    from pasta_core.executors import get_executor
-    from pasta_core.simulate import SimulationSpec, simulate
+    from pasta_core.plugins import get_plugins
+    from pasta_simulate.executors import RayExecutor, get_executor
+    from pasta_simulate.simulate import SimulationSpec, simulate
 
+    plugins = get_plugins()  # a fresh interpreter: this is its entry point
     started = time.perf_counter()
     chosen = get_executor(executor, workers=workers)
-    if executor == "ray":
-        chosen._ray()  # start Ray before the clock (reported apart)
+    if isinstance(chosen, RayExecutor):
+        chosen.start()  # start Ray before the clock (reported apart)
     startup = time.perf_counter() - started
     spec = SimulationSpec(count=n, seed=0, shard_size=shard_size)
     started = time.perf_counter()
-    simulate(spec, out, progress=False, executor=chosen)
+    simulate(spec, out, progress=False, executor=chosen, plugins=plugins)
     seconds = time.perf_counter() - started
     return {"n": n, "executor": executor, "workers": workers if executor != "in-process" else 1,
             "shard_size": shard_size, "seconds": round(seconds, 2), "trajectories_per_s": round(n / seconds, 3),

@@ -2,7 +2,8 @@
 
 It is the project's honest yardstick (docs/planted-world.md): human-like sessions and
 Pick-a-Pic-style pairs drawn from known tastes, the ``planted`` user model, an ``oracle``
-selector that knows a user's planted type, ``pasta simulate`` and ``pasta bench planted``.
+selector that knows a user's planted type, ``pasta planted sessions|pairs`` and
+``pasta bench planted`` (added to the ``bench`` group that ``pasta_bench`` owns).
 
 Python::
 
@@ -21,16 +22,16 @@ from pasta_planted.world import PlantedWorld
 __all__ = ["PlantedWorld"]
 
 
-def _user_model(**options: Any) -> Any:
+def _user_model(*, plugins: Any, **options: Any) -> Any:
     from pasta_planted.usermodel import create_planted_user_model
 
-    return create_planted_user_model(**options)
+    return create_planted_user_model(plugins=plugins, **options)
 
 
-def _oracle(**options: Any) -> Any:
+def _oracle(*, plugins: Any, **options: Any) -> Any:
     from pasta_planted.oracle import create_oracle
 
-    return create_oracle(**options)
+    return create_oracle(plugins=plugins, **options)
 
 
 @hookimpl
@@ -45,6 +46,13 @@ def pasta_register_selectors(register: Any) -> None:
 
 @hookimpl
 def pasta_register_commands(cli: Any) -> None:
-    from pasta_planted.commands import add_commands
+    from pasta_planted.commands import planted_group
 
-    add_commands(cli)
+    cli.add_command(planted_group)
+
+
+@hookimpl
+def pasta_register_bench_commands(bench: Any) -> None:
+    from pasta_planted.commands import bench_planted_command
+
+    bench.add_command(bench_planted_command)

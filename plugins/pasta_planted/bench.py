@@ -17,32 +17,31 @@ Writes ``figures.json``, ``report.md`` and ``figures.png`` to the output folder.
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 
 from pasta_core.config import EpisodeConfig
+from pasta_planted.bench_common import StageSkipped, single_thread_torch
+from pasta_planted.bench_report import dump_json
 from pasta_planted.config import load_config
 from pasta_planted.world import PlantedWorld
 
-
-class StageSkipped(Exception):
-    """A stage could not run; the message says why."""
+__all__ = ["Bench", "StageSkipped", "run_bench"]
 
 
 class Bench:
-    """Holds the state passed between stages."""
+    """Holds the state passed between stages; components come from ``plugins``."""
 
     def __init__(self, world_file: str | None, out: str | Path, quick: bool, seed: int, progress: bool,
-                 workers: int = 2) -> None:
+                 workers: int = 2, *, plugins: Any) -> None:
         self.workers = workers
+        self.plugins = plugins
         self.config = load_config(world_file)
-        self.world = PlantedWorld(self.config)
+        self.world = PlantedWorld(self.config, plugins)
         self.sizes = self.config.quick if quick else self.config.bench
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -96,19 +95,19 @@ class Bench:
 
     # ----- stages ------------------------------------------------------------------------
     def data(self) -> dict[str, Any]:
-        from pasta_encoders import create_encoder
         from pasta_planted.bench_data import collect_pairs, collect_sessions
 
         options = {"dim": self.sizes.em_dim, "seed": self.seed}
-        encoder = create_encoder("embedded", **options)
+        encoder = self.plugins.create("encoder", "embedded", **options)
         self.state["encoder"] = encoder
         z = self.sizes
-        common = dict(progress=self.progress, workers=self.workers, encoder_options=options)
+        common = dict(progress=self.progress, workers=self.workers, encoder_options=options, plugins=self.plugins)
         self.state["train"] = collect_sessions(self.world, z.sessions, self.seed, encoder, self.t2i,
                                                self.episode_config, "human", **common)
         self.state["test"] = collect_sessions(self.world, z.test_sessions, self.seed + 1, encoder, self.t2i,
                                               self.episode_config, "heldout", **common)
-        self.state["pairs"] = collect_pairs(self.world, z.pair_raters, z.pairs_per_rater, self.seed, encoder)
+        self.state["pairs"] = collect_pairs(self.world, z.pair_raters, z.pairs_per_rater, self.seed, encoder,
+                                            plugins=self.plugins)
         return {"sessions": z.sessions, "test_sessions": z.test_sessions,
                 "pairs": int(len(self.state["pairs"].rater)), "pair_raters": z.pair_raters}
 
@@ -118,20 +117,23 @@ class Bench:
 
         encoder = self.state["encoder"]
         labels = build_labels(encoder, self.state["train"], self.state["pairs"])
-        trained = train_em(labels, self.world, self.sizes, self.out / "user-model", self.seed, self.progress)
+        trained = train_em(labels, self.world, self.sizes, self.out / "user-model", self.seed, self.progress,
+                           self.plugins)
         self.state["em"] = trained
         self.state["train_labels"] = build_labels(encoder, self.state["train"])
         test_labels = build_labels(encoder, self.state["test"])
-        figures = evaluate_em(trained["model"], trained["prior"], self.world, self.state["test"], test_labels)
+        figures = evaluate_em(trained["model"], trained["prior"], self.world, self.state["test"], test_labels,
+                              self.plugins)
         return {**figures, "train_seconds": round(trained["seconds"], 2), "checkpoint": str(trained["path"]),
                 "em_splits": trained["splits"]}
 
     def simulation(self) -> dict[str, Any]:
         from pasta_clip_em.usermodel import ClipEmUserModel
-        from pasta_core.simulate import SimulationSpec, simulate
+        from pasta_simulate.simulate import SimulationSpec, simulate
 
         em = self.state["em"]
-        user_model = ClipEmUserModel(em["model"], em["prior"], encoder=self.state["encoder"])
+        user_model = ClipEmUserModel(em["model"], em["prior"], encoder=self.state["encoder"],
+                                     aggregator=em["model"].config.build_aggregator(self.plugins))
         spec = SimulationSpec(count=self.sizes.simulated, seed=self.seed, user_model=str(em["path"]),
                               t2i_options={"size": self.sizes.image_size}, shard_size=max(self.sizes.simulated // 4, 1),
                               embeddings="none", reward_mode="sparse")
@@ -142,9 +144,9 @@ class Bench:
             shutil.rmtree(folder)
         if self.workers > 1 and self.sizes.simulated >= 200:  # workers load the checkpoint (same shards);
             # below that, starting them costs more than they save
-            result = simulate(spec, folder, progress=self.progress, workers=self.workers)
+            result = simulate(spec, folder, progress=self.progress, workers=self.workers, plugins=self.plugins)
         else:
-            result = simulate(spec, folder, progress=self.progress, user_model=user_model)
+            result = simulate(spec, folder, progress=self.progress, user_model=user_model, plugins=self.plugins)
         self.state["simulated"] = folder
         return {"trajectories": result.trajectories, "trajectories_per_s": round(result.trajectories / result.seconds, 3),
                 "folder": str(folder)}
@@ -162,24 +164,15 @@ class Bench:
         return agents_stage(self)
 
 
-def _single_thread_torch() -> None:
-    """The bench's models are tiny: torch's thread pool only adds overhead (and, on a busy
-    machine, spin-waiting): one thread is several times faster here."""
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(1)
-
-
 def run_bench(world_file: str | None, out: str | Path, quick: bool = False, seed: int = 0,
-              progress: bool = True, workers: int = 2) -> dict[str, Any]:
-    """Run every stage and write the figures, the report and the plot."""
+              progress: bool = True, workers: int = 2, *, plugins: Any) -> dict[str, Any]:
+    """Run every stage, with components from ``plugins``, and write the figures, the
+    report and the plot."""
     from pasta_planted.bench_report import targets, write_outputs
 
     started = time.perf_counter()
-    _single_thread_torch()
-    bench = Bench(world_file, out, quick, seed, progress, workers)
+    single_thread_torch()
+    bench = Bench(world_file, out, quick, seed, progress, workers, plugins=plugins)
     bench.stage("data", bench.data)
     bench.start_early_agents()
     bench.stage("user_model", bench.user_model, needs=("data",))
@@ -190,19 +183,3 @@ def run_bench(world_file: str | None, out: str | Path, quick: bool = False, seed
     bench.figures["targets"] = targets(bench.figures)
     files = write_outputs(bench.figures, bench.out)
     return {"figures": bench.figures, "files": files}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def dump_json(figures: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(_jsonable(figures), indent=2, sort_keys=False, allow_nan=True))

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 
 from pasta_core.config import EpisodeConfig
-from pasta_planted.bench_em import _proportion_ci
+from pasta_planted.bench_common import proportion_ci, single_thread_torch
 from pasta_planted.data import SessionPlan
 from pasta_planted.episodes import run_planted_episodes
 from pasta_planted.world import PlantedWorld
+from pasta_simulate.pool import spawn_pool
+from pasta_simulate.prompts import load_prompts
 
 
 def mean_ci(values: Any) -> dict[str, Any]:
@@ -34,8 +36,6 @@ def evaluate_agent(world: PlantedWorld, make_selector: Callable[[int], Any], epi
                    batch_size: int = 50) -> dict[str, Any]:
     """Run ``episodes`` episodes; ``make_selector(planted_type)`` builds each one's selector."""
     from tqdm.auto import tqdm
-
-    from pasta_core.simulate import load_prompts
 
     plan = SessionPlan(world, load_prompts(), seed)
     final, expected, comparisons = [], [], []
@@ -70,7 +70,7 @@ def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"turn": j + 2}
         for label in ("better", "same", "worse"):
             p = sum(a == label for a in answers) / n
-            entry[label] = {"rate": p, "ci95": _proportion_ci(p, n)}
+            entry[label] = {"rate": p, "ci95": proportion_ci(p, n)}
         out.append(entry)
     return out
 
@@ -136,19 +136,26 @@ class RememberingT2I:
         return out
 
 
-def _evaluate_spec(args: tuple[Any, dict[str, Any], int, int, EpisodeConfig, int]) -> dict[str, Any]:
-    """Worker entry point: evaluate one agent spec in a fresh process."""
-    from pasta_core.plugins import get_plugins
-    from pasta_planted.bench import _single_thread_torch
+AgentJob = tuple[Any, dict[str, Any], int, int, EpisodeConfig, int]
+
+
+def evaluate_spec(job: AgentJob, plugins: Any) -> dict[str, Any]:
+    """Evaluate one agent spec, its components built from ``plugins``."""
     from pasta_procedural import ProceduralT2I
 
-    _single_thread_torch()
-    plugins = get_plugins()  # a fresh worker process: its entry point
-    config, spec, episodes, seed, episode_config, image_size = args
-    world = PlantedWorld(config)
+    config, spec, episodes, seed, episode_config, image_size = job
+    world = PlantedWorld(config, plugins)
     t2i = RememberingT2I(ProceduralT2I(size=image_size))
     return evaluate_agent(world, make_selector_factory(world, spec, t2i, plugins), episodes, seed, episode_config,
                           t2i, plugins.create("generator", "template"), progress=False, name=spec["name"])
+
+
+def _evaluate_spec_in_worker(job: AgentJob) -> dict[str, Any]:
+    """A pool worker's entry point: its own plugin set, one thread for torch."""
+    from pasta_core.plugins import get_plugins
+
+    single_thread_torch()
+    return evaluate_spec(job, get_plugins())
 
 
 #: Rough relative cost of evaluating an agent (longest first balances the workers).
@@ -157,14 +164,14 @@ _COST = {"posterior": 4, "oracle": 3, "value-slate": 3, "value": 2}
 
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
                     episode_config: EpisodeConfig, image_size: int, workers: int = 2,
-                    progress: bool = True, early: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+                    progress: bool = True, early: dict[str, Any] | None = None, *,
+                    plugins: Any) -> dict[str, dict[str, Any]]:
     """Evaluate every agent spec, ``workers`` agents at a time in separate processes
-    (the costliest first); results in the order of ``specs``. ``early`` maps agent names
-    to futures of evaluations already started (:class:`EarlyAgents`); an early
-    evaluation that failed is run again here."""
+    (the costliest first; each with its own plugin set, one worker: here, with
+    ``plugins``); results in the order of ``specs``. ``early`` maps agent names to
+    futures of evaluations already started (:class:`EarlyAgents`); an early evaluation
+    that failed is run again here."""
     from concurrent.futures import as_completed
-
-    from pasta_core.executors import spawn_pool
 
     results: dict[str, dict[str, Any]] = {}
     for name, future in (early or {}).items():
@@ -175,11 +182,11 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
     jobs = {spec["name"]: (config, spec, episodes, seed, episode_config, image_size)
             for spec in specs if spec["name"] not in results}
     if workers <= 1:
-        results.update({name: _evaluate_spec(job) for name, job in jobs.items()})
+        results.update({name: evaluate_spec(job, plugins) for name, job in jobs.items()})
     elif jobs:
         order = sorted((s for s in specs if s["name"] in jobs), key=lambda spec: -_COST.get(spec["kind"], 1))
         with spawn_pool(min(workers, len(jobs))) as pool:
-            futures = {pool.submit(_evaluate_spec, jobs[spec["name"]]): spec["name"] for spec in order}
+            futures = {pool.submit(_evaluate_spec_in_worker, jobs[spec["name"]]): spec["name"] for spec in order}
             for future in as_completed(futures):
                 name = futures[future]
                 results[name] = future.result()
@@ -198,11 +205,9 @@ class EarlyAgents:
 
     def __init__(self, config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
                  episode_config: EpisodeConfig, image_size: int, progress: bool = True) -> None:
-        from pasta_core.executors import spawn_pool
-
         self.pool = spawn_pool(1)
         order = sorted((s for s in specs if s["kind"] in INDEPENDENT), key=lambda s: -_COST.get(s["kind"], 1))
-        self.futures = {s["name"]: self.pool.submit(_evaluate_spec, (config, s, episodes, seed, episode_config,
+        self.futures = {s["name"]: self.pool.submit(_evaluate_spec_in_worker, (config, s, episodes, seed, episode_config,
                                                                      image_size)) for s in order}
         if progress:
             for name, future in self.futures.items():
@@ -261,7 +266,8 @@ def agents_stage(bench: Any) -> dict[str, Any]:
     try:
         results = evaluate_agents(bench.config, agent_specs(bench), bench.sizes.episodes, bench.seed + 2,
                                   bench.episode_config, bench.sizes.image_size, workers=bench.workers,
-                                  progress=bench.progress, early=early.futures if early else None)
+                                  progress=bench.progress, early=early.futures if early else None,
+                                  plugins=bench.plugins)
     finally:
         if early is not None:
             early.close()

@@ -9,7 +9,7 @@ row per image.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -17,6 +17,10 @@ import numpy as np
 from pasta_core.config import EpisodeConfig
 from pasta_core.types import Trajectory
 from pasta_planted.world import PlantedWorld
+from pasta_simulate.prompts import load_prompts
+
+if TYPE_CHECKING:
+    from pasta_core.plugins import Plugins
 
 _COMPARISON = {"better": 1.0, "same": 0.0, "worse": -1.0}
 
@@ -55,12 +59,12 @@ class HumanData:
 
 
 def session_chunk(world: PlantedWorld, indices: range, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
-                  prefix: str) -> tuple[list[Trajectory], list[Any], list[Any], np.ndarray]:
+                  prefix: str, plugins: Plugins) -> tuple[list[Trajectory], list[Any], list[Any], np.ndarray]:
     """Sessions ``indices``: (trajectories, true utilities, grid shapes, image embeddings)."""
-    from pasta_core.simulate import load_prompts
     from pasta_planted.data import session_batch
 
-    batch = session_batch(world, indices, seed, config, load_prompts(), t2i=t2i, prefix=prefix, keep_columns=True)
+    batch = session_batch(world, indices, seed, config, load_prompts(), t2i=t2i, prefix=prefix, keep_columns=True,
+                          plugins=plugins)
     columns = batch.columns or []
     images = [im for session in columns for slate in session for col in slate for im in col.images]
     shapes = [[(len(slate), len(slate[0].images)) for slate in session] for session in columns]
@@ -71,28 +75,32 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config: Any, encoder_options: dict[str, Any], image_size: int) -> None:
-    from pasta_encoders import create_encoder
-    from pasta_planted.bench import _single_thread_torch
+    """A pool worker's entry point: its own plugin set, world, encoder and renderer."""
+    from pasta_core.plugins import get_plugins
+    from pasta_planted.bench_common import single_thread_torch
     from pasta_procedural import ProceduralT2I
 
-    _single_thread_torch()
-    _WORKER.update(world=PlantedWorld(config), encoder=create_encoder("embedded", **encoder_options),
-                   t2i=ProceduralT2I(size=image_size))
+    single_thread_torch()
+    plugins = get_plugins()
+    _WORKER.update(world=PlantedWorld(config, plugins), encoder=plugins.create("encoder", "embedded", **encoder_options),
+                   t2i=ProceduralT2I(size=image_size), plugins=plugins)
 
 
 def _chunk_in_worker(args: tuple[range, int, EpisodeConfig, str]) -> Any:
     indices, seed, config, prefix = args
-    return session_chunk(_WORKER["world"], indices, seed, _WORKER["encoder"], _WORKER["t2i"], config, prefix)
+    return session_chunk(_WORKER["world"], indices, seed, _WORKER["encoder"], _WORKER["t2i"], config, prefix,
+                         _WORKER["plugins"])
 
 
 def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
                      prefix: str, progress: bool = True, batch_size: int = 50, workers: int = 1,
-                     encoder_options: dict[str, Any] | None = None) -> HumanData:
+                     encoder_options: dict[str, Any] | None = None, *, plugins: Plugins) -> HumanData:
     """``count`` human-like sessions (random policy) with their image embeddings.
 
     With ``workers`` > 1, batches of sessions are made in that many processes, each with
-    its own world, renderer and ``embedded`` encoder built from ``encoder_options`` (the
-    same settings as ``encoder``): the result is identical to the serial one."""
+    its own plugin set, world, renderer and ``embedded`` encoder built from
+    ``encoder_options`` (the same settings as ``encoder``): the result is identical to
+    the serial one, which uses ``plugins``."""
     from tqdm.auto import tqdm
 
     data = HumanData()
@@ -100,10 +108,10 @@ def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t
     bar = tqdm(total=len(chunks), disable=not progress, desc=f"{prefix} sessions", unit="batch")
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
-            data.add(*session_chunk(world, chunk, seed, encoder, t2i, config, prefix))
+            data.add(*session_chunk(world, chunk, seed, encoder, t2i, config, prefix, plugins))
             bar.update(1)
     else:
-        from pasta_core.executors import spawn_pool
+        from pasta_simulate.pool import spawn_pool
 
         init = (world.config, encoder_options or {}, t2i.size)
         with spawn_pool(workers, _init_worker, init) as pool:
@@ -126,15 +134,15 @@ class PairData:
     types: np.ndarray
 
 
-def collect_pairs(world: PlantedWorld, raters: int, per_rater: int, seed: int, encoder: Any) -> PairData:
-    """Pairs of ``raters`` planted raters (through the Pick-a-Pic rows, JPEG and all)."""
-    from pasta_core.plugins import get_plugins
-    from pasta_core.simulate import load_prompts
-    from pasta_planted.data import _decode, pair_rows
+def collect_pairs(world: PlantedWorld, raters: int, per_rater: int, seed: int, encoder: Any, *,
+                  plugins: Plugins) -> PairData:
+    """Pairs of ``raters`` planted raters (through the Pick-a-Pic rows, JPEG and all; the
+    candidates from the ``template`` generator of ``plugins``)."""
+    from pasta_planted.data import decode_jpeg, pair_rows
 
-    generator, prompts = get_plugins().create("generator", "template"), load_prompts()
+    generator, prompts = plugins.create("generator", "template"), load_prompts()
     rows = [r for rater in range(raters) for r in pair_rows(world, rater, per_rater, seed, prompts, generator)]
-    images = [_decode(r[key]) for r in rows for key in ("jpg_0", "jpg_1")]
+    images = [decode_jpeg(r[key]) for r in rows for key in ("jpg_0", "jpg_1")]
     emb = np.asarray(encoder.encode_images(images), dtype=np.float32)
     return PairData(
         rater=np.array([r["user_id"] for r in rows]), prompts=[r["caption"] for r in rows],

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from pasta_planted.bench_common import proportion_ci
 from pasta_planted.bench_data import HumanData
 from pasta_planted.world import PlantedWorld
 
@@ -42,8 +43,10 @@ def adjusted_rand_index(a: Any, b: Any) -> float:
     return float((index - expected) / (top - expected)) if top != expected else 1.0
 
 
-def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int, progress: bool) -> dict[str, Any]:
-    """Train a clip-em model with K = K* types; returns the model, prior and timings."""
+def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int, progress: bool,
+             plugins: Any) -> dict[str, Any]:
+    """Train a clip-em model with K = K* types (its aggregator from ``plugins``); returns
+    the model, prior and timings."""
     from pasta_clip_em.checkpoint import save_checkpoint
     from pasta_clip_em.config import ModelConfig
     from pasta_clip_em.em import EMTrainer, TrainConfig
@@ -54,7 +57,8 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     model = build_model(config, seed)
     started = time.perf_counter()
     trainer = EMTrainer(model, labels, TrainConfig(steps=sizes.em_steps, batch_size=64, lr=1e-3, seed=seed,
-                                                   save_every=10**9, target_every=25, split_every=50), out=None)
+                                                   save_every=10**9, target_every=25, split_every=50), out=None,
+                        aggregator=config.build_aggregator(plugins))
     trainer.train(progress=progress)
     seconds = time.perf_counter() - started
     save_checkpoint(out, trainer.model, trainer.prior_array, trained_steps=trainer.step_count)
@@ -127,22 +131,21 @@ def planted_online_accuracy(world: PlantedWorld, data: HumanData, answers: str =
     return {"bayes_accuracy": float(np.mean(hits)), "true_type_accuracy": float(np.mean(oracle_hits))}
 
 
-def learned_online_accuracy_all_answers(model: Any, prior: np.ndarray, labels: Any) -> float:
+def learned_online_accuracy_all_answers(model: Any, prior: np.ndarray, labels: Any, plugins: Any) -> float:
     """The learned model's choice accuracy with the posterior from all answers of the
     earlier turns (its choice, satisfaction and cross-turn likelihoods; the in-turn
     Bradley-Terry term is a training device, not an answer, and is left out)."""
     import torch
 
-    from pasta_clip_em.evaluate import _aggregator
     from pasta_clip_em.losses import LossWeights, make_batch, turn_loglik
 
     batch = make_batch(labels, np.arange(labels.num_samples), next(model.parameters()).device)
     lab = batch.labels["turns"]
-    aggregator = _aggregator(model)
+    aggregator = model.config.build_aggregator(plugins)
     with torch.no_grad():
         t, i = model.text(batch.text), model.image(batch.images)
         answers = turn_loglik(model, aggregator, t, i, lab, LossWeights(in_turn=0.0)).double().cpu().numpy()
-        scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
+        scores = model.score_scale * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
         probs = model.choice_log_probs(aggregator(scores), lab["columns"].unsqueeze(1)).exp().double().cpu().numpy()
     chosen, sample = labels.turns.columns["chosen"], labels.turns.sample
     hits = []
@@ -167,22 +170,25 @@ def planted_posterior_types(world: PlantedWorld, data: HumanData) -> np.ndarray:
     return np.array(out)
 
 
-def evaluate_em(model: Any, prior: np.ndarray, world: PlantedWorld, test: HumanData, test_labels: Any) -> dict[str, Any]:
-    """Held-out choice accuracy and adjusted Rand index (see the module docstring)."""
+def evaluate_em(model: Any, prior: np.ndarray, world: PlantedWorld, test: HumanData, test_labels: Any,
+                plugins: Any) -> dict[str, Any]:
+    """Held-out choice accuracy and adjusted Rand index (see the module docstring); the
+    model's aggregator comes from ``plugins``."""
     from pasta_clip_em.evaluate import evaluate_turns, sample_posteriors
 
-    learned = evaluate_turns(model, prior, test_labels)
+    aggregator = model.config.build_aggregator(plugins)
+    learned = evaluate_turns(model, prior, test_labels, aggregator=aggregator)
     planted = planted_online_accuracy(world, test)
-    learned_all = learned_online_accuracy_all_answers(model, prior, test_labels)
+    learned_all = learned_online_accuracy_all_answers(model, prior, test_labels, plugins)
     planted_all = planted_online_accuracy(world, test, answers="all")["bayes_accuracy"]
-    posteriors = sample_posteriors(model, prior, test_labels)
+    posteriors = sample_posteriors(model, prior, test_labels, aggregator=aggregator)
     ari = adjusted_rand_index(posteriors.argmax(1), test.types)
     ari_planted = adjusted_rand_index(planted_posterior_types(world, test), test.types)
     ratio = learned["choice_accuracy"] / planted["bayes_accuracy"] if planted["bayes_accuracy"] else float("nan")
     n = learned["turns"]
     return {
         "choice_accuracy": learned["choice_accuracy"],
-        "choice_accuracy_ci95": _proportion_ci(learned["choice_accuracy"], n),
+        "choice_accuracy_ci95": proportion_ci(learned["choice_accuracy"], n),
         "bayes_optimal_accuracy": planted["bayes_accuracy"],
         "true_type_accuracy": planted["true_type_accuracy"],
         "accuracy_ratio": ratio,
@@ -197,27 +203,16 @@ def evaluate_em(model: Any, prior: np.ndarray, world: PlantedWorld, test: HumanD
     }
 
 
-def _proportion_ci(p: float, n: int) -> list[float]:
-    """Wilson 95% interval of a proportion."""
-    if n == 0 or not np.isfinite(p):
-        return [float("nan"), float("nan")]
-    z = 1.96
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [float(centre - half), float(centre + half)]
-
-
-def learned_utilities(model: Any, labels: Any) -> np.ndarray:
+def learned_utilities(model: Any, labels: Any, plugins: Any) -> np.ndarray:
     """Learned column utilities of every turn label under every type: (n, K, L)."""
     import torch
 
     from pasta_clip_em.losses import make_batch
-    from pasta_core.plugins import get_plugins
 
-    aggregator = get_plugins().create("aggregator", model.config.aggregator, **model.config.aggregator_options)
+    aggregator = model.config.build_aggregator(plugins)
     batch = make_batch(labels, np.arange(labels.num_samples), next(model.parameters()).device)
     lab = batch.labels["turns"]
     with torch.no_grad():
         t, i = model.text(batch.text), model.image(batch.images)
-        scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
+        scores = model.score_scale * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
         return aggregator(scores).double().cpu().numpy()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ACCURACY_TARGET = 0.97
 GAP_TARGET = 0.75
@@ -156,10 +159,25 @@ def plot(figures: dict[str, Any], path: Path) -> None:
 
 def write_outputs(figures: dict[str, Any], out: Path) -> dict[str, str]:
     """figures.json, report.md and figures.png in ``out``."""
-    from pasta_planted.bench import dump_json
-
     files = {"json": out / "figures.json", "report": out / "report.md", "plot": out / "figures.png"}
     dump_json(figures, files["json"])
     files["report"].write_text(markdown(figures))
     plot(figures, files["plot"])
     return {k: str(v) for k, v in files.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def dump_json(figures: dict[str, Any], path: Path) -> None:
+    """Write ``figures`` as JSON (numpy numbers and paths as plain values)."""
+    path.write_text(json.dumps(_jsonable(figures), indent=2, sort_keys=False, allow_nan=True))

@@ -22,6 +22,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from pasta_planted.bench_common import StageSkipped, single_thread_torch
+
 
 def labelled_human_sessions(bench: Any) -> list[Any]:
     """Human-like training sessions with sparse rewards from the learned user model; each
@@ -30,8 +32,9 @@ def labelled_human_sessions(bench: Any) -> list[Any]:
     from pasta_planted.bench_em import learned_utilities
 
     em, labels, data = bench.state["em"], bench.state["train_labels"], bench.state["train"]
-    utilities = learned_utilities(em["model"], labels)  # (n turns, K, L), sessions in order
-    types = sample_posteriors(em["model"], em["prior"], labels).argmax(1)
+    utilities = learned_utilities(em["model"], labels, bench.plugins)  # (n turns, K, L), sessions in order
+    aggregator = em["model"].config.build_aggregator(bench.plugins)
+    types = sample_posteriors(em["model"], em["prior"], labels, aggregator=aggregator).argmax(1)
     out, row = [], 0
     for t, k in zip(data.trajectories, types):
         turns = []
@@ -61,16 +64,17 @@ def iql_config(sizes: Any, seed: int, steps: int = 0) -> Any:
                      save_every=10**9, log_every=50)
 
 
-def train_regime(job: tuple[str, list[Any], list[list[float]], dict[str, Any], Any, Path, bool]) -> dict[str, Any]:
-    """Train one regime's value model and save it to ``out`` (a worker's entry point)."""
-    from pasta_core.iql import build_transitions, train_iql
-    from pasta_core.plugins import get_plugins
-    from pasta_planted.bench import _single_thread_torch
+Job = tuple[str, list[Any], list[list[float]], dict[str, Any], Any, Path, bool]
 
-    _single_thread_torch()
+
+def train_regime(job: Job, plugins: Any) -> dict[str, Any]:
+    """Train one regime's value model (the ``embedded`` one of ``plugins``) and save it to
+    ``out``."""
+    from pasta_core.iql import build_transitions, train_iql
+
     regime, trajectories, rewards, options, config, out, progress = job
     started = time.perf_counter()
-    model = get_plugins().create("value-model", "embedded", **options)
+    model = plugins.create("value-model", "embedded", **options)
     train_iql(model, build_transitions(trajectories, rewards), config, out=out, resume=False, progress=progress,
               model_options=options)
     final = np.array([r[-1] for r in rewards])
@@ -78,10 +82,16 @@ def train_regime(job: tuple[str, list[Any], list[list[float]], dict[str, Any], A
             "seconds": round(time.perf_counter() - started, 2)}
 
 
+def _train_regime_in_worker(job: Job) -> dict[str, Any]:
+    """A pool worker's entry point: its own plugin set, one thread for torch."""
+    from pasta_core.plugins import get_plugins
+
+    single_thread_torch()
+    return train_regime(job, get_plugins())
+
+
 def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train one value model per data regime: (checkpoint folders, figures)."""
-    from pasta_planted.bench import StageSkipped
-
     try:
         from pasta_core.iql import load_rewarded
     except ImportError as exc:
@@ -113,12 +123,12 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         jobs += per_type_jobs(bench, *per_type_data, options, slate_config)  # one type each: no centering
     workers = min(workers, len(jobs))
     if workers <= 1:
-        results = [train_regime(job) for job in jobs]
+        results = [train_regime(job, bench.plugins) for job in jobs]
     else:
-        from pasta_core.executors import spawn_pool
+        from pasta_simulate.pool import spawn_pool
 
         with spawn_pool(workers) as pool:
-            results = list(pool.map(train_regime, jobs))
+            results = list(pool.map(_train_regime_in_worker, jobs))
     figures: dict[str, Any] = dict(zip(regimes, results))
     models: dict[str, Any] = {name: bench.out / f"value-{name}" for name in regimes}
     if len(results) > len(regimes):

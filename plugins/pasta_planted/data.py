@@ -16,20 +16,24 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
 from pasta_core.config import EpisodeConfig
 from pasta_core.png import save_png
-from pasta_core.simulate import check_manifest, load_prompts, run_shards, write_shard
 from pasta_core.store import TrajectoryWriter
 from pasta_core.streams import run_seed
 from pasta_core.types import Trajectory
 from pasta_planted.episodes import EpisodeBatch, run_planted_episodes
 from pasta_planted.features import measured_attributes
 from pasta_planted.world import PlantedWorld
+from pasta_simulate.prompts import load_prompts
+from pasta_simulate.shards import check_manifest, run_shards, write_shard
+
+if TYPE_CHECKING:
+    from pasta_core.plugins import Plugins
 
 
 @attrs.frozen
@@ -48,11 +52,11 @@ class SessionPlan:
 
 def session_batch(world: PlantedWorld, indices: Sequence[int], seed: int, config: EpisodeConfig,
                   prompts: tuple[str, ...] | None = None, selector: str = "random", t2i: Any = None,
-                  prefix: str = "human", keep_columns: bool = False, generator: Any = None) -> EpisodeBatch:
-    """Human-like sessions ``indices`` of the plan (world, prompts, seed), in lock-step."""
-    from pasta_core.plugins import get_plugins
-
-    plugins = get_plugins()
+                  prefix: str = "human", keep_columns: bool = False, generator: Any = None, *,
+                  plugins: Plugins) -> EpisodeBatch:
+    """Human-like sessions ``indices`` of the plan (world, prompts, seed), in lock-step;
+    the ``selector`` (and the ``template`` generator unless ``generator`` is given) come
+    from ``plugins``."""
     plan = SessionPlan(world, prompts or load_prompts(), seed)
     episodes = [plan.episode(i) for i in indices]
     chooser = plugins.create("selector", selector)
@@ -81,8 +85,9 @@ def _save_images(folder: Path, trajectory: Trajectory, columns: list[Any]) -> Tr
 
 def generate_sessions(world: PlantedWorld, out: str | Path, count: int | None = None, seed: int = 0,
                       save_images: bool = True, shard_size: int = 250, batch_size: int = 50,
-                      prompts_file: str | None = None, progress: bool = True) -> list[Path]:
-    """Write ``count`` human-like sessions as trajectory shards in ``out`` (resumable)."""
+                      prompts_file: str | None = None, progress: bool = True, *, plugins: Plugins) -> list[Path]:
+    """Write ``count`` human-like sessions as trajectory shards in ``out`` (resumable);
+    the data-collection policy and the generator come from ``plugins``."""
     sessions = world.config.sessions
     count = count or sessions.count
     config = EpisodeConfig(turns=sessions.turns, slate_size=sessions.slate_size,
@@ -97,7 +102,7 @@ def generate_sessions(world: PlantedWorld, out: str | Path, count: int | None = 
         trajectories = []
         for start in range(indices.start, indices.stop, batch_size):
             chunk = range(start, min(indices.stop, start + batch_size))
-            batch = session_batch(world, chunk, seed, config, prompts, keep_columns=save_images)
+            batch = session_batch(world, chunk, seed, config, prompts, keep_columns=save_images, plugins=plugins)
             if save_images:
                 trajectories += [_save_images(folder, t, c) for t, c in zip(batch.trajectories, batch.columns or [])]
             else:
@@ -115,7 +120,8 @@ def _jpeg(image: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _decode(data: bytes) -> Any:
+def decode_jpeg(data: bytes) -> Any:
+    """The RGB image of JPEG bytes (as a pair's ``jpg_0`` / ``jpg_1``)."""
     from PIL import Image
 
     return Image.open(io.BytesIO(data)).convert("RGB")
@@ -139,7 +145,7 @@ def pair_rows(world: PlantedWorld, rater: int, per_rater: int, seed: int, prompt
         a, b = rng.choice(len(candidates), size=2, replace=False)
         seeds = [int(s) for s in rng.integers(2**31 - 1, size=2)]
         blobs = [_jpeg(im) for im in world.renderer.render([candidates[a].text, candidates[b].text], seeds)]
-        u = world.attribute_utilities(prompt, measured_attributes([_decode(x) for x in blobs]))[user_type]
+        u = world.attribute_utilities(prompt, measured_attributes([decode_jpeg(x) for x in blobs]))[user_type]
         diff = float(u[0] - u[1])
         if abs(diff) < world.config.pairs.tie_margin:
             label_0 = 0.5
@@ -158,18 +164,18 @@ def pair_rows(world: PlantedWorld, rater: int, per_rater: int, seed: int, prompt
 
 
 def generate_pairs(world: PlantedWorld, out: str | Path, raters: int | None = None,
-                   pairs_per_rater: int | None = None, seed: int = 0, progress: bool = True) -> Path:
-    """Write Pick-a-Pic-style pairs of ``raters`` planted raters to one parquet file."""
+                   pairs_per_rater: int | None = None, seed: int = 0, progress: bool = True, *,
+                   plugins: Plugins) -> Path:
+    """Write Pick-a-Pic-style pairs of ``raters`` planted raters to one parquet file (the
+    candidates from the ``template`` generator of ``plugins``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
-    from pasta_core.plugins import get_plugins
-
     raters = raters or world.config.pairs.raters
     per_rater = pairs_per_rater or world.config.pairs.pairs_per_rater
     prompts = load_prompts()
-    generator = get_plugins().create("generator", "template")
+    generator = plugins.create("generator", "template")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

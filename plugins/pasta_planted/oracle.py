@@ -6,7 +6,8 @@
   the best candidate of each category and the ``slate_size`` best of those (the paper's
   slate rule, with the true utility as f). It is greedy per turn: the reference an agent
   is measured against, not a planner.
-- ``planted-posterior``: knows the planted *model* (tastes, fidelities, prior, choice
+- :class:`PosteriorSelector` (the bench's ``posterior`` references; not a registered
+  selector): knows the planted *model* (tastes, fidelities, prior, choice
   rule) but not the type. It re-renders the columns the user was shown (from the seeds in
   the history), keeps the posterior over types given the user's earlier choices, and ranks
   candidates by their posterior-expected true utility (the oracle's rule otherwise). The
@@ -125,11 +126,8 @@ class PosteriorSelector:
         return [candidates[i] for i in best]
 
 
-def create_oracle(world: str | None = None, user_type: int | str = 0, images: int | str = 1) -> OracleSelector:
-    """Factory of the ``oracle`` selector: ``world=FILE user_type=K [images=N]``."""
-    return OracleSelector(PlantedWorld.from_file(world or None), int(user_type), int(images))
-
-
-def create_posterior(world: str | None = None, images: int | str = 1) -> PosteriorSelector:
-    """Factory of the ``planted-posterior`` selector: ``world=FILE [images=N]``."""
-    return PosteriorSelector(PlantedWorld.from_file(world or None), int(images))
+def create_oracle(world: str | None = None, user_type: int | str = 0, images: int | str = 1, *,
+                  plugins: Any = None) -> OracleSelector:
+    """Factory of the ``oracle`` selector: ``world=FILE user_type=K [images=N]``;
+    ``plugins`` builds the world's aggregator."""
+    return OracleSelector(PlantedWorld.from_file(world or None, plugins), int(user_type), int(images))

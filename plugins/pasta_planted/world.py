@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from pasta_core.types import Column
 from pasta_core.usermodel import softmax
 from pasta_planted.config import PlantedConfig, load_config
 from pasta_planted.features import ATTRIBUTES, measured_attributes
+
+if TYPE_CHECKING:
+    from pasta_core.plugins import Plugins
 
 
 def spread_directions(k: int, d: int, rng: np.random.Generator, pool: int = 64) -> np.ndarray:
@@ -43,10 +46,14 @@ def spread_directions(k: int, d: int, rng: np.random.Generator, pool: int = 64) 
 
 
 class PlantedWorld:
-    """The ground truth: tastes, fidelity weights, prior and the choice rule."""
+    """The ground truth: tastes, fidelity weights, prior and the choice rule.
 
-    def __init__(self, config: PlantedConfig | None = None) -> None:
+    ``plugins``: the plugin set whose ``[utility] aggregator`` the world uses (default: a
+    set of the built-in aggregators alone)."""
+
+    def __init__(self, config: PlantedConfig | None = None, plugins: Plugins | None = None) -> None:
         self.config = config or load_config()
+        self.plugins = plugins
         world, utility = self.config.world, self.config.utility
         rng = np.random.default_rng(world.seed)
         self.columns = np.array([ATTRIBUTES.index(a) for a in utility.attributes])
@@ -61,9 +68,9 @@ class PlantedWorld:
         self._references: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @classmethod
-    def from_file(cls, path: Any = None) -> PlantedWorld:
+    def from_file(cls, path: Any = None, plugins: Plugins | None = None) -> PlantedWorld:
         """The world of a TOML file (``None``: the packaged example world)."""
-        return cls(load_config(path))
+        return cls(load_config(path), plugins)
 
     @property
     def num_types(self) -> int:
@@ -75,9 +82,13 @@ class PlantedWorld:
 
     @cached_property
     def aggregator(self) -> Any:
-        from pasta_core.plugins import get_plugins
+        plugins = self.plugins
+        if plugins is None:
+            import pasta_aggregators
+            from pasta_core.plugins import Plugins
 
-        return get_plugins().create("aggregator", self.config.utility.aggregator)
+            plugins = Plugins(entry_points=None, extra=[pasta_aggregators])
+        return plugins.create("aggregator", self.config.utility.aggregator)
 
     @cached_property
     def renderer(self) -> Any:

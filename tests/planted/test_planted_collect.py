@@ -10,18 +10,20 @@ from pasta_core.config import EpisodeConfig
 
 @pytest.mark.slow
 def test_sessions_collected_in_two_processes_equal_the_serial_ones():
-    from pasta_encoders import create_encoder
+    from pasta_core.plugins import get_plugins
     from pasta_planted.bench_data import collect_sessions
     from pasta_planted.world import PlantedWorld
     from pasta_procedural import ProceduralT2I
 
-    world, t2i = PlantedWorld(), ProceduralT2I(size=64)
+    plugins = get_plugins()
+    world, t2i = PlantedWorld(plugins=plugins), ProceduralT2I(size=64)
     options = {"dim": 16, "seed": 3}
     config = EpisodeConfig(turns=2, slate_size=4, images_per_prompt=2)
-    serial = collect_sessions(world, 12, 5, create_encoder("embedded", **options), t2i, config, "x",
-                              progress=False, batch_size=4)
-    parallel = collect_sessions(world, 12, 5, create_encoder("embedded", **options), t2i, config, "x",
-                                progress=False, batch_size=4, workers=2, encoder_options=options)
+    serial = collect_sessions(world, 12, 5, plugins.create("encoder", "embedded", **options), t2i, config, "x",
+                              progress=False, batch_size=4, plugins=plugins)
+    parallel = collect_sessions(world, 12, 5, plugins.create("encoder", "embedded", **options), t2i, config, "x",
+                                progress=False, batch_size=4, workers=2, encoder_options=options,
+                                plugins=plugins)
     assert serial.count == parallel.count == 12 * 2 * 4 * 2
     assert np.array_equal(serial.image_embeddings, parallel.image_embeddings)
     assert serial.types == parallel.types

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pasta_clip_em.datasets import read_pickapic, read_sessions
+from pasta_core.plugins import get_plugins
 from pasta_planted.config import parse_config
 from pasta_planted.data import generate_pairs, generate_sessions
 from pasta_planted.world import PlantedWorld
@@ -21,7 +22,7 @@ def world() -> PlantedWorld:
 def test_sessions_carry_the_rater_answers(world: PlantedWorld, tmp_path) -> None:
     """Sessions have a choice, 1-5 satisfaction per column and a comparison from turn 2,
     hide the type (user_type empty) and keep it in the metadata; images resolve."""
-    generate_sessions(world, tmp_path, count=4, seed=2, shard_size=2, progress=False)
+    generate_sessions(world, tmp_path, count=4, seed=2, shard_size=2, progress=False, plugins=get_plugins())
     sessions = list(read_sessions(tmp_path))
     assert len(sessions) == 4
     for t in sessions:
@@ -34,7 +35,8 @@ def test_sessions_carry_the_rater_answers(world: PlantedWorld, tmp_path) -> None
 
 def test_pairs_in_pickapic_format(world: PlantedWorld, tmp_path) -> None:
     """Pairs have Pick-a-Pic's columns, rater ids and labels the reader accepts."""
-    path = generate_pairs(world, tmp_path / "pairs.parquet", raters=3, pairs_per_rater=4, seed=0, progress=False)
+    path = generate_pairs(world, tmp_path / "pairs.parquet", raters=3, pairs_per_rater=4, seed=0, progress=False,
+                          plugins=get_plugins())
     table = pq.read_table(path)
     for column in ("caption", "jpg_0", "jpg_1", "label_0", "label_1", "user_id", "ranking_id", "planted_type"):
         assert column in table.column_names

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pasta_core.simulate import SimulationSpec, load_prompts, read_embeddings, simulate
+from pasta_core.plugins import get_plugins
 from pasta_core.store import read_trajectories
+from pasta_simulate.simulate import SimulationSpec, load_prompts, read_embeddings, simulate
 
 SMALL = dict(turns=2, slate_size=2, images_per_prompt=2, shard_size=2, t2i_options={"size": 32})
 
@@ -25,11 +26,11 @@ def _bytes(folder: Path) -> dict[str, bytes]:
 def test_simulation_is_reproducible(tmp_path: Path) -> None:
     """Same seed: byte-identical shards; another seed: other trajectories."""
     spec = SimulationSpec(count=5, seed=4, user_model="planted", **SMALL)
-    simulate(spec, tmp_path / "a", progress=False)
-    simulate(spec, tmp_path / "b", progress=False)
+    simulate(spec, tmp_path / "a", progress=False, plugins=get_plugins())
+    simulate(spec, tmp_path / "b", progress=False, plugins=get_plugins())
     assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b") and len(_bytes(tmp_path / "a")) == 3
     other = SimulationSpec(count=5, seed=5, user_model="planted", **SMALL)
-    simulate(other, tmp_path / "c", progress=False)
+    simulate(other, tmp_path / "c", progress=False, plugins=get_plugins())
     assert _bytes(tmp_path / "a") != _bytes(tmp_path / "c")
     trajectories = list(read_trajectories(tmp_path / "a"))
     assert len(trajectories) == 5
@@ -43,9 +44,9 @@ def test_settings_change_is_refused(tmp_path: Path) -> None:
     """Resuming with other settings is an error, not a silent mix."""
     from pasta_core.errors import SessionError
 
-    simulate(SimulationSpec(count=2, seed=1, user_model="planted", **SMALL), tmp_path, progress=False)
+    simulate(SimulationSpec(count=2, seed=1, user_model="planted", **SMALL), tmp_path, progress=False, plugins=get_plugins())
     with pytest.raises(SessionError, match="other settings"):
-        simulate(SimulationSpec(count=2, seed=2, user_model="planted", **SMALL), tmp_path, progress=False)
+        simulate(SimulationSpec(count=2, seed=2, user_model="planted", **SMALL), tmp_path, progress=False, plugins=get_plugins())
 
 
 def test_prompts_file_keeps_at_most_ten_words(tmp_path: Path) -> None:
@@ -91,11 +92,11 @@ def test_peak_memory_does_not_grow_with_n(tmp_path: Path) -> None:
     """Python allocations peak at the same level for 4 and 12 trajectories (shards of 2)."""
     import tracemalloc
 
-    simulate(SimulationSpec(count=2, seed=0, user_model="planted", **SMALL), tmp_path / "warm", progress=False)
+    simulate(SimulationSpec(count=2, seed=0, user_model="planted", **SMALL), tmp_path / "warm", progress=False, plugins=get_plugins())
     peaks = []
     for n in (4, 12):
         tracemalloc.start()
-        simulate(SimulationSpec(count=n, seed=0, user_model="planted", **SMALL), tmp_path / f"n{n}", progress=False)
+        simulate(SimulationSpec(count=n, seed=0, user_model="planted", **SMALL), tmp_path / f"n{n}", progress=False, plugins=get_plugins())
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < peaks[0] * 1.5 + 2_000_000

@@ -1,4 +1,4 @@
-"""`pasta bench perf`: registered in the shared bench group, verdicts, files written."""
+"""`pasta bench`: the group pasta_bench owns and others join, `perf` verdicts, files written."""
 
 from __future__ import annotations
 
@@ -16,21 +16,62 @@ def _cli():
     return cli
 
 
-def test_perf_joins_the_shared_bench_group():
+def test_bench_owns_the_group_and_planted_joins_it():
     bench = _cli().commands["bench"]
     assert "perf" in bench.commands and "planted" in bench.commands
     result = CliRunner().invoke(cli, ["bench", "perf", "--help"])
     assert result.exit_code == 0 and "--executors" in result.output
 
 
-def test_add_commands_creates_the_group_when_alone():
+def _bench_plugins(*extra):
+    import pasta_bench
+    from pasta_core.plugins import Plugins
+
+    return Plugins(entry_points=None, extra=[pasta_bench, *extra])
+
+
+def test_pasta_register_bench_commands_adds_to_the_group_pasta_bench_makes():
+    """pasta_bench makes the group whatever the plugin order and calls
+    pasta_register_bench_commands of every plugin with it."""
     import click
 
-    from pasta_bench.cli import add_commands
+    from pasta_core.plugins import plugin_module
 
+    @click.command("mine")
+    def mine() -> None:
+        """A third-party benchmark."""
+
+    early = plugin_module("early", pasta_register_bench_commands=lambda bench: bench.add_command(mine))
     group = click.Group("pasta")
-    add_commands(group)
-    assert "perf" in group.commands["bench"].commands
+    _bench_plugins(early).add_commands(group)
+    assert sorted(group.commands["bench"].commands) == ["mine", "perf"]
+
+
+def test_a_failing_bench_hook_is_reported_and_the_group_stays():
+    import click
+
+    from pasta_core.plugins import plugin_module
+
+    def broken(bench):
+        raise RuntimeError("no benchmark today")
+
+    plugins = _bench_plugins(plugin_module("broken", pasta_register_bench_commands=broken))
+    group = click.Group("pasta")
+    plugins.add_commands(group)
+    assert list(group.commands["bench"].commands) == ["perf"]
+    assert [(f.name, f.error) for f in plugins.failures] == [("broken", "RuntimeError: no benchmark today")]
+
+
+def test_without_the_bench_plugin_there_is_no_bench_group(monkeypatch):
+    """The planted plugin adds its benchmark to the group; it does not make one."""
+    import click
+
+    from pasta_core.plugins import Plugins
+
+    monkeypatch.setenv("PASTA_DISABLE_PLUGINS", "bench")
+    group = click.Group("pasta")
+    Plugins().add_commands(group)
+    assert "bench" not in group.commands and "planted" in group.commands and "simulate" in group.commands
 
 
 def test_unknown_section_is_refused(tmp_path):

@@ -8,14 +8,15 @@ import pytest
 import scale_tasks
 
 from pasta_core.errors import InvalidValueError
-from pasta_core.executors import (
+from pasta_core.plugins import get_plugins
+from pasta_simulate.executors import (
     ExecutorError,
     InProcessExecutor,
     ProcessExecutor,
     RayExecutor,
     get_executor,
-    render_many,
 )
+from pasta_simulate.render import render_many
 
 
 def _results(executor, items):
@@ -79,14 +80,12 @@ def test_ray_retries_failed_tasks_and_restarts_dead_actors(local_ray, tmp_path):
 def test_render_many_keeps_input_order():
     prompts = ["a red cube", "a blue sea", "a green tree"] * 3
     seeds = list(range(9))
-    images = render_many("procedural", prompts, seeds, options={"size": 32}, chunk_size=4)
-    from pasta_core import get_plugins
-
+    images = render_many("procedural", prompts, seeds, options={"size": 32}, chunk_size=4, plugins=get_plugins())
     t2i = get_plugins().create("t2i", "procedural", size=32)
     direct = t2i.render(prompts, seeds)
     assert [im.tobytes() for im in images] == [im.tobytes() for im in direct]
     with pytest.raises(InvalidValueError):
-        render_many("procedural", prompts, seeds[:2])
+        render_many("procedural", prompts, seeds[:2], plugins=get_plugins())
 
 
 def test_ray_missing_is_reported_clearly(monkeypatch):
@@ -104,7 +103,7 @@ def test_spawned_workers_take_their_share_of_the_cores():
     """Two workers on this machine get cpu_count // 2 threads each (at least 1), not all cores."""
     import os
 
-    from pasta_core.executors import spawn_pool
+    from pasta_simulate.pool import spawn_pool
 
     with spawn_pool(2) as pool:
         got = pool.submit(os.getenv, "OMP_NUM_THREADS").result()

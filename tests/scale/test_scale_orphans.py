@@ -18,7 +18,7 @@ PARENT = """
     import os, sys, time
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
-    from pasta_core.executors import spawn_pool
+    from pasta_simulate.pool import spawn_pool
 
     if __name__ == "__main__":
         if sys.argv[1] == "watched":

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pasta_core.errors import InvalidValueError
-from pasta_core.executors import ExecutorError, InProcessExecutor, ProcessExecutor, RayExecutor
-from pasta_core.simulate import SimulationSpec, simulate
+from pasta_core.plugins import get_plugins
+from pasta_simulate.executors import ExecutorError, InProcessExecutor, ProcessExecutor, RayExecutor
+from pasta_simulate.simulate import SimulationSpec, simulate
 
 SPEC = SimulationSpec(count=6, shard_size=2, turns=2, slate_size=2, images_per_prompt=2, t2i_options={"size": 32})
 
@@ -18,18 +19,18 @@ def _files(folder):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reference")
-    simulate(SPEC, folder, progress=False)
+    simulate(SPEC, folder, plugins=get_plugins(), progress=False)
     return _files(folder)
 
 
 def test_in_process_executor_writes_the_same_files(reference, tmp_path):
-    result = simulate(SPEC, tmp_path, progress=False, executor="in-process")
+    result = simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, executor="in-process")
     assert result.computed == 6 and _files(tmp_path) == reference
 
 
 def test_env_switch_chooses_the_executor(reference, tmp_path, monkeypatch):
     monkeypatch.setenv("PASTA_EXECUTOR", "in-process")
-    assert simulate(SPEC, tmp_path, progress=False).computed == 6
+    assert simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False).computed == 6
     assert _files(tmp_path) == reference
 
 
@@ -49,33 +50,70 @@ class Interrupted(InProcessExecutor):
 
 def test_shards_are_written_as_they_finish_and_a_rerun_skips_them(reference, tmp_path):
     with pytest.raises(ExecutorError):
-        simulate(SPEC, tmp_path, progress=False, executor=Interrupted(keep=2))
+        simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, executor=Interrupted(keep=2))
     assert len(_files(tmp_path)) == 2
-    result = simulate(SPEC, tmp_path, progress=False, executor="in-process")
+    result = simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, executor="in-process")
     assert result.computed == 2 and _files(tmp_path) == reference
 
 
 def test_a_user_model_object_needs_the_in_process_executor(tmp_path):
-    from pasta_core import get_plugins
-
     model = get_plugins().create("user-model", "simple")
     with pytest.raises(InvalidValueError, match="user_model=None"):
-        simulate(SPEC, tmp_path, progress=False, user_model=model, executor=ProcessExecutor())
-    assert simulate(SPEC, tmp_path, progress=False, user_model=model, executor="in-process").computed == 6
+        simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, user_model=model, executor=ProcessExecutor())
+    assert simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, user_model=model, executor="in-process").computed == 6
+
+
+def test_the_simulator_builds_its_components_from_the_plugin_set_it_is_given(tmp_path):
+    """A generator registered only in a private plugin set is found: the simulator
+    touches no other set."""
+    import pasta_aggregators
+    import pasta_procedural
+    import pasta_selectors
+    import pasta_simuser
+    from pasta_core.plugins import Plugins, plugin_module
+    from pasta_core.testing.fakes import FakeGenerator
+
+    made = []
+
+    def fake(**options):
+        made.append(FakeGenerator())
+        return made[-1]
+
+    private = plugin_module("private", pasta_register_generators=lambda register: register("private-fake", fake))
+    plugins = Plugins(entry_points=None, extra=[pasta_aggregators, pasta_procedural, pasta_selectors, pasta_simuser,
+                                                private])
+    spec = SimulationSpec(count=2, shard_size=2, turns=2, slate_size=2, images_per_prompt=2, generator="private-fake",
+                          t2i_options={"size": 32})
+    assert simulate(spec, tmp_path, progress=False, plugins=plugins).computed == 2
+    assert len(made) == 1 and len(made[0].requests) == 2 * 2
+
+
+def test_simulate_is_registered_by_its_own_package(monkeypatch):
+    """Disabling the planted plugin keeps `pasta simulate` (pasta_simulate registers it)."""
+    import click
+
+    from pasta_core.plugins import Plugins
+
+    monkeypatch.setenv("PASTA_DISABLE_PLUGINS", "planted")
+    group = click.Group("pasta")
+    plugins = Plugins()
+    plugins.add_commands(group)
+    assert "simulate" in group.commands and "planted" not in group.commands
+    assert [info.hooks for info in plugins.info() if info.name == "simulate"] == [("pasta_register_commands",)]
 
 
 @pytest.mark.slow
 def test_process_pool_writes_the_same_files(reference, tmp_path):
-    result = simulate(SPEC, tmp_path, progress=False, executor=ProcessExecutor(workers=2))
+    result = simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, executor=ProcessExecutor(workers=2))
     assert result.computed == 6 and _files(tmp_path) == reference
 
 
 @pytest.mark.slow
 def test_ray_writes_the_same_files_and_resumes(local_ray, reference, tmp_path):
-    result = simulate(SPEC, tmp_path, progress=False, executor=RayExecutor(workers=2))
+    result = simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, executor=RayExecutor(workers=2))
     assert result.computed == 6 and _files(tmp_path) == reference
     (tmp_path / "part-00001.parquet").unlink()
-    again = simulate(SPEC, tmp_path, progress=False, executor="ray")
+    again = simulate(SPEC, tmp_path, plugins=get_plugins(), progress=False, executor="ray")
     assert again.computed == 2 and _files(tmp_path) == reference
 
 

@@ -1,0 +1,88 @@
+"""The simulator on an executor: each worker builds a :class:`Simulator` once and
+returns whole shards as Parquet bytes, which the caller writes as they finish.
+
+Workers in other processes (``process``, ``ray``) build their components from their own
+plugin set (the installed plugins, discovered when the worker starts: that is the
+worker's entry point); the ``in-process`` executor uses the caller's plugin set.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pasta_core.errors import InvalidValueError
+from pasta_core.store import TrajectoryWriter
+from pasta_simulate.local import Executor, InProcessExecutor
+from pasta_simulate.shards import (
+    check_manifest,
+    shard_paths,
+    unfinished_shards,
+    write_bytes_atomically,
+)
+from pasta_simulate.simulator import Simulator
+from pasta_simulate.spec import SimulationResult, SimulationSpec
+
+if TYPE_CHECKING:
+    from pasta_core.plugins import Plugins
+
+
+@attrs.frozen
+class SimulatorSetup:
+    """Builds a worker's :class:`Simulator` (picklable, run in the worker)."""
+
+    spec: SimulationSpec
+    folder: str
+    batch_size: int = 50
+
+    def __call__(self) -> Simulator:
+        from pasta_core.plugins import get_plugins
+
+        # A fresh worker process (or Ray actor): this is its entry point.
+        return Simulator(self.spec, get_plugins(), self.folder, batch_size=self.batch_size)
+
+
+def shard_task(simulator: Simulator, shard: int) -> tuple[int, bytes]:
+    """Compute shard ``shard`` on a worker: (trajectory count, the Parquet file's bytes).
+
+    The file is encoded (and compressed) on the worker; the caller only writes the bytes,
+    so workers need no shared file system (unless images are saved as files)."""
+    return simulator.encode_shard(shard)
+
+
+def simulate_on(executor: Executor, spec: SimulationSpec, folder: str | os.PathLike[str], batch_size: int = 50,
+                progress: bool = True, user_model: Any = None, on_shard: Callable[[int], None] | None = None,
+                *, plugins: Plugins) -> SimulationResult:
+    """Write every unfinished shard of ``spec`` to ``folder`` with ``executor``; shards are
+    written as they finish, so a killed run keeps them and a rerun skips them.
+
+    ``plugins`` builds the components when the executor runs in this process."""
+    from tqdm.auto import tqdm
+
+    folder = Path(folder)
+    check_manifest(folder, spec.to_json())
+    started = time.perf_counter()
+    todo = unfinished_shards(folder, spec.num_shards)
+    setup: Callable[[], Simulator] = SimulatorSetup(spec, str(folder), batch_size)
+    if isinstance(executor, InProcessExecutor):
+        setup = functools.partial(Simulator, spec, plugins, folder, user_model, batch_size)
+    elif user_model is not None:
+        raise InvalidValueError(f"the {executor.name} executor builds the user model from the spec; "
+                                "pass user_model=None")
+    computed = 0
+    with tqdm(total=spec.count, initial=spec.count - spec.trajectories_in(todo), disable=not progress,
+              desc=f"simulating ({executor.name})", unit="traj") as bar:
+        for shard, (count, data) in executor.map(setup, shard_task, todo):
+            write_bytes_atomically(folder / TrajectoryWriter.shard_name(shard), data)
+            computed += count
+            bar.update(count)
+            if on_shard is not None:
+                on_shard(shard)
+    return SimulationResult(folder, shard_paths(folder, spec.num_shards), spec.count, computed,
+                            time.perf_counter() - started)
