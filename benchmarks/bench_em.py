@@ -24,6 +24,7 @@ from pasta_clip_em.em import EMTrainer, TrainConfig
 from pasta_clip_em.labels import LabelSet, pair_labels
 from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
 from pasta_clip_em.model import build_model
+from pasta_core.plugins import get_plugins
 
 
 def _sync(device: str) -> None:
@@ -60,7 +61,8 @@ def speed(args: argparse.Namespace) -> dict:
         rng.integers(20000, size=n_pairs), rng.integers(0, 2, size=n_pairs).astype(np.float32)))
     model = build_model(ModelConfig(dim=d, types=k), seed=0)
     trainer = EMTrainer(model, labels, TrainConfig(batch_size=args.batch // per_rater, metrics="none",
-                                                   device=args.device))
+                                                   device=args.device),
+                        aggregator=model.config.build_aggregator(get_plugins()))
     samples = trainer.batch_samples(0)
     batch = make_batch(labels, samples, args.device)
     step_counter = iter(range(10**9))
@@ -100,7 +102,7 @@ def planted(args: argparse.Namespace) -> dict:
     target = world.test.pairs.columns["target"] > 0.5
 
     def accuracy(model, prior):
-        post = sample_posteriors(model, prior, world.train)
+        post = sample_posteriors(model, prior, world.train, aggregator=model.config.build_aggregator(get_plugins()))
         return float(np.mean((pair_probabilities(model, world.test, post) > 0.5) == target)), post
 
     c = world.test.pairs.columns
@@ -111,9 +113,10 @@ def planted(args: argparse.Namespace) -> dict:
               "planted_true_type": float(np.mean((true_type > 0.5) == target)),
               "planted_posterior": accuracy(world.planted, np.ones(args.types) / args.types)[0]}
     for k in sorted({1, args.types}):
-        model = build_model(ModelConfig(dim=args.dim, types=k, temperature=10.0), seed=args.seed + 7)
+        model = build_model(ModelConfig(dim=args.dim, types=k, score_scale=10.0), seed=args.seed + 7)
         trainer = EMTrainer(model, world.train, TrainConfig(steps=args.em_steps, batch_size=32, lr=3e-3,
-                                                            target_every=20, prior_momentum=0.05, metrics="none"))
+                                                            target_every=20, prior_momentum=0.05, metrics="none"),
+                            aggregator=model.config.build_aggregator(get_plugins()))
         start = time.perf_counter()
         trainer.train(progress=False)
         acc, post = accuracy(trainer.model, trainer.prior_array)

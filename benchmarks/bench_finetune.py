@@ -28,7 +28,7 @@ from pasta_clip_em.em import EMTrainer, TrainConfig
 from pasta_clip_em.finetune import FinetuneTrainer
 from pasta_clip_em.model import build_model
 from pasta_clip_em.synthetic import planted_image_labels
-from pasta_encoders import create_encoder
+from pasta_core.plugins import get_plugins
 from pasta_encoders.testing import write_tiny_openclip
 
 
@@ -38,7 +38,7 @@ def _encoder(name: str, device: str) -> tuple[object, dict]:
         options = {"model": f"local-dir:{folder}"}
     else:
         options = {"dim": 32}
-    return create_encoder(name, **options, device=device), options
+    return get_plugins().create("encoder", name, **options, device=device), options
 
 
 def _timed(trainer: EMTrainer) -> float:
@@ -60,11 +60,12 @@ def main() -> None:
     encoder, options = _encoder(args.encoder, args.device)
     raw, _ = planted_image_labels(raters=64, pairs_per_rater=6, images=64, seed=0)
     cached = embed_raw(raw, encoder)
-    config = ModelConfig(dim=encoder.dim, types=2, temperature=10.0, encoder=args.encoder, encoder_options=options)
+    config = ModelConfig(dim=encoder.dim, types=2, score_scale=10.0, encoder=args.encoder, encoder_options=options)
+    aggregator = config.build_aggregator(get_plugins())
     train = TrainConfig(steps=10**6, batch_size=args.batch_size, lr=1e-4, encoder_lr=1e-6, metrics="none",
                         device=args.device)
-    frozen = EMTrainer(build_model(config), cached, train)
-    finetune = FinetuneTrainer(build_model(config), raw, train, encoder, image_memory=0)
+    frozen = EMTrainer(build_model(config), cached, train, aggregator=aggregator)
+    finetune = FinetuneTrainer(build_model(config), raw, train, encoder, image_memory=0, aggregator=aggregator)
     for _ in range(2):
         _timed(frozen), _timed(finetune)
     times: dict[str, list[float]] = {"frozen": [], "finetune": []}

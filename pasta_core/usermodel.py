@@ -1,9 +1,10 @@
 """Shared arithmetic for user models: utilities, choice probabilities and posteriors.
 
 A user model only has to supply ``scores(intent, images)`` (shape K x images); this base
-class turns scores into column utilities with a registered aggregator, choice
-probabilities (softmax over columns of ``temperature * utility``) and the Bayes posterior
-over types from observed choices. Plugins may override any of it.
+class turns scores into column utilities with an aggregator (built by the model's factory
+from its plugin set), choice probabilities (softmax over columns of ``choice_scale *
+utility``: a scale multiplies, so it is the inverse of a choice temperature) and the Bayes
+posterior over types from observed choices. Plugins may override any of it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pasta_core.protocols import Aggregator
 from pasta_core.types import Column
 
 
@@ -24,15 +26,15 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 class AggregatingUserModel:
-    """Base class: everything but the image scores."""
+    """Base class: everything but the image scores.
 
-    def __init__(self, aggregator: str | Any = "softmax", temperature: float = 10.0) -> None:
-        if isinstance(aggregator, str):
-            from pasta_core.plugins import get_plugins
+    ``aggregator`` is an aggregator object (a factory builds it with
+    ``plugins.create("aggregator", name)``); ``choice_scale`` multiplies the utilities in
+    the choice softmax."""
 
-            aggregator = get_plugins().create("aggregator", aggregator)
+    def __init__(self, aggregator: Aggregator, choice_scale: float = 10.0) -> None:
         self.aggregator = aggregator
-        self.temperature = float(temperature)
+        self.choice_scale = float(choice_scale)
         self._memo: tuple[str, tuple[Column, ...], np.ndarray] | None = None
 
     @property
@@ -75,7 +77,7 @@ class AggregatingUserModel:
         )
 
     def choice_probabilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
-        return softmax(self.temperature * self.utilities(intent, columns))
+        return softmax(self.choice_scale * self.utilities(intent, columns))
 
     def posterior(
         self, intent: str, observed: Sequence[tuple[Sequence[Column], int]]

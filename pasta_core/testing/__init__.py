@@ -7,9 +7,11 @@ entry point) offers the fixtures ``pasta_plugins`` and ``pasta_fakes``.
 
 from pasta_core.testing.conformance import (
     check_aggregator,
+    check_encoder,
     check_generator,
     check_selector,
     check_t2i,
+    check_trainable_encoder,
     check_user_model,
 )
 from pasta_core.testing.fakes import FakeGenerator, FakeSelector, FakeT2I, FakeUserModel
@@ -20,8 +22,10 @@ __all__ = [
     "FakeT2I",
     "FakeUserModel",
     "check_aggregator",
+    "check_encoder",
     "check_generator",
     "check_selector",
     "check_t2i",
+    "check_trainable_encoder",
     "check_user_model",
 ]

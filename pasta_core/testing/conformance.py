@@ -5,10 +5,11 @@
     def test_my_selector_follows_the_contract():
         check_selector(MySelector())
 
-Each check is property-based: it runs the component on inputs drawn from
-:mod:`pasta_core.testing.strategies` and raises ``AssertionError`` naming the broken
-contract. ``max_examples`` trades thoroughness for time (slow backends: use a few);
-``shrink=False`` skips the search for the smallest failing input.
+Each check raises ``AssertionError`` naming the broken contract. Most are property-based:
+they run the component on inputs drawn from :mod:`pasta_core.testing.strategies`
+(the encoder checks use two fixed texts and images). ``max_examples`` trades thoroughness
+for time (slow backends: use a few); ``shrink=False`` skips the search for the smallest
+failing input.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from pasta_core.config import DEFAULT_CATEGORIES, word_limit
 from pasta_core.protocols import (
     Aggregator,
     CandidateGenerator,
+    Encoder,
     GenerationRequest,
     Selector,
     T2IModel,
+    TrainableEncoder,
     UserModel,
 )
 from pasta_core.testing import strategies as pst
@@ -154,3 +157,54 @@ def check_user_model(user_model: UserModel, t2i: T2IModel | None = None, max_exa
         assert post.shape == (k,) and np.isclose(post.sum(), 1.0), "posterior is not a distribution"
 
     run()
+
+
+def _two_images() -> list[Any]:
+    from PIL import Image as PILImage
+
+    return [PILImage.new("RGB", (40, 30), c) for c in ((200, 10, 10), (10, 10, 200))]
+
+
+def check_encoder(encoder: Encoder) -> None:
+    """Text and image batches give float32 (n, dim) arrays, finite, empty batches (0, dim);
+    text embeddings are deterministic; ``identity`` is a non-empty string."""
+    assert isinstance(encoder, Encoder), "dim, identity, encode_text, encode_images are needed"
+    texts = encoder.encode_text(["a red cat", "a blue dog"])
+    assert texts.shape == (2, encoder.dim) and texts.dtype == np.float32, f"text shape {texts.shape}"
+    embedded = encoder.encode_images(_two_images())
+    assert embedded.shape == (2, encoder.dim) and embedded.dtype == np.float32, "image shape"
+    assert np.all(np.isfinite(texts)) and np.all(np.isfinite(embedded)), "non-finite embedding"
+    assert encoder.encode_text([]).shape == (0, encoder.dim), "empty text batch"
+    assert encoder.encode_images([]).shape == (0, encoder.dim), "empty image batch"
+    again = encoder.encode_text(["a red cat"])
+    assert np.allclose(again[0], texts[0], atol=1e-4), "not deterministic"
+    assert isinstance(encoder.identity, str) and encoder.identity, "identity must be a string"
+
+
+def check_trainable_encoder(encoder: TrainableEncoder, atol: float = 1e-4) -> None:
+    """:func:`check_encoder`, plus: ``trainable_module()`` is a torch module; the tensor
+    paths (``forward_text``, ``prepare_images`` + ``forward_images``) agree with the numpy
+    ones within ``atol``; a gradient reaches the module; its ``requires_grad`` flags are
+    left as they were. Needs torch."""
+    import torch
+
+    check_encoder(encoder)
+    assert isinstance(encoder, TrainableEncoder), "trainable_module, forward_text, ... are needed"
+    module = encoder.trainable_module()
+    assert isinstance(module, torch.nn.Module), "trainable_module() must be a torch module"
+    texts = ["a red cat", "a blue dog on a hill"]
+    images = _two_images()
+    trainable = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(True)
+    t = encoder.forward_text(texts)
+    i = encoder.forward_images(encoder.prepare_images(images))
+    assert tuple(t.shape) == (2, encoder.dim) and tuple(i.shape) == (2, encoder.dim), "tensor shapes"
+    assert np.allclose(t.detach().cpu().numpy(), encoder.encode_text(texts), atol=atol), "text paths disagree"
+    assert np.allclose(i.detach().cpu().numpy(), encoder.encode_images(images), atol=atol), "image paths disagree"
+    module.zero_grad(set_to_none=True)
+    (t.square().sum() + i.square().sum()).backward()
+    reached = [p for p in module.parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+    module.zero_grad(set_to_none=True)
+    for p, flag in zip(module.parameters(), trainable):
+        p.requires_grad_(flag)
+    assert reached, "no gradient reaches the trainable module"

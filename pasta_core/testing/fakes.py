@@ -68,10 +68,10 @@ class FakeT2I:
 class FakeUserModel(AggregatingUserModel):
     """K types; type k likes the k-th colour channel (mod 3) of an image."""
 
-    def __init__(self, types: int = 3, temperature: float = 5.0) -> None:
+    def __init__(self, types: int = 3, choice_scale: float = 5.0) -> None:
         from pasta_core.testing.fake_aggregator import MeanOfScores
 
-        super().__init__(aggregator=MeanOfScores(), temperature=temperature)
+        super().__init__(MeanOfScores(), choice_scale=choice_scale)
         self._k = types
 
     @property

@@ -1,10 +1,11 @@
 """The ``clip-em`` user model: CLIP-style scores with K latent user types, trained by
-mini-batch EM (the paper's user model), plus its trainer, evaluation, scorer and CLI.
+mini-batch EM (the paper's user model), plus its dataset readers
+(:mod:`pasta_clip_em.datasets`), trainer, evaluation, scorer and CLI.
 
 Python::
 
     from pasta_core import get_plugins
-    user_model = get_plugins().create("user-model", "clip-em", path="runs/um")
+    user_model = get_plugins().load("user-model", "runs/um")  # or create("user-model", "clip-em", types=8)
     user_model.scores("a white cat", images)          # (K, N)
 
 Command line: ``pasta user-model train|eval|show`` and ``pasta score``.
@@ -17,10 +18,10 @@ from typing import Any
 from pasta_core import hookimpl
 
 
-def _factory(**options: Any) -> Any:
+def _factory(*, plugins: Any, **options: Any) -> Any:
     from pasta_clip_em.usermodel import create_user_model
 
-    return create_user_model(**options)
+    return create_user_model(plugins=plugins, **options)
 
 
 @hookimpl

@@ -50,13 +50,13 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[Any, np.nd
     """(score model in eval mode, prior, config) from a checkpoint folder."""
     from safetensors.torch import load_file
 
-    from pasta_clip_em.model import OPTIONAL_PARAMETERS, ScoreModel
+    from pasta_clip_em.model import OPTIONAL_PARAMETERS, ScoreModel, upgrade_state
 
     folder = Path(folder)
     config = ModelConfig.load(folder)
     if not (folder / MODEL_FILE).is_file():
         raise InvalidValueError(f"{folder} has no {MODEL_FILE}; was training stopped before the first save?")
-    tensors = load_file(str(folder / MODEL_FILE), device=device)
+    tensors = upgrade_state(load_file(str(folder / MODEL_FILE), device=device))
     prior = tensors.pop("prior").double().cpu().numpy()
     model = ScoreModel(config).to(device)
     missing, unexpected = model.load_state_dict(tensors, strict=False)
@@ -69,15 +69,14 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[Any, np.nd
     return model, prior / prior.sum(), config
 
 
-def load_encoder(folder: str | Path | None, config: ModelConfig, device: str = "cpu") -> Any:
-    """The encoder a checkpoint was trained with: built from the config's ``encoder`` and
-    ``encoder_options``, with the fine-tuned weights of ``encoder_state`` loaded if any."""
-    from pasta_encoders import create_encoder
-
+def load_encoder(folder: str | Path | None, config: ModelConfig, device: str = "cpu", *, plugins: Any) -> Any:
+    """The encoder a checkpoint was trained with: built from ``plugins`` by the config's
+    ``encoder`` and ``encoder_options``, with the fine-tuned weights of ``encoder_state``
+    loaded if any."""
     options = dict(config.encoder_options)
     if device != "cpu" and "device" not in options:
         options["device"] = device
-    encoder = create_encoder(config.encoder, **options)
+    encoder = plugins.create("encoder", config.encoder, **options)
     if config.encoder_state:
         if folder is None:
             raise InvalidValueError("this model's encoder was fine-tuned: load it from its checkpoint folder")

@@ -63,8 +63,10 @@ def train_command(ctx: click.Context, **kw: Any) -> None:
         if given:
             names = ", ".join("--" + n.replace("_", "-") for n in given)
             raise click.UsageError(f"{names}: the fine-tuning phase takes these from --init's checkpoint")
+    from pasta_core.plugins import get_plugins
+
     try:
-        (_finetune if kw["phase"] == "finetune" else _train)(kw)
+        (_finetune if kw["phase"] == "finetune" else _train)(kw, get_plugins())
     except PastaError as exc:
         raise _fail(exc) from exc
 
@@ -78,7 +80,7 @@ def _train_config(kw: dict[str, Any], lr: float) -> Any:
                        split_every=kw["split_every"] if kw["phase"] == "frozen" else 0)
 
 
-def _train(kw: dict[str, Any]) -> None:
+def _train(kw: dict[str, Any], plugins: Any) -> None:
     import numpy as np
 
     from pasta_clip_em.cache import EmbeddingCache
@@ -87,7 +89,6 @@ def _train(kw: dict[str, Any]) -> None:
     from pasta_clip_em.em import STATE_FILE, EMTrainer
     from pasta_clip_em.model import build_model
     from pasta_core.cli.options import parse_options
-    from pasta_encoders import create_encoder
 
     out = Path(kw["out"])
     resuming = (out / STATE_FILE).is_file() and not kw["fresh"]
@@ -95,16 +96,17 @@ def _train(kw: dict[str, Any]) -> None:
         config = ModelConfig.load(out)
     else:
         options = parse_options(kw["encoder_option"], "--encoder-option")
-        encoder = create_encoder(kw["encoder"], **options)
+        encoder = plugins.create("encoder", kw["encoder"], **options)
         config = ModelConfig(dim=encoder.dim, types=kw["types"], encoder=kw["encoder"], encoder_options=options,
                              satisfaction=kw["satisfaction"])
-    encoder = create_encoder(config.encoder, **config.encoder_options)
+    encoder = plugins.create("encoder", config.encoder, **config.encoder_options)
     cache = EmbeddingCache(kw["cache"] or out / "embeddings", encoder)
     labels, reports = build_labels(list(kw["specs"]), cache, strict=kw["strict"], progress=True)
     for report in reports:
         click.echo(report.summary())
     click.echo(f"{labels.num_samples} samples, labels: {labels.num_labels()}")
-    trainer = EMTrainer(build_model(config, kw["seed"]), labels, _train_config(kw, 3e-4), out=out)
+    trainer = EMTrainer(build_model(config, kw["seed"]), labels, _train_config(kw, 3e-4), out=out,
+                        aggregator=config.build_aggregator(plugins))
     if resuming and trainer.resume():
         click.echo(f"Resuming at step {trainer.step_count}")
     trainer.train(progress=True)
@@ -112,7 +114,7 @@ def _train(kw: dict[str, Any]) -> None:
     click.echo(f"Saved {out} (prior {np.round(trainer.prior_array, 3).tolist()})")
 
 
-def _finetune(kw: dict[str, Any]) -> None:
+def _finetune(kw: dict[str, Any], plugins: Any) -> None:
     import numpy as np
 
     from pasta_clip_em.checkpoint import load_checkpoint, load_encoder
@@ -128,19 +130,21 @@ def _finetune(kw: dict[str, Any]) -> None:
     if resuming:  # weights, encoder and optimizer come from the trainer state
         config = ModelConfig.load(out)
         config.encoder_state = ""
-        model, prior, encoder = build_model(config, kw["seed"]), None, load_encoder(None, config, kw["device"])
+        model, prior = build_model(config, kw["seed"]), None
+        encoder = load_encoder(None, config, kw["device"], plugins=plugins)
     else:
         if not kw["init"]:
             raise InvalidValueError("--phase finetune needs --init DIR: the checkpoint of the frozen phase")
         if Path(kw["init"]).resolve() == out.resolve():
             raise InvalidValueError("--out must differ from --init: the fine-tuned model is a new checkpoint")
         model, prior, config = load_checkpoint(kw["init"], device=kw["device"])
-        encoder = load_encoder(kw["init"], config, kw["device"])
+        encoder = load_encoder(kw["init"], config, kw["device"], plugins=plugins)
     labels, reports = build_raw_labels(list(kw["specs"]), strict=kw["strict"])
     for report in reports:
         click.echo(report.summary())
     click.echo(f"{labels.num_samples} samples, labels: {labels.num_labels()}")
-    trainer = FinetuneTrainer(model, labels, _train_config(kw, 1e-5), encoder, out=out, prior=prior)
+    trainer = FinetuneTrainer(model, labels, _train_config(kw, 1e-5), encoder, out=out, prior=prior,
+                              aggregator=config.build_aggregator(plugins))
     if resuming and trainer.resume():
         click.echo(f"Resuming at step {trainer.step_count}")
     trainer.train(progress=True)
@@ -158,34 +162,37 @@ def _finetune(kw: dict[str, Any]) -> None:
 def eval_command(checkpoint: str, specs: tuple[str, ...], cache: str | None, device: str, strict: bool) -> None:
     """Evaluate a checkpoint; prints one JSON object per dataset."""
     from pasta_core.errors import PastaError
+    from pasta_core.plugins import get_plugins
 
     try:
+        plugins = get_plugins()
         for spec in specs:
-            click.echo(json.dumps({"data": spec, **_evaluate(checkpoint, spec, cache, device, strict)}))
+            click.echo(json.dumps({"data": spec, **_evaluate(checkpoint, spec, cache, device, strict, plugins)}))
     except PastaError as exc:
         raise _fail(exc) from exc
 
 
-def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, strict: bool) -> dict[str, Any]:
+def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, strict: bool,
+              plugins: Any) -> dict[str, Any]:
     from pasta_clip_em import evaluate as ev
     from pasta_clip_em.cache import EmbeddingCache
     from pasta_clip_em.data import build_labels, read_spec
     from pasta_clip_em.datasets import ReadReport
     from pasta_clip_em.usermodel import create_user_model
 
-    user_model = create_user_model(path=checkpoint, device=device)
+    user_model = create_user_model(path=checkpoint, device=device, plugins=plugins)
     cache = EmbeddingCache(cache_dir or Path(checkpoint) / "embeddings", user_model.encoder)
     if spec.startswith("hpsv2-test:"):
         report = ReadReport(spec, strict)
         groups = [(cache.texts([r.prompt])[0], cache.images(list(r.images)), r.ranks) for r in read_spec(spec, report)[1]]
         return {**ev.evaluate_rankings(user_model, groups), "report": report.summary()}
     labels, reports = build_labels([spec], cache, strict=strict)
-    model, prior = user_model.model, user_model.prior
+    model, prior, aggregator = user_model.model, user_model.prior, user_model.aggregator
     result: dict[str, Any] = {"report": reports[0].summary()}
     if labels.pairs is not None:
-        result.update(ev.evaluate_pairs(model, prior, labels))
+        result.update(ev.evaluate_pairs(model, prior, labels, aggregator=aggregator))
     if labels.turns is not None:
-        result.update(ev.evaluate_turns(model, prior, labels))
+        result.update(ev.evaluate_turns(model, prior, labels, aggregator=aggregator))
     return result
 
 
@@ -199,23 +206,23 @@ def show_command(checkpoint: str, picture: str | None, prompts: int, t2i: str, p
     """Print the settings and learned prior; optionally draw each type's favourite images."""
     from pasta_clip_em.usermodel import create_user_model
     from pasta_core.errors import PastaError
+    from pasta_core.plugins import get_plugins
 
     try:
-        user_model = create_user_model(path=checkpoint)
+        plugins = get_plugins()
+        user_model = create_user_model(path=checkpoint, plugins=plugins)
         click.echo(json.dumps(user_model.describe(), indent=2))
         if picture:
-            _picture(user_model, picture, prompts, t2i, per_type)
+            _picture(user_model, picture, prompts, plugins.create("t2i", t2i), per_type)
             click.echo(f"Wrote {picture}")
     except PastaError as exc:
         raise _fail(exc) from exc
 
 
-def _picture(user_model: Any, path: str, count: int, t2i: str, per_type: int) -> None:
+def _picture(user_model: Any, path: str, count: int, renderer: Any, per_type: int) -> None:
     from pasta_clip_em.figure import top_images_picture
     from pasta_core.data import initial_prompts
-    from pasta_core.plugins import get_plugins
 
-    renderer = get_plugins().create("t2i", t2i)
     items = []
     for n, prompt in enumerate(initial_prompts()[:count]):
         images = renderer.render([prompt] * 4, [n * 10 + m for m in range(4)])
@@ -235,9 +242,10 @@ def score_command(checkpoint: str, prompt: str, user_type: int | None, as_json: 
 
     from pasta_clip_em.scorer import PersonalScorer
     from pasta_core.errors import PastaError
+    from pasta_core.plugins import get_plugins
 
     try:
-        scorer = PersonalScorer(checkpoint)
+        scorer = PersonalScorer(checkpoint, plugins=get_plugins())
         pictures = [Image.open(p).convert("RGB") for p in images]
         scores = scorer(prompt, pictures)
     except PastaError as exc:

@@ -14,6 +14,8 @@ PLUGIN_NAME = "clip-em"
 MAX_TYPES = 64
 #: Likelihoods of the raters' 1-5 column scores (``ModelConfig.satisfaction``).
 SATISFACTION_LIKELIHOODS = ("gaussian", "ordinal")
+#: Settings renamed since checkpoints were first written: old name -> new name.
+LEGACY_NAMES = {"temperature": "score_scale"}
 
 
 def _types(instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -35,8 +37,9 @@ def _likelihood(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 class ModelConfig:
     """The score model: K user types over an encoder's embeddings of size ``dim``.
 
-    ``hidden`` is the width of the 4-layer offset MLPs (default: ``dim``); ``temperature``
-    the initial score temperature; ``offset_init`` the scale of the random initial offsets
+    ``hidden`` is the width of the 4-layer offset MLPs (default: ``dim``); ``score_scale``
+    the initial factor that multiplies the cosine (CLIP's logit scale; learned, and saved
+    as ``temperature`` by earlier versions); ``offset_init`` the scale of the random initial offsets
     (non-zero so that the types can separate under EM). ``encoder_state`` names the file
     in the checkpoint folder holding fine-tuned encoder weights ("" : the encoder as built
     from ``encoder`` and ``encoder_options``, i.e. frozen). ``satisfaction`` is the
@@ -48,7 +51,7 @@ class ModelConfig:
     dim: int = attrs.field(converter=int, validator=_positive)
     types: int = attrs.field(default=8, converter=int, validator=_types)
     hidden: int = attrs.field(default=0, converter=int)
-    temperature: float = attrs.field(default=100.0, converter=float, validator=_positive)
+    score_scale: float = attrs.field(default=100.0, converter=float, validator=_positive)
     offset_init: float = attrs.field(default=0.1, converter=float)
     aggregator: str = "softmax"
     aggregator_options: dict[str, Any] = attrs.field(factory=dict)
@@ -61,12 +64,18 @@ class ModelConfig:
     def width(self) -> int:
         return self.hidden or self.dim
 
+    def build_aggregator(self, plugins: Any) -> Any:
+        """The column aggregator this model uses, built from ``plugins`` (a
+        :class:`~pasta_core.plugins.Plugins` set)."""
+        return plugins.create("aggregator", self.aggregator, **self.aggregator_options)
+
     def to_json(self) -> dict[str, Any]:
         return {"plugin": PLUGIN_NAME, **attrs.asdict(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelConfig:
         names = {f.name for f in attrs.fields(cls)}
+        data = {LEGACY_NAMES.get(k, k): v for k, v in data.items()}
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def save(self, folder: str | Path, **extra: Any) -> None:

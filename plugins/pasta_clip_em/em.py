@@ -37,6 +37,7 @@ import torch
 from pasta_clip_em.checkpoint import save_checkpoint, save_tensors
 from pasta_clip_em.labels import LabelSet
 from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
+from pasta_clip_em.model import upgrade_state
 from pasta_clip_em.split import maybe_split
 from pasta_core.errors import InvalidValueError
 from pasta_core.iql.distributed import DataParallel, data_parallel
@@ -80,21 +81,17 @@ class TrainConfig:
         return cls(**data)
 
 
-def _aggregator(model: Any) -> Any:
-    from pasta_core.plugins import get_plugins
-
-    cfg = model.config
-    return get_plugins().create("aggregator", cfg.aggregator, **cfg.aggregator_options)
-
-
 class EMTrainer:
-    """Trains a ScoreModel on a LabelSet by mini-batch EM; checkpoints to ``out``."""
+    """Trains a ScoreModel on a LabelSet by mini-batch EM; checkpoints to ``out``.
+
+    ``aggregator`` is the column aggregator the model's config names, built by the caller
+    (``model.config.build_aggregator(plugins)``)."""
 
     phase = "frozen"
 
     def __init__(
         self, model: Any, labels: LabelSet, config: TrainConfig, out: str | Path | None = None,
-        prior: np.ndarray | None = None, parallel: DataParallel | None = None,
+        prior: np.ndarray | None = None, parallel: DataParallel | None = None, *, aggregator: Any,
     ) -> None:
         self.parallel = parallel or data_parallel()
         self._check_labels(labels, model)
@@ -109,7 +106,7 @@ class EMTrainer:
         self.model = model.to(self.device).train()
         self.parallel.broadcast_parameters([self.model])
         self.target = copy.deepcopy(self.model).eval().requires_grad_(False)
-        self.aggregator = _aggregator(model)
+        self.aggregator = aggregator
         k = model.config.types
         start = np.full(k, 1.0 / k) if prior is None else np.asarray(prior, dtype=np.float64)
         self.prior = torch.as_tensor(start, dtype=torch.float32, device=self.device)
@@ -274,7 +271,8 @@ class EMTrainer:
                 "train this phase into another folder, or pass --fresh to start it over"
             )
         for prefix, module in self._state_modules():
-            module.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+            own = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            module.load_state_dict(upgrade_state(own))
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optim."):
@@ -289,7 +287,7 @@ class EMTrainer:
     def _log(self, metrics: dict[str, float], elapsed: float) -> None:
         if self.out is None or self.config.metrics == "none" or not self.parallel.is_main:
             return
-        record = {"step": self.step_count, **metrics, "temperature": float(self.model.temperature.detach()),
+        record = {"step": self.step_count, **metrics, "score_scale": float(self.model.score_scale.detach()),
                   "prior_entropy": _entropy(self.prior.unsqueeze(0)), "elapsed_s": round(elapsed, 3)}
         if self.config.metrics == "tensorboard":
             if self._metrics is None:

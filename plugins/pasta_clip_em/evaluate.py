@@ -10,6 +10,9 @@
 - Multi-turn: choice accuracy (the most likely column under the posterior from the earlier
   turns of the same session) and cross-turn accuracy (did the session get better or worse,
   on turns whose comparison label is known).
+
+The functions that need the model's column aggregator take it as ``aggregator`` (built by
+the caller: ``model.config.build_aggregator(plugins)``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,6 @@ from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
 from pasta_core.errors import InvalidValueError
 
 
-def _aggregator(model: Any) -> Any:
-    from pasta_core.plugins import get_plugins
-
-    return get_plugins().create("aggregator", model.config.aggregator, **model.config.aggregator_options)
-
-
 def _kind(labels: LabelSet, name: str) -> LabelKind:
     kind = getattr(labels, name)
     if kind is None:
@@ -38,10 +35,9 @@ def _kind(labels: LabelSet, name: str) -> LabelKind:
 
 
 def sample_posteriors(model: Any, prior: np.ndarray, labels: LabelSet, batch_size: int = 256,
-                      weights: LossWeights | None = None) -> np.ndarray:
+                      weights: LossWeights | None = None, *, aggregator: Any) -> np.ndarray:
     """P(type | all labels of the sample) for every sample: (S, K)."""
     weights = weights or LossWeights()
-    aggregator = _aggregator(model)
     device = next(model.parameters()).device
     log_prior = torch.as_tensor(np.log(np.maximum(prior, 1e-12)), dtype=torch.float32, device=device)
     out = []
@@ -65,7 +61,7 @@ def pair_probabilities(model: Any, labels: LabelSet, posteriors: np.ndarray, chu
             t = model.text(torch.as_tensor(np.asarray(labels.text[c["prompt"]]), device=device))
             a = model.image(torch.as_tensor(np.asarray(labels.images[c["a"]]), device=device))
             b = model.image(torch.as_tensor(np.asarray(labels.images[c["b"]]), device=device))
-            p = torch.sigmoid(model.temperature * (t * (a - b)).sum(-1)).double().cpu().numpy()
+            p = torch.sigmoid(model.score_scale * (t * (a - b)).sum(-1)).double().cpu().numpy()
             out.append((p * posteriors[pairs.sample[rows]]).sum(-1))
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -102,10 +98,10 @@ def half_split(labels: LabelSet, seed: int = 0) -> tuple[LabelSet, LabelSet]:
 
 
 def evaluate_pairs(model: Any, prior: np.ndarray, labels: LabelSet, validation_share: float = 0.2,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, *, aggregator: Any) -> dict[str, Any]:
     """Half/half Pick-a-Pic protocol; the tie threshold is chosen on a share of the raters."""
     context, held_out = half_split(labels, seed)
-    posteriors = sample_posteriors(model, prior, context)
+    posteriors = sample_posteriors(model, prior, context, aggregator=aggregator)
     p_a = pair_probabilities(model, held_out, posteriors)
     held_pairs = _kind(held_out, "pairs")
     target = held_pairs.columns["target"]
@@ -155,16 +151,16 @@ def evaluate_rankings(user_model: Any, groups: list[tuple[np.ndarray, np.ndarray
             "prompts": len(groups)}
 
 
-def evaluate_turns(model: Any, prior: np.ndarray, labels: LabelSet) -> dict[str, Any]:
+def evaluate_turns(model: Any, prior: np.ndarray, labels: LabelSet, *, aggregator: Any) -> dict[str, Any]:
     """Choice and cross-turn accuracy on multi-turn labels, with online posteriors."""
     turns = _kind(labels, "turns")
     batch = make_batch(labels, np.arange(labels.num_samples), next(model.parameters()).device)
     lab = batch.labels["turns"]
     with torch.no_grad():
         t, i = model.text(batch.text), model.image(batch.images)
-        scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
+        scores = model.score_scale * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
         mask = lab["columns"].unsqueeze(1)
-        log_probs = model.choice_log_probs(_aggregator(model)(scores), mask).double().cpu().numpy()
+        log_probs = model.choice_log_probs(aggregator(scores), mask).double().cpu().numpy()
         best = scores.amax(-1).double().cpu().numpy()  # (n, K, L)
     chosen, sample = turns.columns["chosen"], turns.sample
     comparison = turns.columns["comparison"]

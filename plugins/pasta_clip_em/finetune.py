@@ -4,7 +4,7 @@ The paper trains its user model in two phases: frozen CLIP on cached embeddings,
 everything at a small learning rate. This phase runs the same mini-batch EM as
 :class:`~pasta_clip_em.em.EMTrainer` (same E step, M step, losses and prior update) but
 embeds each batch's raw prompts and images on the fly, with gradients, through a
-:class:`~pasta_encoders.TrainableEncoder`:
+:class:`~pasta_core.protocols.TrainableEncoder`:
 
 - two AdamW parameter groups: the score model's heads at ``config.lr`` and the encoder at
   ``config.encoder_lr`` (default 1e-6); one gradient-norm clip over both;
@@ -80,9 +80,9 @@ class FinetuneTrainer(EMTrainer):
     def __init__(
         self, model: Any, labels: RawLabelSet, config: TrainConfig, encoder: Any,
         out: str | Path | None = None, prior: np.ndarray | None = None, image_memory: int = 1024,
-        parallel: Any = None,
+        parallel: Any = None, *, aggregator: Any,
     ) -> None:
-        from pasta_encoders.protocol import TrainableEncoder
+        from pasta_core.protocols import TrainableEncoder
 
         if not isinstance(encoder, TrainableEncoder):
             raise InvalidValueError(
@@ -94,7 +94,8 @@ class FinetuneTrainer(EMTrainer):
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: tuple[int, Future[torch.Tensor]] | None = None
         model.config.encoder_state = ENCODER_FILE
-        super().__init__(model, labels, config, out=out, prior=prior, parallel=parallel)  # type: ignore[arg-type]
+        super().__init__(model, labels, config, out=out, prior=prior, parallel=parallel,  # type: ignore[arg-type]
+                         aggregator=aggregator)
         self.labels: RawLabelSet = labels  # type: ignore[assignment]
 
     # ----- EMTrainer hooks -----------------------------------------------------------

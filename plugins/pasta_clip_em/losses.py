@@ -105,7 +105,7 @@ def _per_sample(values: torch.Tensor, sample: torch.Tensor, num_samples: int) ->
 def pair_loglik(model: Any, t: torch.Tensor, i: torch.Tensor, lab: dict[str, torch.Tensor]) -> torch.Tensor:
     """(n, K) Bradley-Terry log-likelihood of each pair label."""
     tp = t[lab["prompt"]]
-    diff = model.temperature * (tp * (i[lab["a"]] - i[lab["b"]])).sum(-1)
+    diff = model.score_scale * (tp * (i[lab["a"]] - i[lab["b"]])).sum(-1)
     return _bt(diff, lab["target"].unsqueeze(-1))
 
 
@@ -122,7 +122,7 @@ def turn_loglik(
     model: Any, aggregator: Any, t: torch.Tensor, i: torch.Tensor, lab: dict[str, torch.Tensor], w: LossWeights
 ) -> torch.Tensor:
     """(n, K) weighted choice + in-turn + cross-turn log-likelihood of each turn label."""
-    scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
+    scores = model.score_scale * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
     mask = lab["columns"].unsqueeze(1)  # (n, 1, L)
     chosen = lab["chosen"].view(-1, 1, 1).expand(-1, scores.shape[1], 1)  # (n, K, 1)
     utilities = aggregator(scores)  # (n, K, L)

@@ -1,9 +1,10 @@
-"""The score model s(k, p, I) = temperature * < norm(e_I + dI_k), norm(e_p + dp_k) >.
+"""The score model s(k, p, I) = score_scale * < norm(e_I + dI_k), norm(e_p + dp_k) >.
 
 e_I and e_p are encoder embeddings (output normalization removed); dI_k and dp_k come from
-a 4-layer MLP per modality whose last layer is split into K residual offsets of size d.
-The module also holds the few scalars of the likelihoods: the choice temperature
-tau(scores), the affine link and noise of the Gaussian rating likelihood (per image), and
+a 4-layer MLP per modality whose last layer is split into K residual offsets of size d;
+``score_scale`` is learned (CLIP's logit scale: it multiplies, so it is a scale, not a
+temperature). The module also holds the few scalars of the likelihoods: the choice scale
+tau(scores) (it multiplies the utilities too), the affine link and noise of the Gaussian rating likelihood (per image), and
 those of the satisfaction likelihood (a rater's 1-5 score of a column, against the
 column's utility: Gaussian, or ordered probit with 4 learned cut points).
 """
@@ -50,8 +51,8 @@ class ScoreModel(nn.Module):
         args = (config.dim, config.types, config.width, config.offset_init)
         self.text = TypeOffsets(*args)
         self.image = TypeOffsets(*args)
-        self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature)))
-        # Choice temperature tau = exp(log_tau) / (1 + softplus(spread) * std of utilities).
+        self.log_score_scale = nn.Parameter(torch.tensor(math.log(config.score_scale)))
+        # Choice scale tau = exp(log_tau) / (1 + softplus(spread) * std of utilities).
         self.log_tau = nn.Parameter(torch.tensor(0.0))
         self.spread = nn.Parameter(torch.tensor(-3.0))
         # Gaussian ratings: rating ~ N(scale * s + bias, sigma^2) on normalized ratings.
@@ -73,18 +74,19 @@ class ScoreModel(nn.Module):
         return torch.cat([first, first + gaps.cumsum(0)])
 
     @property
-    def temperature(self) -> torch.Tensor:
-        return self.log_temperature.clamp(max=math.log(1000.0)).exp()
+    def score_scale(self) -> torch.Tensor:
+        """The factor multiplying every cosine (at most 1000)."""
+        return self.log_score_scale.clamp(max=math.log(1000.0)).exp()
 
     def scores(self, text: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """Row-wise scores: text (N, K, d) and images (N, K, d) already typed -> (N, K)."""
-        return self.temperature * (text * images).sum(-1)
+        return self.score_scale * (text * images).sum(-1)
 
     def score_matrix(self, text_embedding: torch.Tensor, image_embeddings: torch.Tensor) -> torch.Tensor:
         """One prompt (d,) against N images (N, d): scores of shape (K, N)."""
         t = self.text(text_embedding.view(1, -1))[0]  # (K, d)
         i = self.image(image_embeddings)  # (N, K, d)
-        return self.temperature * torch.einsum("kd,nkd->kn", t, i)
+        return self.score_scale * torch.einsum("kd,nkd->kn", t, i)
 
     def choice_tau(self, utilities: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """tau(scores) per row of ``utilities`` (..., L): one positive factor per row, so it
@@ -109,6 +111,15 @@ class ScoreModel(nn.Module):
 #: Parameters added after the first release: a checkpoint without them loads with their
 #: initial values (they only matter when training on satisfaction labels).
 OPTIONAL_PARAMETERS = ("satisfaction_scale", "satisfaction_bias", "satisfaction_log_sigma")
+#: Parameters renamed since checkpoints were first written: old name -> new name.
+LEGACY_PARAMETERS = {"log_temperature": "log_score_scale"}
+
+
+def upgrade_state(tensors: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``tensors`` with the old names of renamed parameters (``prefix`` + old name)
+    replaced by the new ones, so checkpoints written before a rename load as they are."""
+    renames = {prefix + old: prefix + new for old, new in LEGACY_PARAMETERS.items()}
+    return {renames.get(key, key): value for key, value in tensors.items()}
 
 
 def build_model(config: ModelConfig, seed: int = 0) -> ScoreModel:

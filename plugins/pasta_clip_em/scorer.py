@@ -1,7 +1,7 @@
 """A personalized scorer, used the way PickScore and HPSv2 are used as metrics.
 
     from pasta_clip_em.scorer import PersonalScorer
-    scorer = PersonalScorer("runs/user-model")
+    scorer = PersonalScorer("runs/user-model", plugins=get_plugins())
     scorer(prompt, images)                        # (K, N): every user type
     scorer(prompt, images, user_type=3)           # (N,)
     scorer(prompt, images, observed=[(columns, chosen), ...])   # (N,) under the posterior
@@ -16,15 +16,20 @@ from typing import Any
 
 import numpy as np
 
+from pasta_core.errors import InvalidValueError
+
 
 class PersonalScorer:
-    """Scores images for a prompt under every user type, one type, or a posterior."""
+    """Scores images for a prompt under every user type, one type, or a posterior.
 
-    def __init__(self, user_model: Any, device: str = "cpu") -> None:
+    ``user_model`` is a user model, or a checkpoint folder loaded from ``plugins`` (a
+    :class:`~pasta_core.plugins.Plugins` set)."""
+
+    def __init__(self, user_model: Any, device: str = "cpu", *, plugins: Any = None) -> None:
         if isinstance(user_model, str) or hasattr(user_model, "__fspath__"):
-            from pasta_clip_em.usermodel import create_user_model
-
-            user_model = create_user_model(path=str(user_model), device=device)
+            if plugins is None:
+                raise InvalidValueError("PersonalScorer(FOLDER) loads the checkpoint from plugins=: pass the plugin set")
+            user_model = plugins.load("user-model", user_model, device=device)
         self.user_model = user_model
 
     def __call__(self, prompt: str, images: Sequence[Any], user_type: int | None = None,
@@ -38,8 +43,3 @@ class PersonalScorer:
         if posterior is not None:
             return np.asarray(posterior) @ scores
         return scores
-
-
-def score_images(user_model: Any, prompt: str, images: Sequence[Any], **kwargs: Any) -> np.ndarray:
-    """Functional form of :class:`PersonalScorer` (``user_model``: object or checkpoint path)."""
-    return PersonalScorer(user_model)(prompt, images, **kwargs)

@@ -52,13 +52,13 @@ def _pairs(rng: np.random.Generator, raters: int, per_rater: int, prompts: int, 
 def planted_world(
     types: int = 4, dim: int = 32, raters: int = 200, pairs_per_rater: int = 20,
     test_pairs_per_rater: int = 20, prompts: int = 50, images_per_prompt: int = 8,
-    temperature: float = 10.0, taste_scale: float = 1.0, seed: int = 0,
+    score_scale: float = 10.0, taste_scale: float = 1.0, seed: int = 0,
 ) -> PlantedWorld:
     """Build a planted world (see the module docstring)."""
     rng = np.random.default_rng(seed)
     text = rng.normal(size=(prompts, dim)).astype(np.float32)
     images = rng.normal(size=(prompts * images_per_prompt, dim)).astype(np.float32)
-    config = ModelConfig(dim=dim, types=types, temperature=temperature)
+    config = ModelConfig(dim=dim, types=types, score_scale=score_scale)
     planted = build_model(config, seed=seed + 1).eval()
     with torch.no_grad():
         for tower in (planted.text, planted.image):
@@ -79,7 +79,7 @@ def planted_pair_probs(model: Any, text: np.ndarray, images: np.ndarray, prompt:
     with torch.no_grad():
         t = model.text(torch.as_tensor(text))[torch.as_tensor(prompt)]
         i = model.image(torch.as_tensor(images))
-        diff = model.temperature * (t * (i[torch.as_tensor(a)] - i[torch.as_tensor(b)])).sum(-1)
+        diff = model.score_scale * (t * (i[torch.as_tensor(a)] - i[torch.as_tensor(b)])).sum(-1)
         return torch.sigmoid(diff).double().numpy()
 
 

@@ -1,22 +1,26 @@
 """The ``clip-em`` UserModel: a trained (or fresh) score model behind the core protocol.
 
-Utilities aggregate the M image scores of a column with a registered aggregator; choice
-probabilities are a softmax over columns of tau(scores) * R_k; the posterior over types
-follows Bayes' rule over the observed choices. Embeddings of images and prompts already
-seen are kept in memory (a simulator asks for the same images many times).
+Utilities aggregate the M image scores of a column with the aggregator the model's config
+names (built by the factory from its plugin set); choice probabilities are a softmax over
+columns of tau(scores) * R_k; the posterior over types follows Bayes' rule over the
+observed choices. Embeddings of images and prompts already seen are kept in memory (a
+simulator asks for the same images many times). Prefetch threads may call the model at
+once: one lock guards that memory, the encoder's first load and every call to the encoder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pasta_clip_em.config import ModelConfig
+from pasta_core.errors import InvalidValueError
 from pasta_core.types import Column
 from pasta_core.usermodel import AggregatingUserModel
 
@@ -30,25 +34,31 @@ def image_key(image: Any) -> bytes:
 
 
 class EmbeddingMemo:
-    """A bounded in-process map from a key to an embedding row (least recently used out)."""
+    """A bounded in-process map from a key to an embedding row (least recently used out).
 
-    def __init__(self, capacity: int = 100_000) -> None:
+    Lookups hold ``lock`` while they read the map, encode what is missing and write it
+    back: memos that share an encoder share one lock, so the encoder (which need not be
+    thread-safe) is called from one thread at a time."""
+
+    def __init__(self, capacity: int = 100_000, lock: Any = None) -> None:
         self.capacity = capacity
         self._rows: OrderedDict[Any, np.ndarray] = OrderedDict()
+        self._lock = lock if lock is not None else threading.Lock()
 
     def lookup(self, keys: Sequence[Any], items: Sequence[Any], encode: Any) -> np.ndarray:
         """Rows for ``keys``; the missing ones are encoded in one batched call."""
-        missing = {k: item for k, item in zip(keys, items) if k not in self._rows}
-        if missing:
-            rows = encode(list(missing.values()))
-            for key, row in zip(missing, rows):
-                self._rows[key] = np.asarray(row, dtype=np.float32)
-        out = []
-        for key in keys:
-            self._rows.move_to_end(key)
-            out.append(self._rows[key])
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
+        with self._lock:
+            missing = {k: item for k, item in zip(keys, items) if k not in self._rows}
+            if missing:
+                rows = encode(list(missing.values()))
+                for key, row in zip(missing, rows):
+                    self._rows[key] = np.asarray(row, dtype=np.float32)
+            out = []
+            for key in keys:
+                self._rows.move_to_end(key)
+                out.append(self._rows[key])
+            while len(self._rows) > self.capacity:
+                self._rows.popitem(last=False)
         return np.stack(out)
 
     def __len__(self) -> int:
@@ -56,21 +66,29 @@ class EmbeddingMemo:
 
 
 class ClipEmUserModel(AggregatingUserModel):
-    """K latent user types scored by a CLIP-style model with per-type residual offsets."""
+    """K latent user types scored by a CLIP-style model with per-type residual offsets.
+
+    ``aggregator`` is the column aggregator the model's config names
+    (``model.config.build_aggregator(plugins)``). The encoder is ``encoder``, or built on
+    first use by ``load_encoder()`` (a checkpoint's encoder takes a while to load and many
+    uses never embed anything new)."""
 
     def __init__(
-        self, model: Any, prior: np.ndarray, encoder: Any = None, device: str = "cpu",
-        checkpoint: str | Path | None = None,
+        self, model: Any, prior: np.ndarray, *, aggregator: Any, encoder: Any = None,
+        load_encoder: Callable[[], Any] | None = None, device: str = "cpu",
     ) -> None:
-        config: ModelConfig = model.config
-        super().__init__(aggregator=_aggregator(config))
+        if encoder is None and load_encoder is None:
+            raise InvalidValueError("a clip-em user model needs an encoder (encoder= or load_encoder=)")
+        super().__init__(aggregator)
         self.model = model.to(device).eval()
         self.device = device
         self._prior = np.asarray(prior, dtype=np.float64) / np.sum(prior)
         self._encoder = encoder
-        self.checkpoint = checkpoint  # where a fine-tuned encoder's weights are
-        self.images_seen = EmbeddingMemo()
-        self.texts_seen = EmbeddingMemo(capacity=10_000)
+        self._load_encoder = load_encoder
+        # One lock for loading the encoder and for every call to it (prefetch threads).
+        self._encoder_lock = threading.RLock()
+        self.images_seen = EmbeddingMemo(lock=self._encoder_lock)
+        self.texts_seen = EmbeddingMemo(capacity=10_000, lock=self._encoder_lock)
 
     @property
     def config(self) -> ModelConfig:
@@ -79,9 +97,9 @@ class ClipEmUserModel(AggregatingUserModel):
     @property
     def encoder(self) -> Any:
         if self._encoder is None:
-            from pasta_clip_em.checkpoint import load_encoder
-
-            self._encoder = load_encoder(self.checkpoint, self.config)
+            with self._encoder_lock:
+                if self._encoder is None and self._load_encoder is not None:
+                    self._encoder = self._load_encoder()
         return self._encoder
 
     @property
@@ -134,12 +152,6 @@ def choice_probabilities(model: Any, utilities: np.ndarray) -> np.ndarray:
     return probs / probs.sum(axis=-1, keepdims=True)
 
 
-def _aggregator(config: ModelConfig) -> Any:
-    from pasta_core.plugins import get_plugins
-
-    return get_plugins().create("aggregator", config.aggregator, **config.aggregator_options)
-
-
 def create_user_model(
     path: str | None = None,
     types: int | str = 8,
@@ -148,24 +160,31 @@ def create_user_model(
     seed: int | str = 0,
     device: str = "cpu",
     aggregator: str = "softmax",
+    *,
+    plugins: Any,
     **encoder_options: Any,
 ) -> ClipEmUserModel:
     """Factory of the ``clip-em`` plugin: load ``path=DIR`` (a checkpoint folder), or build
     a fresh, untrained model over ``encoder`` with ``types`` user types and a uniform prior.
-    Extra options go to the encoder (e.g. ``model=local-dir:FOLDER`` for ``openclip``)."""
-    from pasta_clip_em.checkpoint import load_checkpoint
+    Extra options go to the encoder (e.g. ``model=local-dir:FOLDER`` for ``openclip``).
+    The aggregator and the encoder are built from ``plugins``, the set this factory is
+    called from."""
+    from pasta_clip_em.checkpoint import load_checkpoint, load_encoder
     from pasta_clip_em.model import build_model
 
     if path:
-        model, prior, _ = load_checkpoint(Path(path), device=device)
-        return ClipEmUserModel(model, prior, device=device, checkpoint=Path(path))
-    from pasta_encoders import create_encoder
-
+        folder = Path(path)
+        model, prior, config = load_checkpoint(folder, device=device)
+        return ClipEmUserModel(
+            model, prior, aggregator=config.build_aggregator(plugins), device=device,
+            load_encoder=lambda: load_encoder(folder, config, plugins=plugins),
+        )
     if dim not in (None, "") and encoder == "embedded":
         encoder_options["dim"] = dim
-    enc = create_encoder(encoder, **encoder_options)
+    enc = plugins.create("encoder", encoder, **encoder_options)
     config = ModelConfig(
         dim=enc.dim, types=int(types), aggregator=aggregator, encoder=encoder, encoder_options=encoder_options
     )
     k = config.types
-    return ClipEmUserModel(build_model(config, int(seed)), np.full(k, 1.0 / k), encoder=enc, device=device)
+    return ClipEmUserModel(build_model(config, int(seed)), np.full(k, 1.0 / k),
+                           aggregator=config.build_aggregator(plugins), encoder=enc, device=device)

@@ -1,10 +1,12 @@
 """Text/image encoders for user models: ``openclip`` (real CLIP weights from disk) and
-``embedded`` (offline: packaged MiniLM text model + fixed image features).
+``embedded`` (offline: packaged MiniLM text model + the fixed image features of
+:mod:`pasta_encoders.imagefeatures`).
 
-Build one with ``get_plugins().create("encoder", "embedded")``; the interface is
-:class:`Encoder`; :func:`check_encoder` tests a new one. Both built-ins are also
-:class:`TrainableEncoder` (fine-tuned by the user model's second training phase;
-:func:`check_trainable_encoder` tests that contract).
+Build one from a plugin set: ``plugins.create("encoder", "embedded")``. The interfaces are
+:class:`pasta_core.protocols.Encoder` and :class:`~pasta_core.protocols.TrainableEncoder`
+(both built-ins are trainable: the user model's second training phase fine-tunes them);
+:func:`pasta_core.testing.check_encoder` and :func:`~pasta_core.testing.check_trainable_encoder`
+test a new one.
 """
 
 from __future__ import annotations
@@ -12,14 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from pasta_core import hookimpl
-from pasta_encoders.protocol import (
-    Encoder,
-    TrainableEncoder,
-    check_encoder,
-    check_trainable_encoder,
-)
-
-__all__ = ["Encoder", "TrainableEncoder", "check_encoder", "check_trainable_encoder", "create_encoder"]
 
 
 def _openclip(**options: Any) -> Any:
@@ -32,13 +26,6 @@ def _embedded(**options: Any) -> Any:
     from pasta_encoders.embedded import EmbeddedEncoder
 
     return EmbeddedEncoder(**options)
-
-
-def create_encoder(name: str, **options: Any) -> Encoder:
-    """Build the registered encoder ``name`` with ``options``."""
-    from pasta_core.plugins import get_plugins
-
-    return get_plugins().create("encoder", name, **options)
 
 
 @hookimpl

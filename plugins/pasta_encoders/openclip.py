@@ -101,7 +101,7 @@ class OpenClipEncoder:
                 chunks.append(out.float().cpu().numpy())
         return np.concatenate(chunks).astype(np.float32)
 
-    # ----- fine-tuning (pasta_encoders.TrainableEncoder) -----------------------------
+    # ----- fine-tuning (pasta_core.protocols.TrainableEncoder) ----------------------
     def trainable_module(self) -> Any:
         """The CLIP model: both towers are trained (the trainer sets requires_grad)."""
         return self.model

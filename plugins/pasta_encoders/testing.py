@@ -15,7 +15,7 @@ TINY_CLIP = {
 def write_tiny_openclip(folder: str | Path, seed: int = 0) -> Path:
     """A tiny random open_clip model (32-d embeddings, 32 px images, ~2 M parameters)
     saved as ``open_clip_config.json`` + ``open_clip_model.safetensors``: load it with
-    ``create_encoder("openclip", model=f"local-dir:{folder}")``."""
+    ``plugins.create("encoder", "openclip", model=f"local-dir:{folder}")``."""
     import torch
     from open_clip.model import CLIP
     from safetensors.torch import save_file

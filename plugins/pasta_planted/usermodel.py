@@ -17,7 +17,7 @@ class PlantedUserModel(AggregatingUserModel):
     """Scores are the planted image utilities; choices the planted softmax."""
 
     def __init__(self, world: PlantedWorld) -> None:
-        super().__init__(aggregator=world.aggregator, temperature=1.0 / world.temperature)
+        super().__init__(world.aggregator, choice_scale=1.0 / world.temperature)
         self.world = world
 
     @property
@@ -35,10 +35,10 @@ class PlantedUserModel(AggregatingUserModel):
         return self.world.utilities(intent, columns)
 
 
-def create_planted_user_model(world: str | None = None, **options: Any) -> PlantedUserModel:
+def create_planted_user_model(world: str | None = None, *, plugins: Any, **options: Any) -> PlantedUserModel:
     """Factory of the ``planted`` user model: ``world=FILE`` (default: the example world)."""
     if options:
         from pasta_core.errors import InvalidValueError
 
         raise InvalidValueError(f"the planted user model takes only world=FILE, got {sorted(options)}")
-    return PlantedUserModel(PlantedWorld.from_file(world or None))
+    return PlantedUserModel(PlantedWorld.from_file(world or None, plugins))

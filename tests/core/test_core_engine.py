@@ -50,7 +50,7 @@ def test_reproducible_for_seeds():
 
 def test_choices_follow_the_user_model():
     """Type 0 likes red; with a sharp choice model it picks the reddest column nearly always."""
-    model = FakeUserModel(temperature=200.0)
+    model = FakeUserModel(choice_scale=200.0)
     users = [SimulatedUser(model, 0) for _ in range(20)]
     agent = _agent()
     trajectories = run_episodes(agent, users, [f"p{i}" for i in range(20)], EpisodeConfig(turns=1), seeds=range(20))

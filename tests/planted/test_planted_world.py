@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pasta_core.errors import InvalidValueError
-from pasta_core.imagefeatures import image_features
 from pasta_core.testing.conformance import check_selector, check_user_model
+from pasta_encoders.imagefeatures import image_features
 from pasta_planted.config import load_config, parse_config
 from pasta_planted.features import (
     measured_attributes,

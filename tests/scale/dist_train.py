@@ -22,9 +22,12 @@ def train_em(steps: int) -> dict[str, np.ndarray]:
 
     world = planted_world(types=3, dim=16, raters=40, pairs_per_rater=12, test_pairs_per_rater=2, prompts=10,
                           images_per_prompt=4, seed=1)
-    model = build_model(ModelConfig(dim=16, types=3, temperature=10.0), seed=3)
+    from pasta_core.plugins import get_plugins
+
+    model = build_model(ModelConfig(dim=16, types=3, score_scale=10.0), seed=3)
     trainer = EMTrainer(model, world.train, TrainConfig(steps=steps, batch_size=10, lr=3e-3, target_every=4,
-                                                        metrics="none"))
+                                                        metrics="none"),
+                        aggregator=model.config.build_aggregator(get_plugins()))
     losses = [trainer.step(trainer.batch_samples(s))["loss"] for s in range(steps)]
     out = {k: v.detach().numpy() for k, v in trainer.model.state_dict().items()}
     out["prior"] = trainer.prior_array

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from pasta_core.imagefeatures import FEATURE_DIM, image_features, reference_features
+from pasta_encoders.imagefeatures import FEATURE_DIM, image_features, reference_features
 from pasta_procedural import ProceduralT2I
 
 

@@ -44,9 +44,11 @@ def tiny_user_model(hash_encoder):
     from pasta_clip_em.config import ModelConfig
     from pasta_clip_em.model import build_model
     from pasta_clip_em.usermodel import ClipEmUserModel
+    from pasta_core import get_plugins
 
-    config = ModelConfig(dim=16, types=3, temperature=10.0, encoder="hash")
-    return ClipEmUserModel(build_model(config, seed=1), np.array([0.5, 0.3, 0.2]), encoder=hash_encoder)
+    config = ModelConfig(dim=16, types=3, score_scale=10.0, encoder="hash")
+    return ClipEmUserModel(build_model(config, seed=1), np.array([0.5, 0.3, 0.2]),
+                           aggregator=config.build_aggregator(get_plugins()), encoder=hash_encoder)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +61,6 @@ def tiny_openclip(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedded_encoder():
-    from pasta_encoders import create_encoder
+    from pasta_core import get_plugins
 
-    return create_encoder("embedded", dim=32)
+    return get_plugins().create("encoder", "embedded", dim=32)

@@ -60,9 +60,9 @@ def test_bad_data_spec_is_explained(cli_runner, tmp_path):
 @pytest.mark.slow
 def test_a_checkpoint_is_the_simulated_user_of_pasta_run(cli_runner, tmp_path):
     from pasta_clip_em.checkpoint import save_checkpoint
-    from pasta_clip_em.usermodel import create_user_model
+    from pasta_core import get_plugins
 
-    fresh = create_user_model(types=2, dim=32, seed=1)
+    fresh = get_plugins().create("user-model", "clip-em", types=2, dim=32, seed=1)
     save_checkpoint(tmp_path / "um", fresh.model, fresh.prior)
     result = cli_runner.invoke(["run", "--user", "sim", "--user-model", str(tmp_path / "um"), "--turns", "2",
                                 "--prompt", "a white cat", "--out", str(tmp_path / "out")])

@@ -18,10 +18,16 @@ from pasta_clip_em.labels import LabelSet, pair_labels, rating_labels, turn_labe
 from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
 from pasta_clip_em.model import build_model
 from pasta_clip_em.synthetic import planted_world
+from pasta_core import get_plugins
+
+
+def _aggregator(model):
+    """The aggregator the model's config names, from the installed plugins."""
+    return model.config.build_aggregator(get_plugins())
 
 
 def _accuracy(model, prior, world):
-    post = sample_posteriors(model, prior, world.train)
+    post = sample_posteriors(model, prior, world.train, aggregator=_aggregator(model))
     p = pair_probabilities(model, world.test, post)
     return float(np.mean((p > 0.5) == (world.test.pairs.columns["target"] > 0.5))), post
 
@@ -33,13 +39,15 @@ def test_em_recovers_planted_types_close_to_the_planted_model():
     torch.manual_seed(0)
     world = planted_world(types=3, dim=16, raters=240, pairs_per_rater=40, test_pairs_per_rater=20, seed=1)
     planted_acc, _ = _accuracy(world.planted, np.ones(3) / 3, world)
-    model = build_model(ModelConfig(dim=16, types=3, temperature=10.0), seed=2)
+    model = build_model(ModelConfig(dim=16, types=3, score_scale=10.0), seed=2)
     trainer = EMTrainer(model, world.train, TrainConfig(steps=300, batch_size=32, lr=3e-3, target_every=20,
-                                                        prior_momentum=0.05, metrics="none"))
+                                                        prior_momentum=0.05, metrics="none"),
+                        aggregator=_aggregator(model))
     trainer.train(progress=False)
     learned_acc, post = _accuracy(trainer.model, trainer.prior_array, world)
-    one = build_model(ModelConfig(dim=16, types=1, temperature=10.0), seed=2)
-    EMTrainer(one, world.train, TrainConfig(steps=300, batch_size=32, lr=3e-3, metrics="none")).train(progress=False)
+    one = build_model(ModelConfig(dim=16, types=1, score_scale=10.0), seed=2)
+    EMTrainer(one, world.train, TrainConfig(steps=300, batch_size=32, lr=3e-3, metrics="none"),
+              aggregator=_aggregator(one)).train(progress=False)
     single_acc, _ = _accuracy(one, np.ones(1), world)
     assert learned_acc > planted_acc - 0.06, (learned_acc, planted_acc)
     assert learned_acc > single_acc + 0.02, (learned_acc, single_acc)
@@ -48,9 +56,9 @@ def test_em_recovers_planted_types_close_to_the_planted_model():
 
 def _small_trainer(out, steps=12, **kw):
     world = planted_world(types=2, dim=8, raters=20, pairs_per_rater=6, seed=3)
-    model = build_model(ModelConfig(dim=8, types=2, temperature=10.0), seed=0)
+    model = build_model(ModelConfig(dim=8, types=2, score_scale=10.0), seed=0)
     config = TrainConfig(steps=steps, batch_size=8, lr=1e-2, save_every=4, target_every=3, log_every=2, **kw)
-    return EMTrainer(model, world.train, config, out=out)
+    return EMTrainer(model, world.train, config, out=out, aggregator=_aggregator(model))
 
 
 def test_a_stopped_run_resumes_to_the_same_weights(tmp_path):
@@ -66,12 +74,35 @@ def test_a_stopped_run_resumes_to_the_same_weights(tmp_path):
     assert np.allclose(full.prior_array, second.prior_array)
 
 
+def test_a_trainer_state_from_before_the_score_scale_rename_resumes(tmp_path):
+    """Trainer states written when the score scale was called log_temperature resume to
+    the same weights (the names are translated on read)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    full = _small_trainer(tmp_path / "full")
+    full.train(progress=False)
+    first = _small_trainer(tmp_path / "cut")
+    first.train(progress=False, stop_after=4)
+    path = tmp_path / "cut" / STATE_FILE
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    tensors = {k.replace("log_score_scale", "log_temperature"): v for k, v in load_file(str(path)).items()}
+    assert "model.log_temperature" in tensors and "target.log_temperature" in tensors
+    save_file(tensors, str(path), metadata=meta)
+    second = _small_trainer(tmp_path / "cut")
+    assert second.resume() and second.step_count == 4
+    second.train(progress=False)
+    for a, b in zip(full.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_metrics_are_written_as_jsonl(tmp_path):
     trainer = _small_trainer(tmp_path, steps=6)
     trainer.train(progress=False)
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4, 6]
-    assert {"loss", "posterior_entropy", "prior_entropy", "temperature"} <= set(records[0])
+    assert {"loss", "posterior_entropy", "prior_entropy", "score_scale"} <= set(records[0])
     assert (tmp_path / STATE_FILE).is_file() and (tmp_path / "model.safetensors").is_file()
 
 
@@ -89,8 +120,6 @@ def _one_sample_set(**kinds):
 
 
 def _loglik(model, labels):
-    from pasta_core import get_plugins
-
     agg = get_plugins().create("aggregator", "max")
     return sample_loglik(model, agg, make_batch(labels, np.arange(labels.num_samples)), LossWeights())
 
@@ -113,7 +142,7 @@ def test_labels_go_to_their_own_sample():
 
 
 def test_turn_likelihood_uses_choice_in_turn_and_cross_turn_terms():
-    model = build_model(ModelConfig(dim=4, types=2, temperature=1.0))
+    model = build_model(ModelConfig(dim=4, types=2, score_scale=1.0))
     images = np.array([[[0, 1], [2, 3], [4, 5]], [[1, 0], [3, 2], [5, 4]]])
     columns = np.array([[True, True, True], [True, True, False]])
     base = dict(sample=[0, 0], prompt=[0, 0], images=images, columns=columns, chosen=[0, 1])
@@ -129,9 +158,7 @@ def test_turn_likelihood_uses_choice_in_turn_and_cross_turn_terms():
 def test_satisfaction_scores_follow_the_column_utilities(likelihood):
     """Column scores that rise with the column utilities are likelier under that type than
     the reversed scores; unscored (NaN) columns and padded columns add nothing."""
-    from pasta_clip_em.evaluate import _aggregator
-
-    model = build_model(ModelConfig(dim=4, types=2, temperature=5.0, satisfaction=likelihood), seed=1)
+    model = build_model(ModelConfig(dim=4, types=2, score_scale=5.0, satisfaction=likelihood), seed=1)
     with torch.no_grad():
         model.satisfaction_scale.fill_(1.0)
     images = np.array([[[0, 1], [2, 3], [4, 5]]])
@@ -139,7 +166,7 @@ def test_satisfaction_scores_follow_the_column_utilities(likelihood):
     labels = _one_sample_set(turns=turn_labels(**base))
     batch = make_batch(labels, np.arange(labels.num_samples))
     t, i = model.text(batch.text), model.image(batch.images)
-    scores = model.temperature * torch.einsum("nkd,nlmkd->nklm", t[batch.labels["turns"]["prompt"]],
+    scores = model.score_scale * torch.einsum("nkd,nlmkd->nklm", t[batch.labels["turns"]["prompt"]],
                                               i[batch.labels["turns"]["images"]])
     order = _aggregator(model)(scores)[0, 0].argsort().numpy()  # type 0's columns, worst first
     agreeing, reversed_ = np.zeros(3), np.zeros(3)

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pasta_core import get_plugins
 from pasta_core.errors import InvalidValueError
-from pasta_encoders import Encoder, check_encoder, create_encoder
+from pasta_core.protocols import Encoder
+from pasta_core.testing import check_encoder
+
+
+def create_encoder(name, **options):
+    return get_plugins().create("encoder", name, **options)
 
 
 def test_openclip_loads_a_local_folder_and_keeps_output_unnormalized(tiny_openclip):

@@ -41,7 +41,9 @@ def test_turn_accuracies_on_a_known_chooser():
     from pasta_clip_em.model import build_model
 
     rng = np.random.default_rng(0)
-    model = build_model(ModelConfig(dim=8, types=2, temperature=10.0, offset_init=2.0), seed=0)
+    from pasta_core import get_plugins
+
+    model = build_model(ModelConfig(dim=8, types=2, score_scale=10.0, offset_init=2.0), seed=0)
     text, images = rng.normal(size=(1, 8)).astype(np.float32), rng.normal(size=(60, 8)).astype(np.float32)
     grid = rng.permutation(60)[:48].reshape(4, 3, 4)  # 4 turns, 3 columns, 4 images
     with torch.no_grad():
@@ -50,7 +52,8 @@ def test_turn_accuracies_on_a_known_chooser():
     chosen = best.argmax(1)
     comparison = [np.nan] + [float(np.sign(best[t, chosen[t]] - best[t - 1, chosen[t - 1]])) for t in range(1, 4)]
     labels = LabelSet(text, images, ["s"], turns=turn_labels([0] * 4, [0] * 4, grid, np.ones((4, 3), bool), chosen, comparison))
-    result = evaluate_turns(model, np.array([0.999, 0.001]), labels)
+    result = evaluate_turns(model, np.array([0.999, 0.001]), labels,
+                            aggregator=model.config.build_aggregator(get_plugins()))
     assert result["choice_accuracy"] >= 0.75 and result["cross_turn_accuracy"] == 1.0
     assert result["turns"] == 4 and result["cross_turn_pairs"] == 3
 

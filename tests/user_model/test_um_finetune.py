@@ -17,9 +17,16 @@ from pasta_clip_em.em import STATE_FILE, EMTrainer, TrainConfig
 from pasta_clip_em.finetune import FinetuneTrainer
 from pasta_clip_em.model import build_model
 from pasta_clip_em.synthetic import planted_image_labels, planted_world
+from pasta_core import get_plugins
 from pasta_core.errors import InvalidValueError
-from pasta_encoders import create_encoder
-from pasta_encoders.protocol import TrainableEncoder, check_trainable_encoder
+from pasta_core.protocols import TrainableEncoder
+from pasta_core.testing import check_trainable_encoder
+
+SOFTMAX = get_plugins().create("aggregator", "softmax")  # the aggregator ModelConfig names by default
+
+
+def create_encoder(name, **options):
+    return get_plugins().create("encoder", name, **options)
 
 
 def _openclip(folder):
@@ -27,7 +34,7 @@ def _openclip(folder):
 
 
 def _model(folder, seed=0):
-    config = ModelConfig(dim=32, types=2, temperature=10.0, encoder="openclip",
+    config = ModelConfig(dim=32, types=2, score_scale=10.0, encoder="openclip",
                          encoder_options={"model": f"local-dir:{folder}"})
     return build_model(config, seed)
 
@@ -36,7 +43,7 @@ def _finetuner(folder, out, steps=8, heads_lr=1e-3, save_every=2):
     labels, _ = planted_image_labels(raters=8, pairs_per_rater=6, seed=1)
     config = TrainConfig(steps=steps, batch_size=4, lr=heads_lr, encoder_lr=1e-3, metrics="jsonl",
                          save_every=save_every, log_every=2, target_every=3)
-    return FinetuneTrainer(_model(folder), labels, config, _openclip(folder), out=out)
+    return FinetuneTrainer(_model(folder), labels, config, _openclip(folder), out=out, aggregator=SOFTMAX)
 
 
 def _encoder_weights(trainer):
@@ -78,10 +85,11 @@ def test_the_embedded_encoder_fine_tunes_minilm_and_the_image_projection(tmp_pat
     towers = encoder.trainable_module()
     assert {name for name, _ in towers.named_children()} == {"text", "text_projection", "image_projection"}
     labels, _ = planted_image_labels(raters=2, pairs_per_rater=2, seed=2)
-    config = ModelConfig(dim=32, types=2, temperature=10.0, encoder="embedded", encoder_options={"dim": 32})
+    config = ModelConfig(dim=32, types=2, score_scale=10.0, encoder="embedded", encoder_options={"dim": 32})
     before = {k: v.clone() for k, v in towers.state_dict().items()}
     trainer = FinetuneTrainer(build_model(config), labels, TrainConfig(steps=2, batch_size=2, encoder_lr=1e-3,
-                                                                        metrics="none"), encoder, out=tmp_path)
+                                                                        metrics="none"), encoder, out=tmp_path,
+                              aggregator=SOFTMAX)
     trainer.train(progress=False)
     changed = {k.split(".")[0] for k, v in towers.state_dict().items() if not torch.equal(v, before[k])}
     assert changed == {"text", "text_projection", "image_projection"}
@@ -105,18 +113,17 @@ def test_fine_tuning_changes_the_encoder_and_lowers_the_training_loss(finetuned)
 
 def test_the_checkpoint_reloads_its_fine_tuned_encoder_and_scores_identically(finetuned, tiny_openclip):
     from pasta_clip_em.usermodel import ClipEmUserModel
-    from pasta_core import get_plugins
 
     trainer, out = finetuned["trainer"], finetuned["out"]
     config = json.loads((out / "config.json").read_text())
     assert config["encoder_state"] == ENCODER_FILE and config["phase"] == "finetune"
     assert (out / ENCODER_FILE).is_file()
     labels = trainer.labels
-    in_memory = ClipEmUserModel(trainer.model, trainer.prior_array, encoder=trainer.encoder)
+    in_memory = ClipEmUserModel(trainer.model, trainer.prior_array, aggregator=SOFTMAX, encoder=trainer.encoder)
     reloaded = get_plugins().create("user-model", "clip-em", path=str(out))
     expected = in_memory.scores(labels.texts[0], labels.images[:6])
     assert np.array_equal(reloaded.scores(labels.texts[0], labels.images[:6]), expected)
-    base = ClipEmUserModel(trainer.model, trainer.prior_array, encoder=_openclip(tiny_openclip))
+    base = ClipEmUserModel(trainer.model, trainer.prior_array, aggregator=SOFTMAX, encoder=_openclip(tiny_openclip))
     assert not np.allclose(base.scores(labels.texts[0], labels.images[:6]), expected, atol=1e-4)
     assert reloaded.encoder.identity != base.encoder.identity  # the embedding cache keeps them apart
 
@@ -140,13 +147,12 @@ def _reference_em(model, labels, config, steps):
     """The frozen phase written out by hand: E step with a target network, one AdamW step
     on the posterior-weighted NLL with a gradient clip, EMA prior, target refresh."""
     from pasta_clip_em.losses import make_batch, sample_loglik
-    from pasta_core import get_plugins
 
     agg = get_plugins().create("aggregator", "softmax")
     target = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     prior = torch.full((model.config.types,), 1.0 / model.config.types)
-    trainer = EMTrainer(copy.deepcopy(model), labels, config)  # only for its batch order
+    trainer = EMTrainer(copy.deepcopy(model), labels, config, aggregator=agg)  # only for its batch order
     for step in range(steps):
         batch = make_batch(labels, trainer.batch_samples(step))
         with torch.no_grad():
@@ -165,9 +171,9 @@ def _reference_em(model, labels, config, steps):
 def test_the_frozen_phase_is_unchanged(tmp_path):
     world = planted_world(types=2, dim=8, raters=20, pairs_per_rater=6, seed=3)
     config = TrainConfig(steps=7, batch_size=8, lr=1e-2, target_every=3, save_every=100, metrics="none")
-    model = build_model(ModelConfig(dim=8, types=2, temperature=10.0), seed=0)
+    model = build_model(ModelConfig(dim=8, types=2, score_scale=10.0), seed=0)
     reference, prior = _reference_em(copy.deepcopy(model), world.train, config, steps=7)
-    trainer = EMTrainer(model, world.train, config, out=tmp_path)
+    trainer = EMTrainer(model, world.train, config, out=tmp_path, aggregator=SOFTMAX)
     trainer.train(progress=False)
     for key, value in reference.state_dict().items():
         assert torch.allclose(trainer.model.state_dict()[key], value, atol=1e-6), key
@@ -179,7 +185,8 @@ def test_the_frozen_phase_is_unchanged(tmp_path):
 
 def test_phases_do_not_resume_each_others_state(tiny_openclip, tmp_path):
     world = planted_world(types=2, dim=32, raters=6, pairs_per_rater=2, seed=0)
-    EMTrainer(_model(tiny_openclip), world.train, TrainConfig(steps=1, metrics="none"), out=tmp_path).train(progress=False)
+    EMTrainer(_model(tiny_openclip), world.train, TrainConfig(steps=1, metrics="none"), out=tmp_path,
+              aggregator=SOFTMAX).train(progress=False)
     assert (tmp_path / STATE_FILE).is_file()
     with pytest.raises(InvalidValueError, match="frozen-phase trainer state"):
         _finetuner(tiny_openclip, tmp_path).resume()
@@ -190,10 +197,10 @@ def test_fine_tuning_needs_a_trainable_encoder_and_raw_labels(tiny_openclip, has
     model = build_model(ModelConfig(dim=16, types=2))
     assert not isinstance(hash_encoder, TrainableEncoder)
     with pytest.raises(InvalidValueError, match="cannot be fine-tuned"):
-        FinetuneTrainer(model, labels, TrainConfig(), hash_encoder)
+        FinetuneTrainer(model, labels, TrainConfig(), hash_encoder, aggregator=SOFTMAX)
     with pytest.raises(InvalidValueError, match="RawLabelSet"):
         FinetuneTrainer(_model(tiny_openclip), embed_raw(labels, _openclip(tiny_openclip)), TrainConfig(),
-                        _openclip(tiny_openclip))
+                        _openclip(tiny_openclip), aggregator=SOFTMAX)
 
 
 @pytest.mark.slow

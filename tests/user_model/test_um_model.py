@@ -26,8 +26,8 @@ def _columns(n=3, m=2, seed=0):
     return [Column(Candidate(f"p{j}", f"c{j}"), images[j * m:(j + 1) * m], list(range(m))) for j in range(n)]
 
 
-def test_score_is_temperature_times_cosine_of_offset_embeddings():
-    model = build_model(ModelConfig(dim=8, types=2, temperature=7.0), seed=0)
+def test_score_is_the_score_scale_times_cosine_of_offset_embeddings():
+    model = build_model(ModelConfig(dim=8, types=2, score_scale=7.0), seed=0)
     text, images = torch.randn(8), torch.randn(5, 8)
     scores = model.score_matrix(text, images)
     assert scores.shape == (2, 5)
@@ -68,7 +68,7 @@ def test_choice_probabilities_keep_the_order_of_utilities(utilities, log_tau, sp
         assert np.all(np.diff(p[order]) >= -1e-9), "a column with higher utility is less likely"
 
 
-def test_choice_temperature_depends_on_the_scores():
+def test_choice_scale_depends_on_the_scores():
     model = build_model(ModelConfig(dim=4, types=1))
     with torch.no_grad():
         model.spread.fill_(2.0)
@@ -130,9 +130,10 @@ def test_fresh_model_from_the_factory(embedded_encoder):
 
 def test_loading_a_folder_without_a_checkpoint_says_what_to_do(tmp_path):
     from pasta_clip_em.usermodel import create_user_model
+    from pasta_core import get_plugins
 
     with pytest.raises(InvalidValueError, match="config.json"):
-        create_user_model(path=str(tmp_path))
+        create_user_model(path=str(tmp_path), plugins=get_plugins())
 
 
 def test_personal_scorer_modes(tiny_user_model):
@@ -146,6 +147,83 @@ def test_personal_scorer_modes(tiny_user_model):
     columns = _columns(3, 2, seed=4)
     post = tiny_user_model.posterior("a cat", [(columns, 0)])
     assert np.allclose(scorer("a cat", images, observed=[(columns, 0)]), post @ all_types)
+
+
+def test_personal_scorer_loads_a_folder_from_the_plugin_set_it_is_given(tiny_user_model, tmp_path):
+    from pasta_clip_em.checkpoint import save_checkpoint
+    from pasta_clip_em.scorer import PersonalScorer
+    from pasta_core import get_plugins
+
+    save_checkpoint(tmp_path, tiny_user_model.model, tiny_user_model.prior)
+    scorer = PersonalScorer(str(tmp_path), plugins=get_plugins())
+    assert np.allclose(scorer.user_model.prior, tiny_user_model.prior)
+    with pytest.raises(InvalidValueError, match="plugins="):
+        PersonalScorer(str(tmp_path))
+
+
+def test_a_checkpoint_that_calls_its_score_scale_temperature_loads_unchanged(tiny_user_model, tmp_path):
+    """Checkpoints written before the rename say "temperature" in config.json and
+    "log_temperature" in model.safetensors: they load to the same model and scores."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from pasta_clip_em.checkpoint import MODEL_FILE, load_checkpoint, save_checkpoint
+
+    with torch.no_grad():
+        tiny_user_model.model.log_score_scale.fill_(2.5)  # a learned scale, not the initial one
+    save_checkpoint(tmp_path, tiny_user_model.model, tiny_user_model.prior)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["temperature"] = config.pop("score_scale")
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    tensors = load_file(str(tmp_path / MODEL_FILE))
+    tensors["log_temperature"] = tensors.pop("log_score_scale")
+    save_file(tensors, str(tmp_path / MODEL_FILE))
+    model, prior, loaded_config = load_checkpoint(tmp_path)
+    assert loaded_config.score_scale == tiny_user_model.config.score_scale
+    assert float(model.score_scale.detach()) == pytest.approx(float(np.exp(2.5)))
+    text, images = torch.randn(16), torch.randn(4, 16)
+    with torch.no_grad():
+        assert torch.equal(model.score_matrix(text, images), tiny_user_model.model.score_matrix(text, images))
+
+
+def test_concurrent_calls_share_one_memory_and_never_call_the_encoder_at_once(tiny_user_model, hash_encoder):
+    """Prefetch threads may call a user model at once (the protocols' concurrency contract):
+    the results equal serial ones, and the encoder is entered by one thread at a time even
+    while a small memory evicts rows."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    inside, overlaps = [0], []
+    encode = hash_encoder.encode_images
+
+    def guarded(images):
+        inside[0] += 1
+        overlaps.append(inside[0])
+        time.sleep(0.001)
+        try:
+            return encode(images)
+        finally:
+            inside[0] -= 1
+
+    hash_encoder.encode_images = guarded
+    tiny_user_model.images_seen.capacity = 5
+    images = _images(12, seed=3)
+    serial = [tiny_user_model.scores("a cat", images[i:i + 4]) for i in range(0, 12, 2)]
+    start = threading.Barrier(4)
+
+    def run(_):
+        start.wait()
+        for _ in range(2):
+            result = [tiny_user_model.scores("a cat", images[i:i + 4]) for i in range(0, 12, 2)]
+        return result
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    assert max(overlaps) == 1
+    for result in results:
+        assert all(np.allclose(a, b) for a, b in zip(result, serial))
 
 
 def test_a_checkpoint_from_before_the_satisfaction_likelihood_still_loads(tiny_user_model, tmp_path):

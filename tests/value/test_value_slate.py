@@ -169,18 +169,17 @@ def test_plugin_loads_checkpoints_and_runs_a_session(tmp_path):
     """`create("selector", "value-slate", models=DIR, user_model=DIR)` loads one value model
     per type and a clip-em checkpoint, and drives a whole session with a simulated user."""
     from pasta_clip_em.checkpoint import save_checkpoint
-    from pasta_clip_em.usermodel import create_user_model
     from pasta_core.config import EpisodeConfig
     from pasta_core.engine import Agent, run_episodes
     from pasta_core.plugins import get_plugins
     from pasta_core.users import SimulatedUser
     from pasta_value.embedded import create_embedded
 
-    user_model = create_user_model(types=2, dim=16, seed=1)
+    plugins = get_plugins()
+    user_model = plugins.create("user-model", "clip-em", types=2, dim=16, seed=1)
     save_checkpoint(tmp_path / "um", user_model.model, user_model.prior)
     for k in range(2):
         create_embedded(encoder="words", dim=16, width=8, seed=k).save(tmp_path / "types" / f"type-{k}")
-    plugins = get_plugins()
     selector = plugins.create("selector", "value-slate", models=str(tmp_path / "types"),
                               user_model=str(tmp_path / "um"), size=32, temperature=0.2)
     assert len(selector.type_models) == 2 and selector.temperature == 0.2

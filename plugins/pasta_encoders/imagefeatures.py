@@ -1,7 +1,8 @@
 """A fixed, training-free image feature extractor (colour, layout, texture).
 
-Used where no pretrained image encoder is available offline: the embedded encoder and the
-simple simulated user. Every image is downsampled to 64 x 64 and described by
+The image half of the ``embedded`` encoder, used where no pretrained image encoder is
+available offline; the simple simulated user scores images by it and the planted world
+defines its visual attributes on it. Every image is downsampled to 64 x 64 and described by
 
 - colour (24): a saturation-weighted 12-bin hue histogram, 6 brightness bins, 6 saturation bins;
 - layout (48): the mean RGB of each cell of a 4 x 4 grid (spatial composition);
