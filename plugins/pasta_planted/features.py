@@ -1,6 +1,6 @@
 """The planted world's measured visual attributes.
 
-The image features themselves come from :func:`pasta_core.imagefeatures.image_features`
+The image features themselves come from :func:`pasta_encoders.imagefeatures.image_features`
 (batched). :func:`measured_attributes` turns those features into the planted world's interpretable
 visual attributes. They are *measured on the image* (never read from the prompt), so the
 planted utility is a property of what a person would see.
