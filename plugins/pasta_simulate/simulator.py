@@ -9,6 +9,7 @@ on the batch and shard sizes, never on the number of trajectories.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,7 @@ class Simulator:
     computes its shards into ``folder``. ``user_model``: an object to use instead of
     the spec's ``user_model`` (a registered name or a checkpoint folder)."""
 
-    def __init__(self, spec: SimulationSpec, plugins: Plugins, folder: str | Path, user_model: Any = None,
+    def __init__(self, spec: SimulationSpec, plugins: Plugins, folder: str | os.PathLike[str], user_model: Any = None,
                  batch_size: int = 50) -> None:
         self.spec = spec
         self.folder = Path(folder)
