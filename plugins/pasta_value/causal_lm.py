@@ -25,7 +25,13 @@ import attrs
 
 from pasta_core.errors import InvalidValueError, require
 from pasta_core.types import Candidate, History
-from pasta_value.torch_model import CONFIG_FILE, PairOutputs, TorchValueModel, read_config, write_config
+from pasta_value.torch_model import (
+    CONFIG_FILE,
+    PairOutputs,
+    TorchValueModel,
+    read_config,
+    write_config,
+)
 
 PLUGIN = "causal-lm"
 LM_DIR = "lm"

@@ -25,8 +25,8 @@ import numpy as np
 
 from pasta_core.errors import InvalidValueError, require
 from pasta_core.types import Candidate, History
-from pasta_value.torch_model import PairOutputs, TorchValueModel, read_config, write_config
 from pasta_value.embedding import TextEmbedder
+from pasta_value.torch_model import PairOutputs, TorchValueModel, read_config, write_config
 
 PLUGIN = "embedded"
 WEIGHTS = "model.safetensors"
