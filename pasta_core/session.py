@@ -33,14 +33,14 @@ import attrs
 from pasta_core.config import EpisodeConfig
 from pasta_core.engine import Agent, Proposal, answer_turn, propose, record_turn, render_proposals
 from pasta_core.errors import InvalidValueError, SessionError
-from pasta_core.folder import SESSION_FILE, TRAJECTORY_FILE, SessionFolder, image_ref, image_refs
+from pasta_core.folder import SessionFolder, image_refs
 from pasta_core.plugins import Plugins, get_plugins
 from pasta_core.protocols import Answer, User
 from pasta_core.streams import EpisodeStreams
 from pasta_core.types import Candidate, Column, History, Trajectory
 from pasta_core.writes import FileJob, finish
 
-__all__ = ["SESSION_FILE", "TRAJECTORY_FILE", "ComponentSpec", "Session", "image_ref", "play"]
+__all__ = ["ComponentSpec", "Session", "play"]
 #: Slates whose files may wait for the writer before a new slate waits for the oldest
 #: (bounds memory when turns come faster than the disk takes them).
 MAX_PENDING_SLATES = 3
@@ -357,13 +357,7 @@ class Session:
             return 0
         made = 0
         for number, turn in enumerate(self.history.turns, start=1):
-            missing = self.store.missing_images(turn)
-            if missing:
-                prompts = [turn.slate[c].text for c, _ in missing]
-                images = self.agent.t2i.render(prompts, [int(turn.seeds[c][m]) for c, m in missing])
-                for (c, m), image in zip(missing, images):
-                    self.store.write_image(image, turn.image_refs[c][m])
-                made += len(missing)
+            made += self.store.restore_images(turn, self.agent.t2i)
             grid = self.store.grid_path(number)
             if turn.image_refs and not grid.is_file():
                 self._write_grid(number, self.store.saved_columns(turn), grid)
