@@ -1,7 +1,11 @@
 """``pasta bench planted``: the method, end to end, graded against a known truth.
 
-Stages (each timed; a stage whose plugin is missing or fails is reported as skipped with
-the reason, and the stages that need it are skipped too):
+Stages (each timed). A stage is ``ok``, ``skipped`` on purpose (an optional extra is not
+installed: :class:`StageSkipped` or :class:`~pasta_core.errors.MissingDependencyError`,
+the report says which), or ``failed`` (it raised anything else: the report says FAILED
+with the error, and :func:`run_bench` raises :class:`BenchFailed` after writing the
+outputs, so ``pasta bench planted`` exits non-zero). A stage that needs a skipped stage
+is skipped too; one that needs a failed stage is ``not run``:
 
 1. data: human-like training sessions, held-out sessions and Pick-a-Pic-style pairs from
    the planted raters (embedded by the user model's encoder, in memory);
@@ -25,12 +29,17 @@ from typing import Any
 import attrs
 
 from pasta_core.config import EpisodeConfig
+from pasta_core.errors import MissingDependencyError, PastaError, require
 from pasta_planted.bench_common import StageSkipped, single_thread_torch
 from pasta_planted.bench_report import dump_json
 from pasta_planted.config import load_config
 from pasta_planted.world import PlantedWorld
 
-__all__ = ["Bench", "StageSkipped", "run_bench"]
+__all__ = ["Bench", "BenchFailed", "StageSkipped", "run_bench"]
+
+
+class BenchFailed(PastaError):
+    """A stage of the bench raised: the outputs are written, the run failed."""
 
 
 class Bench:
@@ -58,23 +67,27 @@ class Bench:
         self.state: dict[str, Any] = {}
 
     def stage(self, name: str, function: Any, needs: tuple[str, ...] = ()) -> None:
-        """Run one stage, recording its time, or why it was skipped."""
-        missing = [n for n in needs if self.figures["stages"].get(n, {}).get("status") != "ok"]
+        """Run one stage, recording its time and status: ``ok``, ``skipped`` (on purpose: a
+        missing extra), ``failed`` (it raised: the error and traceback are kept) or ``not
+        run`` (a stage it needs failed)."""
+        statuses = {n: self.figures["stages"].get(n, {}).get("status") for n in needs}
+        failed = [n for n, s in statuses.items() if s != "ok" and s != "skipped"]
+        skipped = [n for n, s in statuses.items() if s == "skipped"]
         record: dict[str, Any] = {}
         started = time.perf_counter()
-        if missing:
-            record = {"status": "skipped", "reason": f"needs stage(s) {', '.join(missing)}"}
+        if failed:
+            record = {"status": "not run", "reason": f"needs stage(s) {', '.join(failed)}, which failed"}
+        elif skipped:
+            record = {"status": "skipped", "reason": f"needs stage(s) {', '.join(skipped)}, skipped on purpose"}
         else:
             try:
                 result = function()
                 record = {"status": "ok", **(result or {})}
-            except StageSkipped as exc:
-                record = {"status": "skipped", "reason": str(exc)}
-            except ImportError as exc:
-                record = {"status": "skipped", "reason": f"missing plugin or dependency: {exc}"}
-            except Exception as exc:  # a broken stage is reported, the bench goes on
-                record = {"status": "skipped", "reason": f"{type(exc).__name__}: {exc}",
-                          "traceback": traceback.format_exc(limit=6)}
+            except (StageSkipped, MissingDependencyError) as exc:
+                record = {"status": "skipped", "reason": f"skipped on purpose: {exc}"}
+            except Exception as exc:  # reported, the later stages go on; run_bench then fails
+                record = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                          "traceback": traceback.format_exc(limit=8)}
         record["seconds"] = round(time.perf_counter() - started, 2)
         self.figures["stages"][name] = record
         dump_json(self.figures, self.out / "figures.json")  # partial figures survive a kill
@@ -112,6 +125,7 @@ class Bench:
                 "pairs": int(len(self.state["pairs"].rater)), "pair_raters": z.pair_raters}
 
     def user_model(self) -> dict[str, Any]:
+        require("torch", "train")
         from pasta_planted.bench_data import build_labels
         from pasta_planted.bench_em import evaluate_em, train_em
 
@@ -152,6 +166,7 @@ class Bench:
                 "folder": str(folder)}
 
     def value_models(self) -> dict[str, Any]:
+        require("torch", "train")
         from pasta_planted.bench_value import train_regimes
 
         models, figures = train_regimes(self)
@@ -182,4 +197,13 @@ def run_bench(world_file: str | None, out: str | Path, quick: bool = False, seed
     bench.figures["total_seconds"] = round(time.perf_counter() - started, 2)
     bench.figures["targets"] = targets(bench.figures)
     files = write_outputs(bench.figures, bench.out)
+    failed = failed_stages(bench.figures)
+    if failed:
+        raise BenchFailed(f"stage(s) {', '.join(failed)} FAILED (see {files['report']}): "
+                          + "; ".join(f"{n}: {bench.figures['stages'][n]['reason']}" for n in failed))
     return {"figures": bench.figures, "files": files}
+
+
+def failed_stages(figures: dict[str, Any]) -> list[str]:
+    """The stages that raised (or could not run because one did)."""
+    return [name for name, s in figures["stages"].items() if s["status"] in ("failed", "not run")]

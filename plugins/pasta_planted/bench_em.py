@@ -61,9 +61,20 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
                         aggregator=config.build_aggregator(plugins))
     trainer.train(progress=progress)
     seconds = time.perf_counter() - started
+    check_finite(trainer.model, trainer.prior_array)
     save_checkpoint(out, trainer.model, trainer.prior_array, trained_steps=trainer.step_count)
     return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out,
             "splits": [list(s) for s in trainer.splits]}
+
+
+def check_finite(model: Any, prior: np.ndarray) -> None:
+    """Raise ``FloatingPointError`` naming the tensors of a diverged model (a NaN or
+    infinite weight or prior): such a model must fail the stage, not be scored."""
+    bad = [name for name, value in model.state_dict().items() if not bool(value.isfinite().all())]
+    if not np.isfinite(prior).all():
+        bad.append("prior")
+    if bad:
+        raise FloatingPointError(f"EM diverged: non-finite {', '.join(bad[:6])}" + (" ..." if len(bad) > 6 else ""))
 
 
 def log_ndtr(x: Any) -> np.ndarray:

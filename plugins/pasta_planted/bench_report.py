@@ -58,6 +58,14 @@ def targets(figures: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _failed_lines(figures: dict[str, Any]) -> list[str]:
+    failed = [n for n, s in figures["stages"].items() if s["status"] == "failed"]
+    if not failed:
+        return []
+    return [f"**FAILED**: stage(s) {', '.join(failed)} raised; the run exits with an error. "
+            "Every figure below that depends on them is missing.", ""]
+
+
 def _fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) else str(x)
 
@@ -81,10 +89,12 @@ def markdown(figures: dict[str, Any]) -> str:
     w = figures["world"]
     lines = [f"# Planted-world benchmark{' (--quick)' if figures['quick'] else ''}", "",
              f"World `{w['file']}`: K* = {w['types']} types, choice temperature {w['choice_temperature']}, "
-             f"prior {w['prior']}. Total time {figures.get('total_seconds', '?')} s.", "", "## Stages", "",
+             f"prior {w['prior']}. Total time {figures.get('total_seconds', '?')} s.", "",
+             *_failed_lines(figures), "## Stages", "",
              "| stage | status | seconds | note |", "|---|---|---|---|"]
     for name, s in figures["stages"].items():
-        lines.append(f"| {name} | {s['status']} | {s['seconds']} | {s.get('reason', '')} |")
+        status = {"failed": "**FAILED**", "not run": "not run (a stage it needs failed)"}.get(s["status"], s["status"])
+        lines.append(f"| {name} | {status} | {s['seconds']} | {s.get('reason', '')} |")
     um = _stage(figures, "user_model")
     if um:
         lines += ["", "## User model (EM) against the truth", "",

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 @pytest.mark.slow
 def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:
     """The --quick run writes the JSON, the report and the plot, with a figure for every
-    stage that ran and a reason for every stage that did not."""
+    stage; with every extra installed, every stage must be ok (a failed one fails this)."""
     from pasta_core.cli import cli, load_plugin_commands
 
     load_plugin_commands()
@@ -23,10 +23,8 @@ def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     stages = figures["stages"]
     assert set(stages) == {"data", "user_model", "simulation", "value_models", "agents"}
-    for name, stage in stages.items():
-        assert stage["status"] in ("ok", "skipped")
-        assert stage["status"] == "ok" or stage["reason"], name
-    assert stages["data"]["status"] == "ok" and stages["agents"]["status"] == "ok"
+    for name, stage in stages.items():  # every extra is installed here: nothing may be skipped
+        assert stage["status"] == "ok", (name, stage.get("reason"), stage.get("traceback"))
     agents = stages["agents"]["agents"]
     assert {"random", "first", "oracle"} <= set(agents)
     for agent in agents.values():
@@ -43,3 +41,56 @@ def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:
         assert [job["steps"] for job in values["slate-mixed"]["per_type"]] == [per_type_steps] * 8
     assert set(figures["targets"]) == {"em_accuracy", "value_gap", "ablation"}
     assert "## Targets" in report and "oracle" in report
+
+
+def test_a_stage_that_raises_fails_the_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage that raises is FAILED in the report and the JSON, the stages that need it
+    are not run, and the command exits non-zero (it is not "skipped")."""
+    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_planted.bench import Bench
+
+    def broken(self: Bench) -> dict:
+        raise RuntimeError("the data stage broke")
+
+    monkeypatch.setattr(Bench, "data", broken)
+    monkeypatch.setattr(Bench, "start_early_agents", lambda self: None)
+    monkeypatch.setattr(Bench, "agents", lambda self: {"agents": {}})
+    load_plugin_commands()
+    result = CliRunner().invoke(cli, ["bench", "planted", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "FAILED" in str(result.exception) or "FAILED" in result.output
+    stages = json.loads((tmp_path / "figures.json").read_text())["stages"]
+    assert stages["data"]["status"] == "failed" and "the data stage broke" in stages["data"]["reason"]
+    assert "RuntimeError" in stages["data"]["traceback"]
+    assert {stages[n]["status"] for n in ("user_model", "simulation", "value_models")} == {"not run"}
+    report = (tmp_path / "report.md").read_text()
+    assert "**FAILED**" in report and "the data stage broke" in report
+
+
+def test_skipped_only_on_purpose(tmp_path: Path) -> None:
+    """A missing extra skips a stage (said so), any other error fails it, and a stage
+    that needs a failed one is not run."""
+    from pasta_core.errors import MissingDependencyError
+    from pasta_core.plugins import get_plugins
+    from pasta_planted.bench import Bench, failed_stages
+
+    bench = Bench(None, tmp_path, True, 0, False, 1, plugins=get_plugins())
+
+    def missing() -> dict:
+        raise MissingDependencyError("torch", "train")
+
+    def import_bug() -> dict:
+        import pasta_no_such_module  # noqa: F401
+
+        return {}
+
+    bench.stage("a", missing)
+    bench.stage("b", import_bug)
+    bench.stage("c", lambda: {"x": 1}, needs=("a",))
+    bench.stage("d", lambda: {"x": 1}, needs=("b",))
+    stages = bench.figures["stages"]
+    assert stages["a"]["status"] == "skipped" and "on purpose" in stages["a"]["reason"]
+    assert "pasta-t2i[train]" in stages["a"]["reason"]
+    assert stages["b"]["status"] == "failed" and "ModuleNotFoundError" in stages["b"]["reason"]
+    assert stages["c"]["status"] == "skipped" and stages["d"]["status"] == "not run"
+    assert failed_stages(bench.figures) == ["b", "d"]
