@@ -5,13 +5,13 @@ by the config's ``encoder_state`` so the checkpoint reloads its own encoder. No 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pasta_clip_em.config import ModelConfig
+from pasta_core.atomic import write_atomically
 from pasta_core.errors import InvalidValueError
 
 MODEL_FILE = "model.safetensors"
@@ -19,12 +19,11 @@ ENCODER_FILE = "encoder.safetensors"
 
 
 def save_tensors(path: Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
-    """Write a safetensors file atomically (a kill leaves the previous file intact)."""
+    """Write a safetensors file atomically and durably (a kill or a power loss leaves the
+    previous file intact)."""
     from safetensors.torch import save_file
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def save_checkpoint(folder: str | Path, model: Any, prior: np.ndarray, encoder: Any = None, **extra: Any) -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from pasta_core.atomic import write_text
 from pasta_core.errors import InvalidValueError
 
 PLUGIN_NAME = "clip-em"
@@ -79,10 +80,7 @@ class ModelConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def save(self, folder: str | Path, **extra: Any) -> None:
-        path = Path(folder) / "config.json"
-        tmp = path.with_name(".config.json.tmp")
-        tmp.write_text(json.dumps({**self.to_json(), **extra}, indent=2, sort_keys=True))
-        tmp.replace(path)
+        write_text(Path(folder) / "config.json", json.dumps({**self.to_json(), **extra}, indent=2, sort_keys=True))
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelConfig:

@@ -10,7 +10,13 @@ Per batch of samples (a sample = all labels of one rater or session):
 - the prior is an exponential moving average of the batch-mean posteriors.
 
 Batches are drawn from a per-epoch permutation seeded by (seed, epoch), so a run resumed
-from its last checkpoint sees the same batches it would have seen uninterrupted.
+from its last checkpoint sees the same batches it would have seen uninterrupted; its
+``metrics.jsonl`` is cut back to that checkpoint's step, so each step is logged once.
+
+A non-finite loss, gradient norm or weight stops the run with a
+:class:`~pasta_core.training.TrainingDivergedError` naming the step (:mod:`pasta_core.training`):
+every step's metrics are checked, and every tensor before it is saved, so the checkpoint
+left on disk is the last finite one.
 
 Data-parallel: under ``torchrun`` every process draws the same global batch, takes its
 slice of the samples, and the gradients are summed over processes with losses normalised
@@ -41,6 +47,16 @@ from pasta_clip_em.model import upgrade_state
 from pasta_clip_em.split import maybe_split
 from pasta_core.errors import InvalidValueError
 from pasta_core.iql.distributed import DataParallel, data_parallel
+from pasta_core.training import (
+    METRICS_FILE,
+    TrainingDivergedError,
+    append_metrics,
+    describe,
+    kept_message,
+    nonfinite_metrics,
+    nonfinite_tensors,
+    truncate_metrics,
+)
 
 STATE_FILE = "trainer_state.safetensors"
 
@@ -112,6 +128,8 @@ class EMTrainer:
         self.prior = torch.as_tensor(start, dtype=torch.float32, device=self.device)
         self.optimizer = self._make_optimizer()
         self.step_count = 0
+        #: The step of the last checkpoint this trainer wrote or resumed from (None: none yet).
+        self.saved_step: int | None = None
         self.splits: list[tuple[int, int, int]] = []  # (step, re-seeded type, copied type)
         self._metrics: Any = None
 
@@ -201,17 +219,25 @@ class EMTrainer:
         desc = "EM" if self.phase == "frozen" else f"EM {self.phase}"
         bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not (progress and self.parallel.is_main),
                    desc=desc, unit="step")
+        if self.out is not None and self.config.metrics == "jsonl" and self.parallel.is_main:
+            truncate_metrics(self.out / METRICS_FILE, self.step_count)  # a resumed run logs its steps again
         started = time.perf_counter()
-        while self.step_count < end:
-            metrics = self.step(self.batch_samples(self.step_count))
-            bar.update(1)
-            if self.step_count % self.config.log_every == 0 or self.step_count == end:
-                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-                self._log(metrics, time.perf_counter() - started)
-            if self.out and (self.step_count % self.config.save_every == 0 or self.step_count == self.config.steps):
-                self.save()
-        bar.close()
-        self._close_metrics()
+        try:
+            while self.step_count < end:
+                metrics = self.step(self.batch_samples(self.step_count))
+                bad = nonfinite_metrics(metrics)
+                if bad:
+                    raise self._diverged(describe("the metrics", bad))
+                bar.update(1)
+                if self.step_count % self.config.log_every == 0 or self.step_count == end:
+                    bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+                    self._log(metrics, time.perf_counter() - started)
+                if self.out and (self.step_count % self.config.save_every == 0 or self.step_count == self.config.steps):
+                    self.save()
+            self.check_weights()
+        finally:
+            bar.close()
+            self._close_metrics()
         return self.model
 
     def marginal_nll(self, batch_size: int | None = None) -> float:
@@ -233,11 +259,32 @@ class EMTrainer:
         p = self.prior.double().cpu().numpy()
         return p / p.sum()
 
+    # ----- non-finite numbers --------------------------------------------------------
+    def _diverged(self, what: str) -> TrainingDivergedError:
+        name = "EM" if self.phase == "frozen" else f"EM ({self.phase})"
+        return TrainingDivergedError(name, self.step_count, what, kept_message(self.out, self.saved_step))
+
+    def check_weights(self) -> None:
+        """Raise :class:`TrainingDivergedError` if a weight, the prior or an optimizer
+        moment is NaN or infinite (every process checks: they hold the same numbers)."""
+        named: list[tuple[str, Any]] = [("prior", self.prior)]
+        for prefix, module in self._state_modules():
+            named += [(f"{prefix}.{k}", v) for k, v in module.state_dict().items()]
+        for pid, state in self.optimizer.state_dict()["state"].items():
+            named += [(f"optimizer.{pid}.{k}", v) for k, v in state.items()]
+        bad = nonfinite_tensors(named)
+        if bad:
+            raise self._diverged(describe("the tensors", bad))
+
     # ----- checkpoints ---------------------------------------------------------------
     def save(self) -> None:
         """Write the model checkpoint and the full trainer state (atomically each; rank 0
-        only under torchrun)."""
-        if self.out is None or not self.parallel.is_main:
+        only under torchrun), after checking that every tensor is finite (if one is not,
+        :class:`TrainingDivergedError` and nothing is written)."""
+        if self.out is None:
+            return
+        self.check_weights()
+        if not self.parallel.is_main:
             return
         self._save_checkpoint(self.out)
         from pasta_encoders.weights import module_tensors
@@ -253,6 +300,7 @@ class EMTrainer:
         meta = {"step": str(self.step_count), "phase": self.phase, "train_config": json.dumps(self.config.to_json()),
                 "param_groups": json.dumps(optim["param_groups"])}
         save_tensors(self.out / STATE_FILE, tensors, metadata=meta)
+        self.saved_step = self.step_count
 
     def resume(self) -> bool:
         """Load the trainer state from ``out`` if there is one; True when resumed."""
@@ -281,6 +329,7 @@ class EMTrainer:
         self.optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
         self.prior = tensors["prior"].to(self.device)
         self.step_count = int(meta["step"])
+        self.saved_step = self.step_count
         return True
 
     # ----- metrics -------------------------------------------------------------------
@@ -298,8 +347,7 @@ class EMTrainer:
                 if key != "step":
                     self._metrics.add_scalar(f"em/{key}", value, self.step_count)
             return
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_metrics(self.out / METRICS_FILE, record)
 
     def _close_metrics(self) -> None:
         if self._metrics is not None:

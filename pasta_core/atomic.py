@@ -1,0 +1,103 @@
+"""Atomic file writes: a crash leaves the old file or the new one, never half of one.
+
+Every writer puts its bytes in a temporary file beside the target and moves it into place
+with ``os.replace``. A *durable* write (the default) also survives a power loss: the
+temporary file is flushed to the disk (``fsync``) before the move, and the folder after it,
+so the new name never points at data the disk has not got, and the move itself is on the
+disk when the call returns. Files that are cheap to make again (an image re-rendered from
+its seed) may pass ``durable=False``: still atomic against a crash, with no sync.
+
+One helper for the whole code base, so that no writer keeps a copy of these steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["replace_folder", "sync_file", "sync_folder", "write_atomically", "write_bytes", "write_json",
+           "write_text"]
+
+
+def sync_file(path: str | os.PathLike[str]) -> None:
+    """Flush a file's data to the disk."""
+    fd = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)  # Windows syncs writable handles only
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_folder(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (names created, replaced or removed in it) to the disk.
+    A no-op where folders cannot be opened (Windows, whose ``MoveFileEx`` is durable)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temporary(path: Path, unique: bool) -> Path:
+    # A fixed name is reused by the next write after a kill; a unique one lets two
+    # writers of the same file run at once (the last move wins, each file whole).
+    suffix = f".{secrets.token_hex(4)}.tmp" if unique else ".tmp"
+    return path.with_name(f".{path.name}{suffix}")
+
+
+def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], Any], *, durable: bool = True,
+                     unique: bool = False) -> Path:
+    """Call ``write(tmp)`` to write the new contents to a temporary file beside ``path``,
+    then move it into place (syncing the file before and the folder after, if ``durable``).
+    On an error the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
+    tmp = _temporary(path, unique)
+    try:
+        write(tmp)
+        if durable:
+            sync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        sync_folder(path.parent)
+    return path
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True, unique: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`write_atomically`)."""
+    return write_atomically(path, lambda tmp: tmp.write_bytes(data), durable=durable, unique=unique)
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_atomically`)."""
+    return write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+def write_json(path: str | os.PathLike[str], data: Any, *, durable: bool = True) -> Path:
+    """Write ``data`` as indented JSON with sorted keys (and a final newline) atomically."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", durable=durable)
+
+
+def replace_folder(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
+    """Put the finished folder ``tmp`` in place of ``final`` (which may exist), durably:
+    every file under ``tmp`` and ``tmp`` itself are synced first, the parent folder after.
+    A crash between removing the old folder and the move leaves no ``final``: callers
+    write their record of it (a config naming it) after this returns."""
+    tmp, final = Path(tmp), Path(final)
+    for root, _, files in os.walk(tmp):
+        for name in files:
+            sync_file(Path(root) / name)
+        sync_folder(root)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    sync_folder(final.parent)
+    return final

@@ -1,0 +1,102 @@
+"""What the trainers share: they stop on a non-finite number, and keep one metrics log.
+
+A trainer checks every step's metrics (read as Python floats for the log anyway, so the
+check costs nothing) and, before each checkpoint, every tensor it is about to write. The
+first non-finite value stops the run with a :class:`TrainingDivergedError` that names the
+step and what went non-finite, before anything is written: the last checkpoint on disk
+stays the last finite one.
+
+The metrics log (``metrics.jsonl``: one JSON object per logged step, with its ``step``) is
+cut back to the step a run resumes from (:func:`truncate_metrics`), so a resumed run logs
+each step once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pasta_core.atomic import write_text
+from pasta_core.errors import PastaError
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class TrainingDivergedError(PastaError):
+    """A loss, gradient or weight became NaN or infinite; nothing non-finite was saved."""
+
+    def __init__(self, trainer: str, step: int, what: str, kept: str) -> None:
+        self.trainer, self.step, self.what = trainer, step, what
+        super().__init__(
+            f"{trainer} training diverged at step {step}: {what}. {kept} "
+            "Try a lower learning rate (--lr) or gradient clip (--grad-clip), or check the data."
+        )
+
+
+def nonfinite_metrics(metrics: Mapping[str, Any]) -> list[str]:
+    """``name = value`` for every float metric that is NaN or infinite."""
+    return [f"{k} = {v}" for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+
+
+def nonfinite_tensors(tensors: Iterable[tuple[str, Any]]) -> list[str]:
+    """The names of the floating-point tensors that hold a NaN or an infinity (one device
+    sync for all of them)."""
+    import torch
+
+    names, flags = [], []
+    for name, tensor in tensors:
+        if torch.is_tensor(tensor) and (tensor.is_floating_point() or tensor.is_complex()):
+            names.append(name)
+            flags.append(torch.isfinite(tensor).all())
+    if not flags:
+        return []
+    device = flags[0].device
+    finite = torch.stack([f.to(device) for f in flags]).tolist()
+    return [name for name, ok in zip(names, finite) if not ok]
+
+
+def describe(kind: str, items: list[str], limit: int = 3) -> str:
+    """``"the loss = nan went non-finite"``-style text for an error message."""
+    shown = ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    return f"{kind} {shown} went non-finite"
+
+
+def kept_message(out: str | os.PathLike[str] | None, saved_step: int | None) -> str:
+    """What is on disk after a divergence: the last finite checkpoint, or nothing."""
+    if out is None:
+        return "Nothing was saved."
+    if saved_step is None:
+        return f"This run saved no checkpoint in {out} before it diverged."
+    return f"The last finite checkpoint (step {saved_step}) is kept in {out}."
+
+
+def append_metrics(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
+    """Append one record (a JSON line) to the metrics log ``path``."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def truncate_metrics(path: str | os.PathLike[str], step: int) -> None:
+    """Cut the metrics log ``path`` back to the records of steps <= ``step`` (a resumed run
+    logs the later ones again); a line a kill left half-written is dropped. Atomic."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    kept, changed = [], bool(text) and not text.endswith("\n")
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+            keep = isinstance(record, dict) and int(record["step"]) <= step
+        except (ValueError, KeyError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line)
+        else:
+            changed = True
+    if changed:
+        write_text(path, "".join(line + "\n" for line in kept))
