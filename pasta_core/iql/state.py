@@ -3,26 +3,22 @@
 ``<out>/train-state/step-NNNNNNNN/`` holds the online and target networks, the optimizer
 state and the torch RNG state (safetensors, no pickle) plus ``state.json`` (step, settings,
 data fingerprint). ``<out>/train-state/latest.json`` names the newest complete folder and is
-replaced atomically after the folder is written, so a kill at any moment leaves a usable
-state. Batches depend only on (seed, step), so nothing else needs saving.
+replaced atomically after the folder is written and synced to the disk, so a kill or a power
+loss at any moment leaves a usable state. Batches depend only on (seed, step), so nothing
+else needs saving.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from pasta_core.atomic import sync_file, sync_folder, write_json
+
 STATE_DIR = "train-state"
 LATEST = "latest.json"
-
-
-def _atomic_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def _optimizer_tensors(optimizer: Any) -> dict[str, Any]:
@@ -59,8 +55,11 @@ def save_state(out: Path, step: int, online: Any, target: Any, optimizer: Any, i
     save_model(target, str(folder / "target.safetensors"))
     save_file(_optimizer_tensors(optimizer), str(folder / "optimizer.safetensors"))
     save_file({"cpu": torch.get_rng_state()}, str(folder / "rng.safetensors"))
-    _atomic_json(folder / "state.json", {**info, "step": step})
-    _atomic_json(root / LATEST, {"folder": folder.name, "step": step})
+    for name in ("online", "target", "optimizer", "rng"):
+        sync_file(folder / f"{name}.safetensors")
+    write_json(folder / "state.json", {**info, "step": step})  # syncs the folder's entries too
+    sync_folder(root)
+    write_json(root / LATEST, {"folder": folder.name, "step": step})
     for old in root.glob("step-*"):
         if old != folder:
             shutil.rmtree(old, ignore_errors=True)

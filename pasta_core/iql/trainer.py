@@ -16,12 +16,16 @@ same global batch and takes its slice of the pairs; each process's losses are we
 its share of the pairs and the gradients summed, so N processes take the one-process step
 (exactly for pair-level IQL; token-level TD losses are averaged per process's tokens).
 Only rank 0 writes states, checkpoints and metrics.
+
+A non-finite loss, value, gradient norm or weight stops the run with a
+:class:`~pasta_core.training.TrainingDivergedError` naming the step: every step's metrics are
+checked, and every tensor before it is saved, so the checkpoint left on disk is the last
+finite one. A resumed run cuts ``metrics.jsonl`` back to the step it resumes from.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +37,16 @@ from pasta_core.errors import InvalidValueError
 from pasta_core.iql.losses import td_loss, td_target, value_loss
 from pasta_core.iql.state import latest_state, load_state, save_state
 from pasta_core.iql.transitions import Batch, Transitions, sample_batch
+from pasta_core.training import (
+    METRICS_FILE,
+    TrainingDivergedError,
+    append_metrics,
+    describe,
+    kept_message,
+    nonfinite_metrics,
+    nonfinite_tensors,
+    truncate_metrics,
+)
 
 OPTIMIZERS = ("adafactor", "adamw", "adam", "sgd")
 #: Settings that may change when a run is resumed (they do not change the result).
@@ -131,6 +145,10 @@ class IQLTrainer:
     model_options: dict[str, Any] = attrs.field(factory=dict)
     #: The data-parallel group (default: from torchrun's environment, else one process).
     parallel: Any = None
+    #: Where states are saved (set by :meth:`save` / :meth:`resume`; named in errors).
+    out: Path | None = attrs.field(default=None, init=False)
+    #: The step of the last state this trainer saved or resumed from (None: none yet).
+    saved_step: int | None = attrs.field(default=None, init=False)
     _ahead: dict[int, Batch] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -239,13 +257,39 @@ class IQLTrainer:
         return {"iql": self.config.to_dict(), "data": self.data.fingerprint(), "plugin": self.model.plugin,
                 "model_options": self.model_options}
 
+    def diverged(self, what: str) -> TrainingDivergedError:
+        """The error of a run whose ``what`` went non-finite at the current step."""
+        return TrainingDivergedError("IQL", self.step, what, kept_message(self.out, self.saved_step))
+
+    def check_metrics(self, metrics: dict[str, float]) -> None:
+        """Raise :class:`TrainingDivergedError` if a step's metric is NaN or infinite."""
+        bad = nonfinite_metrics(metrics)
+        if bad:
+            raise self.diverged(describe("the metrics", bad))
+
+    def check_weights(self) -> None:
+        """Raise :class:`TrainingDivergedError` if a weight of the online or target network
+        or an optimizer moment is NaN or infinite (every process checks: they hold the same
+        numbers)."""
+        named = [(f"online.{k}", v) for k, v in self.model.module.state_dict().items()]
+        named += [(f"target.{k}", v) for k, v in self.target.state_dict().items()]
+        for pid, state in self.optimizer.state_dict()["state"].items():
+            named += [(f"optimizer.{pid}.{k}", v) for k, v in state.items()]
+        bad = nonfinite_tensors(named)
+        if bad:
+            raise self.diverged(describe("the tensors", bad))
+
     def save(self, out: Path) -> None:
         """Trainer state (for resuming) and the public checkpoint at the current step
-        (rank 0 only under torchrun)."""
+        (rank 0 only under torchrun), after checking that every tensor is finite (if one
+        is not, :class:`TrainingDivergedError` and nothing is written)."""
+        self.out = Path(out)
+        self.check_weights()
         if not self.parallel.is_main:
             return
         save_state(out, self.step, self.model.module, self.target, self.optimizer, self.info())
         self.model.save(out, extra={"training": {**self.info(), "step": self.step}})
+        self.saved_step = self.step
 
     def resume(self, out: Path) -> bool:
         """Continue from the newest state under ``out``; False when there is none."""
@@ -254,6 +298,7 @@ class IQLTrainer:
             return False
         _check_compatible(saved, self.info(), out)
         self.step = load_state(saved, self.model.module, self.target, self.optimizer)
+        self.out, self.saved_step = Path(out), self.step
         return True
 
 
@@ -272,14 +317,6 @@ def _check_compatible(saved: dict[str, Any], current: dict[str, Any], out: Path)
         )
 
 
-def _trim_metrics(path: Path, step: int) -> None:
-    """Drop metric lines past ``step`` (written after the state a resume starts from)."""
-    if not path.is_file():
-        return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept))
-
-
 def train_iql(
     model: Any,
     data: Transitions,
@@ -294,7 +331,8 @@ def train_iql(
     ``save_every`` steps and the final checkpoint, append metrics to ``metrics.jsonl``, and
     (``resume``) continue an interrupted run found there. ``on_step(step, metrics)`` is
     called after every step; ``model_options`` (how the model was built) is recorded and
-    checked on resume."""
+    checked on resume. A non-finite loss or weight raises :class:`TrainingDivergedError`
+    (the states on disk are the last finite ones)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -304,29 +342,34 @@ def train_iql(
     metrics_file = None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        metrics_file = folder / "metrics.jsonl"
+        trainer.out = folder
+        metrics_file = folder / METRICS_FILE
         if resume and trainer.resume(folder):
             if trainer.parallel.is_main:
-                _trim_metrics(metrics_file, trainer.step)
+                truncate_metrics(metrics_file, trainer.step)  # the steps after the state are logged again
         elif metrics_file.exists() and trainer.parallel.is_main:
             metrics_file.unlink()
     main = trainer.parallel.is_main
     bar = tqdm(total=config.steps, initial=trainer.step, desc="IQL", unit="step", disable=not (progress and main))
     started, first = time.perf_counter(), trainer.step
-    while trainer.step < config.steps:
-        metrics = trainer.train_step()
-        bar.update(1)
-        if on_step is not None:
-            on_step(trainer.step, metrics)
-        if trainer.step % config.log_every == 0 or trainer.step == config.steps:
-            rate = (trainer.step - first) / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix(loss_q=f"{metrics['loss_q']:.4f}", loss_v=f"{metrics['loss_v']:.4f}")
-            if metrics_file is not None and main:
-                with metrics_file.open("a") as fh:
-                    fh.write(json.dumps({"step": trainer.step, **metrics, "steps_per_s": rate}) + "\n")
-        if folder is not None and (trainer.step % config.save_every == 0 or trainer.step == config.steps):
-            trainer.save(folder)
-    bar.close()
+    try:
+        while trainer.step < config.steps:
+            metrics = trainer.train_step()
+            trainer.check_metrics(metrics)
+            bar.update(1)
+            if on_step is not None:
+                on_step(trainer.step, metrics)
+            if trainer.step % config.log_every == 0 or trainer.step == config.steps:
+                rate = (trainer.step - first) / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix(loss_q=f"{metrics['loss_q']:.4f}", loss_v=f"{metrics['loss_v']:.4f}")
+                if metrics_file is not None and main:
+                    append_metrics(metrics_file, {"step": trainer.step, **metrics, "steps_per_s": rate})
+            if folder is not None and (trainer.step % config.save_every == 0 or trainer.step == config.steps):
+                trainer.save(folder)
+        if folder is None:
+            trainer.check_weights()  # with a folder, the last save has checked them
+    finally:
+        bar.close()
     if folder is not None and trainer.step == first and not (folder / "config.json").exists():
         trainer.save(folder)
     return trainer
