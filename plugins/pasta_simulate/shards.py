@@ -3,12 +3,22 @@
 A shard (``part-NNNNN.parquet``) holds trajectory rows in the format of
 :mod:`pasta_core.store`, plus an ``image_embeddings`` column when embeddings are kept:
 per turn, L x M vectors of the rendered images (float16). Every file is written
-atomically, so a reader (or a rerun) never sees half a shard.
+atomically and durably (:mod:`pasta_core.atomic`), so a reader (or a rerun) never sees half
+a shard, even after a power loss.
+
+The manifest (``simulation.json``) holds the run's settings and, under ``"shards"``, each
+finished shard's row count, size and SHA-256, recorded as it is written. A rerun verifies
+every shard it would skip (:func:`unfinished_shards`): one that no longer matches its
+record (truncated, corrupt, replaced) is removed and computed again. A shard with no record
+(from a manifest written before records were kept, or one a kill left unrecorded) is read
+whole and must hold the sessions it should.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,12 +28,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pasta_core.atomic import write_atomically, write_bytes, write_json
 from pasta_core.errors import SessionError
 from pasta_core.store import TrajectoryWriter, to_table
 from pasta_core.types import Trajectory
 
 MANIFEST = "simulation.json"
 EMBEDDING_COLUMN = "image_embeddings"
+#: The manifest's key of the shard records (file name -> rows, bytes, sha256).
+SHARDS = "shards"
+
+log = logging.getLogger("pasta_simulate")
 
 
 def embedding_array(rows: Sequence[np.ndarray | None]) -> pa.Array:
@@ -57,10 +72,8 @@ def shard_table(trajectories: Sequence[Trajectory], embeddings: list[np.ndarray]
 def write_shard(path: Path, trajectories: Sequence[Trajectory], embeddings: list[np.ndarray] | None = None,
                 extra: dict[str, pa.Array] | None = None) -> Path:
     """Write one shard atomically: trajectory rows plus optional extra columns."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(shard_table(trajectories, embeddings, extra), tmp, compression="zstd")
-    os.replace(tmp, path)
-    return path
+    table = shard_table(trajectories, embeddings, extra)
+    return write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def encode_shard(trajectories: Sequence[Trajectory], embeddings: list[np.ndarray] | None = None) -> bytes:
@@ -72,10 +85,8 @@ def encode_shard(trajectories: Sequence[Trajectory], embeddings: list[np.ndarray
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` so that a reader never sees half a file (durably)."""
+    write_bytes(path, data)
 
 
 def read_embeddings(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, np.ndarray]]:
@@ -86,29 +97,119 @@ def read_embeddings(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, np
         yield sid, int(turn), np.asarray(value, dtype=np.float32)
 
 
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest in ``folder`` (settings and shard records), or None if there is none."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SessionError(f"{path} is not valid JSON ({exc}); remove the folder or choose another --out") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get(SHARDS, {}), dict):
+        raise SessionError(f"{path} is not a simulation manifest; remove the folder or choose another --out")
+    return manifest
+
+
 def check_manifest(folder: Path, spec: dict[str, Any]) -> None:
     """Write the settings beside the shards, or refuse to mix runs with other settings."""
-    path = folder / MANIFEST
     wanted = json.loads(json.dumps(spec))
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved != wanted:
-            changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+    saved = read_manifest(folder)
+    if saved is not None:
+        settings = {k: v for k, v in saved.items() if k != SHARDS}
+        if settings != wanted:
+            changed = sorted(k for k in set(settings) | set(wanted) if settings.get(k) != wanted.get(k))
             raise SessionError(
                 f"{folder} holds a run with other settings (differs in: {', '.join(changed)}); "
                 "rerun with the same settings to resume, or choose another --out"
             )
         return
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(spec, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_json(folder / MANIFEST, wanted)
 
 
-def unfinished_shards(folder: Path, num_shards: int) -> list[int]:
-    """The shard numbers below ``num_shards`` with no finished file in ``folder``."""
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _update_records(folder: Path, changes: dict[str, dict[str, Any] | None]) -> None:
+    """Set (or, for None, drop) shard records in the manifest, in one durable write."""
+    manifest = read_manifest(folder)
+    if manifest is None or not changes:  # shards without a manifest (a bare run_shards): nowhere to record
+        return
+    records = manifest.setdefault(SHARDS, {})
+    for name, record in changes.items():
+        if record is None:
+            records.pop(name, None)
+        else:
+            records[name] = record
+    write_json(folder / MANIFEST, manifest)
+
+
+def _record(path: Path) -> dict[str, Any]:
+    return {"rows": pq.ParquetFile(path).metadata.num_rows, "bytes": path.stat().st_size,
+            "sha256": file_sha256(path)}
+
+
+def record_shard(folder: Path, shard: int) -> None:
+    """Record shard ``shard``'s row count, size and checksum in the manifest (call it once
+    the shard is written; only one process writes the manifest)."""
+    path = folder / TrajectoryWriter.shard_name(shard)
+    _update_records(folder, {path.name: _record(path)})
+
+
+def shard_problem(path: Path, sessions: int, record: dict[str, Any] | None) -> str | None:
+    """Why the shard file ``path`` is not a finished shard of ``sessions`` trajectories
+    (None if it is): checked against its ``record``, or read whole if it has none."""
+    if record is not None:
+        size = path.stat().st_size
+        if size != record.get("bytes", size):
+            return f"it has {size} bytes, not the {record['bytes']} recorded"
+        if file_sha256(path) != record.get("sha256"):
+            return "its checksum differs from the one recorded"
+        return None
+    try:
+        table = pq.read_table(path)  # decodes every page: a truncated or corrupt file fails here
+        found = len(set(table.column("session_id").to_pylist()))
+    except (pa.ArrowException, OSError, KeyError) as exc:
+        return f"it cannot be read ({type(exc).__name__}: {exc})"
+    if found != sessions:
+        return f"it holds {found} sessions, not {sessions}"
+    return None
+
+
+def unfinished_shards(folder: Path, sizes: Sequence[int]) -> list[int]:
+    """The shard numbers to compute in ``folder``: shard ``s`` (of ``sizes[s]``
+    trajectories) when it has no file, or a file that fails :func:`shard_problem` (that one
+    is removed, with a warning, and its record dropped). A good shard without a record
+    gets one."""
     finished = set(TrajectoryWriter.finished_shards(folder))
-    return [s for s in range(num_shards) if s not in finished]
+    records = (read_manifest(folder) or {}).get(SHARDS, {})
+    todo, damaged, changes = [], [], {}
+    for shard, sessions in enumerate(sizes):
+        path = folder / TrajectoryWriter.shard_name(shard)
+        if shard not in finished:
+            todo.append(shard)
+            continue
+        record = records.get(path.name)
+        problem = shard_problem(path, sessions, record)
+        if problem is None:
+            if record is None:
+                changes[path.name] = _record(path)
+            continue
+        log.warning("%s is damaged (%s): computing it again", path, problem)
+        changes[path.name] = None
+        damaged.append(path)
+        todo.append(shard)
+    _update_records(folder, changes)  # records dropped before their files go
+    for path in damaged:
+        path.unlink()
+    return todo
 
 
 def shard_paths(folder: Path, num_shards: int) -> tuple[Path, ...]:
@@ -122,13 +223,14 @@ def run_shards(folder: Path, count: int, shard_size: int, make_shard: Callable[[
     from tqdm.auto import tqdm
 
     shards = -(-count // shard_size)
-    todo = unfinished_shards(folder, shards)
     ranges = {s: range(s * shard_size, min(count, (s + 1) * shard_size)) for s in range(shards)}
+    todo = unfinished_shards(folder, [len(ranges[s]) for s in range(shards)])
     done = count - sum(len(ranges[s]) for s in todo)
     computed = 0
     with tqdm(total=count, initial=done, disable=not progress, desc=desc, unit="traj") as bar:
         for shard in todo:
             make_shard(ranges[shard])
+            record_shard(folder, shard)
             computed += len(ranges[shard])
             bar.update(len(ranges[shard]))
     return list(shard_paths(folder, shards)), computed

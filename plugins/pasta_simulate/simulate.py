@@ -3,8 +3,9 @@
 Trajectories are written in shards of ``shard_size`` sessions (``part-NNNNN.parquet``,
 see :mod:`pasta_simulate.shards`) beside the settings (``simulation.json``). A shard is
 written atomically once complete, so a killed run keeps every finished shard; a rerun
-with the same settings skips them and recomputes the rest, giving the same files,
-whatever the executor or the number of workers (see :mod:`pasta_simulate.simulator`).
+with the same settings verifies them (against the row count and checksum the manifest
+records), skips the good ones and recomputes the rest, giving the same files, whatever the
+executor or the number of workers (see :mod:`pasta_simulate.simulator`).
 
 Python::
 
@@ -29,6 +30,7 @@ from pasta_simulate.shards import (
     MANIFEST,
     check_manifest,
     read_embeddings,
+    record_shard,
     run_shards,
     shard_paths,
     unfinished_shards,
@@ -106,13 +108,14 @@ def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_s
 
     check_manifest(folder, spec.to_json())
     started = time.perf_counter()
-    todo = unfinished_shards(folder, spec.num_shards)
+    todo = unfinished_shards(folder, spec.shard_sizes())
     computed = 0
     # spawn_pool gives each worker its share of the cores (they would each take them all)
     with spawn_pool(workers, _init_worker, (spec, str(folder), batch_size)) as pool, \
             tqdm(total=spec.count, initial=spec.count - spec.trajectories_in(todo), disable=not progress,
                  desc="simulating", unit="traj") as bar:
-        for count in pool.map(_run_worker_shard, todo):
+        for shard, count in zip(todo, pool.map(_run_worker_shard, todo)):
+            record_shard(folder, shard)  # pool.map gives the results in order
             computed += count
             bar.update(count)
     return SimulationResult(folder, shard_paths(folder, spec.num_shards), spec.count, computed,

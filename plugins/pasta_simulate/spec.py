@@ -58,6 +58,10 @@ class SimulationSpec:
         start = shard * self.shard_size
         return range(start, min(self.count, start + self.shard_size))
 
+    def shard_sizes(self) -> list[int]:
+        """How many trajectories each shard holds, shard by shard."""
+        return [len(self.shard_indices(s)) for s in range(self.num_shards)]
+
     def trajectories_in(self, shards: list[int]) -> int:
         """How many trajectories the shards ``shards`` hold."""
         return sum(len(self.shard_indices(s)) for s in shards)

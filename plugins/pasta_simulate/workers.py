@@ -22,6 +22,7 @@ from pasta_core.store import TrajectoryWriter
 from pasta_simulate.local import Executor, InProcessExecutor
 from pasta_simulate.shards import (
     check_manifest,
+    record_shard,
     shard_paths,
     unfinished_shards,
     write_bytes_atomically,
@@ -68,7 +69,7 @@ def simulate_on(executor: Executor, spec: SimulationSpec, folder: str | os.PathL
     folder = Path(folder)
     check_manifest(folder, spec.to_json())
     started = time.perf_counter()
-    todo = unfinished_shards(folder, spec.num_shards)
+    todo = unfinished_shards(folder, spec.shard_sizes())
     setup: Callable[[], Simulator] = SimulatorSetup(spec, str(folder), batch_size)
     if isinstance(executor, InProcessExecutor):
         setup = functools.partial(Simulator, spec, plugins, folder, user_model, batch_size)
@@ -80,6 +81,7 @@ def simulate_on(executor: Executor, spec: SimulationSpec, folder: str | os.PathL
               desc=f"simulating ({executor.name})", unit="traj") as bar:
         for shard, (count, data) in executor.map(setup, shard_task, todo):
             write_bytes_atomically(folder / TrajectoryWriter.shard_name(shard), data)
+            record_shard(folder, shard)
             computed += count
             bar.update(count)
             if on_shard is not None:

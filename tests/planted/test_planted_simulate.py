@@ -100,3 +100,72 @@ def test_peak_memory_does_not_grow_with_n(tmp_path: Path) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < peaks[0] * 1.5 + 2_000_000
+
+
+def _manifest(folder: Path) -> dict:
+    import json
+
+    return json.loads((folder / "simulation.json").read_text())
+
+
+def test_a_damaged_shard_is_recomputed_on_rerun(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Rows, size and checksum of every shard are recorded; a rerun over a truncated and a
+    corrupted (same size) shard recomputes both, and the result equals a clean run."""
+    spec = SimulationSpec(count=6, seed=3, user_model="planted", **SMALL)
+    simulate(spec, tmp_path / "clean", progress=False, plugins=get_plugins())
+    clean = _bytes(tmp_path / "clean")
+    folder = tmp_path / "damaged"
+    simulate(spec, folder, progress=False, plugins=get_plugins())
+    records = _manifest(folder)["shards"]
+    assert sorted(records) == sorted(clean) and all(records[n]["bytes"] == len(clean[n]) for n in clean)
+    assert sum(r["rows"] for r in records.values()) == 6 * spec.turns
+    truncated, corrupt = folder / "part-00001.parquet", folder / "part-00002.parquet"
+    truncated.write_bytes(clean[truncated.name][: len(clean[truncated.name]) // 2])
+    data = bytearray(clean[corrupt.name])
+    data[len(data) // 2] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    good = (folder / "part-00000.parquet").stat().st_mtime_ns
+    with caplog.at_level("WARNING", logger="pasta_simulate"):
+        result = simulate(spec, folder, progress=False, plugins=get_plugins())
+    assert result.computed == 4, "the two damaged shards (2 trajectories each) are computed again"
+    assert "part-00001.parquet is damaged" in caplog.text and "part-00002.parquet is damaged" in caplog.text
+    assert _bytes(folder) == clean and _manifest(folder)["shards"] == records
+    assert (folder / "part-00000.parquet").stat().st_mtime_ns == good, "the good shard is kept"
+    assert list(read_trajectories(folder)) == list(read_trajectories(tmp_path / "clean"))
+
+
+def test_a_manifest_without_records_is_still_read(tmp_path: Path) -> None:
+    """A manifest from before the records: its shards are read whole; the good ones are
+    kept (and recorded), a truncated one is recomputed."""
+    import json
+
+    spec = SimulationSpec(count=6, seed=3, user_model="planted", **SMALL)
+    folder = tmp_path / "old"
+    simulate(spec, folder, progress=False, plugins=get_plugins())
+    clean, manifest = _bytes(folder), _manifest(folder)
+    records = manifest.pop("shards")
+    (folder / "simulation.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))  # the old format
+    (folder / "part-00002.parquet").write_bytes(clean["part-00002.parquet"][:-100])
+    kept = {n: (folder / n).stat().st_mtime_ns for n in ("part-00000.parquet", "part-00001.parquet")}
+    result = simulate(spec, folder, progress=False, plugins=get_plugins())
+    assert result.computed == 2 and _bytes(folder) == clean
+    assert all((folder / n).stat().st_mtime_ns == t for n, t in kept.items())
+    assert _manifest(folder)["shards"] == records
+
+
+def test_a_shard_of_another_size_is_recomputed(tmp_path: Path) -> None:
+    """Without a record, a readable shard must hold the sessions it should."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    spec = SimulationSpec(count=4, seed=3, user_model="planted", **SMALL)
+    folder = tmp_path / "run"
+    simulate(spec, folder, progress=False, plugins=get_plugins())
+    clean, manifest = _bytes(folder), _manifest(folder)
+    del manifest["shards"]
+    (folder / "simulation.json").write_text(json.dumps(manifest))
+    table = pq.read_table(folder / "part-00001.parquet")
+    pq.write_table(table.slice(0, spec.turns), folder / "part-00001.parquet")  # readable, one session of two
+    result = simulate(spec, folder, progress=False, plugins=get_plugins())
+    assert result.computed == 2 and _bytes(folder) == clean
