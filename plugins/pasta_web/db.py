@@ -7,6 +7,11 @@ guarded connection, and a committed transaction survives a killed process (WAL j
 Tables: ``sessions`` (owner hash, arm, phase, overall score), ``turns`` (what was shown and
 what was clicked, written at the click), ``evaluations`` (the evaluation-phase answers per
 turn, written as each one changes) and ``beliefs`` (the belief view's posterior per turn).
+
+A PASTA database carries PASTA's ``application_id`` and its schema version in ``user_version``
+(databases written before these were stamped are known by their four tables). Any other
+SQLite file is refused before anything is written to it: no table added, the journal mode
+untouched (the check reads through a read-only connection).
 """
 
 from __future__ import annotations
@@ -73,6 +78,50 @@ CREATE TABLE IF NOT EXISTS beliefs (
 """
 
 
+#: ``PRAGMA application_id`` of a PASTA database (the bytes "PAST").
+APPLICATION_ID = 0x50415354
+#: ``PRAGMA user_version``: the version of :data:`SCHEMA` (0 in databases written before it was stamped).
+SCHEMA_VERSION = 1
+#: The tables of a PASTA database and the columns each must have.
+TABLES = {
+    "sessions": {"id", "owner", "arm", "arm_spec", "seed", "initial_prompt", "folder", "config", "phase",
+                 "overall", "completion_code", "created", "updated"},
+    "turns": {"session_id", "turn", "candidates", "slate", "choice", "critique", "seeds", "image_refs", "created"},
+    "evaluations": {"session_id", "turn", "preferred", "satisfaction", "reason", "comparison", "updated"},
+    "beliefs": {"session_id", "turn", "posterior"},
+}
+
+
+def check_database(path: Path) -> bool:
+    """Whether the SQLite file ``path`` is a PASTA database (True) or an empty one (False,
+    a new database may be made in it); anything else raises :class:`InvalidValueError`.
+    Reads through a read-only connection: the file is never changed."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise InvalidValueError(f"cannot open the database {path}: {exc}") from exc
+    try:
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        names = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        tables = {name: {c for (c,) in db.execute("SELECT name FROM pragma_table_info(?)", (name,))} for name in names}
+    except sqlite3.Error as exc:  # "file is not a database", encrypted, corrupt
+        raise InvalidValueError(f"{path} is not an SQLite database ({exc}); pass the --db that 'pasta serve' used") from exc
+    finally:
+        db.close()
+    ours = all(columns <= tables.get(name, set()) for name, columns in TABLES.items())
+    if application_id == APPLICATION_ID or (application_id == 0 and ours):
+        if version > SCHEMA_VERSION:
+            raise InvalidValueError(f"{path} was written by a newer PASTA (schema {version}); upgrade pasta-t2i")
+        return True
+    if application_id == 0 and version == 0 and not tables:
+        return False
+    raise InvalidValueError(
+        f"{path} is not a PASTA database (no PASTA tables or application id); it was left unchanged. "
+        "Pass the --db that 'pasta serve' used, or a new file"
+    )
+
+
 @attrs.frozen
 class SessionRow:
     """One web session as stored."""
@@ -132,18 +181,31 @@ def sqlite_path(db: str) -> Path:
 
 
 class WebStore:
-    """The web app's database (one connection guarded by a lock; safe across threads)."""
+    """The web app's database (one connection guarded by a lock; safe across threads).
 
-    def __init__(self, path: str | Path) -> None:
+    ``create``: make the database if the file is missing or empty (``pasta serve``);
+    otherwise (``pasta sessions export``) it must be a PASTA database already, and nothing
+    in it is changed. Either way, a file that is not a PASTA database is refused
+    (:func:`check_database`) before anything is written to it."""
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = sqlite_path(str(path))
+        exists = self.path.is_file()
+        if not exists and not create:
+            raise InvalidValueError(f"no database at {self.path}: pass the --db that 'pasta serve' used")
+        if exists and not check_database(self.path) and not create:
+            raise InvalidValueError(f"{self.path} is an empty database, not one of 'pasta serve'")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        if create:
+            self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:

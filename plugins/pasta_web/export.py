@@ -113,13 +113,14 @@ def iter_trajectories(store: WebStore, out: Path | None = None, finished_only: b
 
 
 def export_sessions(db: str | Path, out: str | Path, finished_only: bool = False, images: bool = True) -> tuple[Path, int]:
-    """Write every session (with at least one click) to ``out/trajectories.parquet``."""
+    """Write every session (with at least one click) to ``out/trajectories.parquet``.
+    ``db`` must be a PASTA database (only read: its contents are never changed)."""
     if not sqlite_path(str(db)).is_file():
         raise InvalidValueError(f"no database at {db}: pass the --db that 'pasta serve' used")
+    store = WebStore(db, create=False)  # refuses a file that is not a PASTA database
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    store = WebStore(db)
     try:
+        out.mkdir(parents=True, exist_ok=True)
         trajectories = list(iter_trajectories(store, out, finished_only, images))
     finally:
         store.close()
