@@ -31,26 +31,36 @@ def mean_ci(values: Any) -> dict[str, Any]:
     return {"mean": float(x.mean()), "ci95": [float(x.mean() - half), float(x.mean() + half)], "n": int(len(x))}
 
 
-def evaluate_agent(world: PlantedWorld, make_selector: Callable[[int], Any], episodes: int, seed: int,
+def evaluate_agent(world: PlantedWorld, make_selector: Callable[[int, int], Any], episodes: int, seed: int,
                    config: EpisodeConfig, t2i: Any, generator: Any, progress: bool = True, name: str = "agent",
-                   batch_size: int = 50) -> dict[str, Any]:
-    """Run ``episodes`` episodes; ``make_selector(planted_type)`` builds each one's selector."""
+                   batch_size: int = 50, prompts: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Run ``episodes`` episodes (initial prompts from ``prompts``, default the packaged
+    ones); ``make_selector(planted_type, episode_seed)`` builds each one's selector. Every
+    slate must have ``config.slate_size`` columns (the yardstick's protocol)."""
     from tqdm.auto import tqdm
 
-    plan = SessionPlan(world, load_prompts(), seed)
-    final, expected, comparisons = [], [], []
+    from pasta_core.errors import InvalidValueError
+
+    plan = SessionPlan(world, prompts or load_prompts(), seed)
+    final, expected, turns_expected, comparisons, initial = [], [], [], [], []
     started = time.perf_counter()
     for start in tqdm(range(0, episodes, batch_size), disable=not progress, desc=f"eval {name}", unit="batch"):
         plans = [plan.episode(i) for i in range(start, min(episodes, start + batch_size))]
         batch = run_planted_episodes(
-            world, generator, [make_selector(k) for k, _, _ in plans], t2i, [p for _, p, _ in plans],
+            world, generator, [make_selector(k, s) for k, _, s in plans], t2i, [p for _, p, _ in plans],
             [k for k, _, _ in plans], [s for _, _, s in plans],
             [f"eval-{i}" for i in range(start, start + len(plans))], config, rewards=True,
         )
         for t in batch.trajectories:
+            sizes = {len(turn.slate) for turn in t.turns}
+            if sizes != {config.slate_size}:
+                raise InvalidValueError(f"agent {name} showed slates of {sorted(sizes)} columns; the bench's "
+                                        f"protocol is {config.slate_size}")
             final.append(t.metadata["true_utility"][-1])
             expected.append(t.metadata["expected_utility"][-1])
+            turns_expected.append(list(t.metadata["expected_utility"]))
             comparisons.append([turn.comparison for turn in t.turns[1:]])
+            initial.append(t.initial_prompt)
     return {
         "final_utility": mean_ci(final),
         "final_expected_utility": mean_ci(expected),
@@ -58,6 +68,8 @@ def evaluate_agent(world: PlantedWorld, make_selector: Callable[[int], Any], epi
         "seconds": time.perf_counter() - started,
         "_final": final,
         "_expected": expected,
+        "_turns_expected": turns_expected,
+        "_prompts": initial,
     }
 
 
@@ -75,37 +87,46 @@ def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
     return out
 
 
-def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any, plugins: Any) -> Callable[[int], Any]:
-    """Selector factory of an agent spec: {"kind": random|first|oracle|posterior|value|value-slate, ...}."""
+def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any, plugins: Any,
+                          config: EpisodeConfig | None = None) -> Callable[[int, int], Any]:
+    """Selector factory of an agent spec: {"kind": random|first|oracle|greedy-oracle|
+    posterior|value|value-slate, ...}; the factory takes (planted type, episode seed)."""
     kind = spec["kind"]
+    m = (config or EpisodeConfig()).images_per_prompt
     if kind == "random":
         from pasta_selectors import RandomSelector
 
-        return lambda k: RandomSelector()
+        return lambda k, s: RandomSelector()
     if kind == "first":
         from pasta_selectors import FirstSelector
 
-        return lambda k: FirstSelector()
+        return lambda k, s: FirstSelector()
     if kind == "oracle":
+        from pasta_planted.oracle import SlateOracle
+
+        return lambda k, s: SlateOracle(world, k, s, m, t2i=t2i)
+    if kind == "greedy-oracle":
         from pasta_planted.oracle import OracleSelector
 
-        return lambda k: OracleSelector(world, k, images=spec.get("images", 1), t2i=t2i)
+        return lambda k, s: OracleSelector(world, k, images=spec.get("images", 1), t2i=t2i)
     if kind == "posterior":
         from pasta_planted.oracle import PosteriorSelector
 
-        return lambda k: PosteriorSelector(world, images=spec.get("images", 1), t2i=t2i, joint=spec.get("joint", False))
+        joint = spec.get("joint", False)
+        return lambda k, s: PosteriorSelector(world, images=spec.get("images", 1), t2i=t2i, joint=joint,
+                                              episode_seed=s if joint else None, images_per_prompt=m)
     if kind == "value-slate":
         from pasta_value.slate import SlateValueSelector, type_model_folders
 
         models = [plugins.load("value-model", folder) for folder in type_model_folders(spec["models"])]
         user_model = plugins.create("user-model", "clip-em", path=spec["user_model"])
         slate = SlateValueSelector(models, user_model, t2i, spec.get("temperature", 0.0))
-        return lambda k: slate
+        return lambda k, s: slate
     if kind == "value":
         from pasta_value.selector import create_value_selector
 
         selector = create_value_selector(model=spec["model"], plugins=plugins)
-        return lambda k: selector
+        return lambda k, s: selector
     raise ValueError(f"unknown agent kind {kind!r}")
 
 
@@ -146,8 +167,9 @@ def evaluate_spec(job: AgentJob, plugins: Any) -> dict[str, Any]:
     config, spec, episodes, seed, episode_config, image_size = job
     world = PlantedWorld(config, plugins)
     t2i = RememberingT2I(ProceduralT2I(size=image_size))
-    return evaluate_agent(world, make_selector_factory(world, spec, t2i, plugins), episodes, seed, episode_config,
-                          t2i, plugins.create("generator", "template"), progress=False, name=spec["name"])
+    return evaluate_agent(world, make_selector_factory(world, spec, t2i, plugins, episode_config), episodes, seed,
+                          episode_config, t2i, plugins.create("generator", "template"), progress=False,
+                          name=spec["name"])
 
 
 def _evaluate_spec_in_worker(job: AgentJob) -> dict[str, Any]:
@@ -159,7 +181,7 @@ def _evaluate_spec_in_worker(job: AgentJob) -> dict[str, Any]:
 
 
 #: Rough relative cost of evaluating an agent (longest first balances the workers).
-_COST = {"posterior": 4, "oracle": 3, "value-slate": 3, "value": 2}
+_COST = {"oracle": 8, "posterior": 6, "greedy-oracle": 3, "value-slate": 3, "value": 2}
 
 
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
@@ -196,7 +218,7 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
 
 
 #: Agents that need nothing the bench learns: they can be evaluated while it trains.
-INDEPENDENT = ("random", "first", "oracle", "posterior")
+INDEPENDENT = ("random", "first", "oracle", "greedy-oracle", "posterior")
 
 
 class EarlyAgents:
@@ -237,8 +259,11 @@ def baseline_specs(sizes: Any) -> list[dict[str, Any]]:
     specs: list[dict[str, Any]] = [{"name": "random", "kind": "random"}, {"name": "first", "kind": "first"},
                                    {"name": "oracle", "kind": "oracle", "images": sizes.oracle_images}]
     for name in sizes.references:
-        specs.append({"name": name, "kind": "posterior", "images": sizes.oracle_images,
-                      "joint": name == "posterior-slate"})
+        if name == "greedy-oracle":
+            specs.append({"name": name, "kind": "greedy-oracle", "images": sizes.oracle_images})
+        else:
+            specs.append({"name": name, "kind": "posterior", "images": sizes.oracle_images,
+                          "joint": name == "posterior-slate"})
     return specs
 
 
@@ -277,11 +302,35 @@ def agents_stage(bench: Any) -> dict[str, Any]:
     if "random" in results and "oracle" in results:
         gaps = {name: gap_closed(r["_final"], results["random"]["_final"], results["oracle"]["_final"])
                 for name, r in results.items() if name not in ("random", "oracle")}
+    bound = oracle_bound(results)
     for r in results.values():
-        r.pop("_final")
-        r.pop("_expected")
-    return {"agents": results, "differences": differences, "gap_closed": gaps, "workers": bench.workers,
-            "evaluated_early": sorted(early.futures) if early else []}
+        for key in [k for k in r if k.startswith("_")]:
+            r.pop(key)
+    return {"agents": results, "differences": differences, "gap_closed": gaps, "oracle_bound": bound,
+            "workers": bench.workers, "evaluated_early": sorted(early.futures) if early else []}
+
+
+def oracle_bound(results: dict[str, dict[str, Any]], tolerance: float = 1e-5) -> dict[str, Any]:
+    """Checks of the oracle as an upper bound. On turn 1 every agent faces the same
+    candidates and image seeds, so no agent's expected utility may exceed the oracle's on
+    any episode (``turn1_violations`` counts episodes where one does: it must be 0). Over
+    an episode an agent can pass it only by planning across turns (``passes_oracle``:
+    agents whose mean final-turn utility is above the oracle's)."""
+    if "oracle" not in results:
+        return {}
+    oracle = np.asarray([t[0] for t in results["oracle"]["_turns_expected"]])
+    final = results["oracle"]["final_utility"]["mean"]
+    violations, passes = {}, []
+    for name, r in results.items():
+        if name == "oracle":
+            continue
+        first = np.asarray([t[0] for t in r["_turns_expected"]])
+        violations[name] = int((first > oracle + tolerance).sum())
+        if r["final_utility"]["mean"] > final:
+            passes.append(name)
+    return {"turn1_violations": violations, "passes_oracle": passes,
+            "note": "the oracle is optimal per turn given its history; passing it over an episode takes "
+                    "planning across turns"}
 
 
 def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:

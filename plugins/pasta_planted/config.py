@@ -128,7 +128,7 @@ class PairsConfig:
 
 
 #: Reference agents the bench may add beside the oracle (``[bench] references``).
-REFERENCE_AGENTS = ("posterior", "posterior-slate")
+REFERENCE_AGENTS = ("posterior", "posterior-slate", "greedy-oracle")
 #: Text encoders of the ``embedded`` value model (``pasta_value.embedding.ENCODERS``).
 VALUE_ENCODERS = ("words", "minilm", "hash")
 
