@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from pasta_planted.bench_common import proportion_ci
 from pasta_planted.bench_data import HumanData
 from pasta_planted.world import PlantedWorld
 
@@ -121,6 +120,27 @@ def planted_answer_loglik(world: PlantedWorld, turn: Any, u: np.ndarray, previou
     return ll
 
 
+def bayes_predictions(world: PlantedWorld, utilities: Any, choices: Any) -> list[int]:
+    """The Bayes-optimal prediction of each turn's choice from the earlier turns' choices:
+    the argmax of the planted choice probabilities mixed over the planted posterior (prior
+    times the likelihood of the earlier choices). ``utilities``: per turn (K, L)."""
+    log_post = np.log(world.prior)
+    out = []
+    for u, choice in zip(utilities, choices):
+        probs = world.choice_probabilities(u)  # (K, L)
+        post = np.exp(log_post - log_post.max())
+        out.append(int(np.argmax((post / post.sum()) @ probs)))
+        log_post = log_post + np.log(np.maximum(probs[:, choice], 1e-300))
+    return out
+
+
+def hit_probabilities(world: PlantedWorld, utilities: Any, predictions: Any, user_type: int) -> np.ndarray:
+    """P(the user of type ``user_type`` chooses the predicted column), per turn: the
+    expected hit of a prediction made before the choice (same mean as the realised hit,
+    without the choice's own noise)."""
+    return np.array([world.choice_probabilities(u)[user_type][p] for u, p in zip(utilities, predictions)])
+
+
 def planted_online_accuracy(world: PlantedWorld, data: HumanData, answers: str = "choice") -> dict[str, float]:
     """The planted model's own choice accuracy: online posterior (from the earlier turns'
     choices, or from all their answers with ``answers="all"``), and true type known."""
@@ -181,31 +201,123 @@ def planted_posterior_types(world: PlantedWorld, data: HumanData) -> np.ndarray:
     return np.array(out)
 
 
+def learned_predictions(model: Any, prior: np.ndarray, labels: Any, plugins: Any) -> np.ndarray:
+    """The learned model's prediction of every turn label's choice (the most likely column
+    under its posterior from the session's earlier choices: the clip-em protocol of
+    :func:`pasta_clip_em.evaluate.evaluate_turns`), in label order."""
+    import torch
+
+    from pasta_clip_em.losses import make_batch
+
+    aggregator = model.config.build_aggregator(plugins)
+    batch = make_batch(labels, np.arange(labels.num_samples), next(model.parameters()).device)
+    lab = batch.labels["turns"]
+    with torch.no_grad():
+        t, i = model.text(batch.text), model.image(batch.images)
+        scores = model.score_scale * torch.einsum("nkd,nlmkd->nklm", t[lab["prompt"]], i[lab["images"]])
+        log_probs = model.choice_log_probs(aggregator(scores), lab["columns"].unsqueeze(1)).double().cpu().numpy()
+    chosen, sample = labels.turns.columns["chosen"], labels.turns.sample
+    out = np.zeros(len(sample), dtype=np.int64)
+    log_post = np.log(np.maximum(prior, 1e-12))
+    for n in range(len(sample)):
+        if n == 0 or sample[n] != sample[n - 1]:
+            log_post = np.log(np.maximum(prior, 1e-12))
+        post = np.exp(log_post - log_post.max())
+        out[n] = int(np.argmax((post / post.sum()) @ np.exp(log_probs[n])))
+        log_post = log_post + log_probs[n, :, chosen[n]]
+    return out
+
+
+def session_table(world: PlantedWorld, test: HumanData, predictions: np.ndarray) -> dict[str, np.ndarray]:
+    """Per held-out session: turns, the learned and the Bayes-optimal predictions' hits
+    (realised, and expected under the true type), the true-type predictor's expected hits
+    and chance (sum over the session's turns of 1 / columns)."""
+    rows: dict[str, list[float]] = {k: [] for k in ("turns", "learned_hits", "bayes_hits", "learned_expected",
+                                                      "bayes_expected", "true_type_expected", "chance")}
+    cursor = 0
+    for t, utilities, k in zip(test.trajectories, test.utilities, test.types):
+        choices = [turn.choice for turn in t.turns]
+        n = len(choices)
+        learned = predictions[cursor:cursor + n]
+        cursor += n
+        bayes = bayes_predictions(world, utilities, choices)
+        rows["turns"].append(n)
+        rows["learned_hits"].append(float(np.sum(np.asarray(learned) == choices)))
+        rows["bayes_hits"].append(float(np.sum(np.asarray(bayes) == choices)))
+        rows["learned_expected"].append(float(hit_probabilities(world, utilities, learned, k).sum()))
+        rows["bayes_expected"].append(float(hit_probabilities(world, utilities, bayes, k).sum()))
+        rows["true_type_expected"].append(float(sum(world.choice_probabilities(u)[k].max() for u in utilities)))
+        rows["chance"].append(float(sum(1.0 / u.shape[1] for u in utilities)))
+    if cursor != len(predictions):
+        raise ValueError(f"{len(predictions)} predictions for {cursor} held-out turns")
+    return {key: np.asarray(v) for key, v in rows.items()}
+
+
+def em_figures(totals: dict[str, Any]) -> dict[str, Any]:
+    """Accuracies and the two EM figures from a session table's column sums (numbers, or
+    arrays of resampled sums): the plain ratio (learned / Bayes-optimal) and the share of
+    the chance-to-Bayes gap closed, (learned - chance) / (Bayes - chance), both on
+    expected hits."""
+    n = np.asarray(totals["turns"], dtype=np.float64)
+    learned, bayes, chance = (np.asarray(totals[k], dtype=np.float64) / n
+                              for k in ("learned_expected", "bayes_expected", "chance"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(bayes > 0, learned / bayes, np.nan)
+        share = np.where(bayes > chance, (learned - chance) / (bayes - chance), np.nan)
+    out = {"accuracy": learned, "bayes": bayes, "chance": chance, "ratio": ratio, "gap_share": share}
+    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
+
+
+def table_figures(table: dict[str, np.ndarray]) -> dict[str, float]:
+    """:func:`em_figures` of a whole session table."""
+    return em_figures({k: v.sum() for k, v in table.items()})
+
+
+def bootstrap_sessions(table: dict[str, np.ndarray], resamples: int = 2000, seed: int = 0) -> dict[str, list[float]]:
+    """95% percentile intervals of :func:`em_figures` over sessions resampled with
+    replacement (a session's turns stay together)."""
+    n = len(table["turns"])
+    draws = np.random.default_rng(seed).integers(n, size=(resamples, n))
+    figures = em_figures({k: v[draws].sum(axis=1) for k, v in table.items()})
+    return {k: [float(x) for x in np.nanpercentile(np.asarray(v), [2.5, 97.5])] for k, v in figures.items()}
+
+
 def evaluate_em(model: Any, prior: np.ndarray, world: PlantedWorld, test: HumanData, test_labels: Any,
                 plugins: Any) -> dict[str, Any]:
     """Held-out choice accuracy and adjusted Rand index (see the module docstring); the
     model's aggregator comes from ``plugins``."""
-    from pasta_clip_em.evaluate import evaluate_turns, sample_posteriors
+    from pasta_clip_em.evaluate import sample_posteriors
 
     aggregator = model.config.build_aggregator(plugins)
-    learned = evaluate_turns(model, prior, test_labels, aggregator=aggregator)
-    planted = planted_online_accuracy(world, test)
+    table = session_table(world, test, learned_predictions(model, prior, test_labels, plugins))
+    figures, intervals = table_figures(table), bootstrap_sessions(table)
+    n = int(table["turns"].sum())
+    accuracy, bayes = float(table["learned_hits"].sum() / n), float(table["bayes_hits"].sum() / n)
+    realised = {"turns": table["turns"], "learned_expected": table["learned_hits"],
+                "bayes_expected": table["bayes_hits"], "chance": table["chance"]}
+    realised_ci = bootstrap_sessions(realised)
     learned_all = learned_online_accuracy_all_answers(model, prior, test_labels, plugins)
     planted_all = planted_online_accuracy(world, test, answers="all")["bayes_accuracy"]
     posteriors = sample_posteriors(model, prior, test_labels, aggregator=aggregator)
     ari = adjusted_rand_index(posteriors.argmax(1), test.types)
     ari_planted = adjusted_rand_index(planted_posterior_types(world, test), test.types)
-    ratio = learned["choice_accuracy"] / planted["bayes_accuracy"] if planted["bayes_accuracy"] else float("nan")
-    n = learned["turns"]
+    ratio = accuracy / bayes if bayes else float("nan")
     return {
-        "choice_accuracy": learned["choice_accuracy"],
-        "choice_accuracy_ci95": proportion_ci(learned["choice_accuracy"], n),
-        "bayes_optimal_accuracy": planted["bayes_accuracy"],
-        "true_type_accuracy": planted["true_type_accuracy"],
+        "choice_accuracy": accuracy,
+        "choice_accuracy_ci95": realised_ci["accuracy"],
+        "bayes_optimal_accuracy": bayes,
+        "true_type_accuracy": float(table["true_type_expected"].sum() / n),
         "accuracy_ratio": ratio,
+        "accuracy_ratio_ci95": realised_ci["ratio"],
+        "expected": {"choice_accuracy": figures["accuracy"], "bayes_optimal_accuracy": figures["bayes"],
+                     "chance": figures["chance"], "accuracy_ratio": figures["ratio"],
+                     "accuracy_ratio_ci95": intervals["ratio"], "gap_share": figures["gap_share"],
+                     "gap_share_ci95": intervals["gap_share"]},
+        "gap_share": figures["gap_share"],
+        "gap_share_ci95": intervals["gap_share"],
+        "sessions": {k: v.round(6).tolist() for k, v in table.items()},
         "all_answers": {"choice_accuracy": learned_all, "bayes_optimal_accuracy": planted_all,
                         "accuracy_ratio": learned_all / planted_all if planted_all else float("nan")},
-        "cross_turn_accuracy": learned["cross_turn_accuracy"],
         "held_out_turns": n,
         "held_out_sessions": len(test.trajectories),
         "adjusted_rand_index": ari,

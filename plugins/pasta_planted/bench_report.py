@@ -79,6 +79,21 @@ def _all_answers_line(um: dict[str, Any]) -> list[str]:
             f"ratio {_fmt(a['accuracy_ratio'])}"]
 
 
+def _interval(ci: Any) -> str:
+    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""
+
+
+def _share_lines(um: dict[str, Any]) -> list[str]:
+    e = um.get("expected")
+    if not e:
+        return []
+    return [f"- **share of the chance-to-Bayes gap closed**, (acc - chance) / (Bayes - chance) on expected hits: "
+            f"**{_fmt(e['gap_share'])}** {_interval(e['gap_share_ci95'])} (chance {_fmt(e['chance'])}, learned "
+            f"{_fmt(e['choice_accuracy'])}, Bayes-optimal {_fmt(e['bayes_optimal_accuracy'])}; plain ratio "
+            f"{_fmt(e['accuracy_ratio'])} {_interval(e['accuracy_ratio_ci95'])}; 95% intervals: bootstrap over "
+            "held-out sessions)"]
+
+
 def _ci(entry: dict[str, Any]) -> str:
     low, high = entry["ci95"]
     return f"{_fmt(entry['mean'])} [{_fmt(low)}, {_fmt(high)}]"
@@ -102,7 +117,8 @@ def markdown(figures: dict[str, Any]) -> str:
                   f"(95% CI {_fmt(um['choice_accuracy_ci95'][0])}-{_fmt(um['choice_accuracy_ci95'][1])}, "
                   f"{um['held_out_turns']} turns of {um['held_out_sessions']} held-out sessions)",
                   f"- Bayes-optimal accuracy (planted model, same protocol): {_fmt(um['bayes_optimal_accuracy'])}; "
-                  f"ratio {_fmt(um['accuracy_ratio'])}",
+                  f"ratio {_fmt(um['accuracy_ratio'])} {_interval(um.get('accuracy_ratio_ci95'))}",
+                  *_share_lines(um),
                   f"- accuracy with the true type known (upper bound): {_fmt(um['true_type_accuracy'])}",
                   *_all_answers_line(um),
                   f"- adjusted Rand index, learned posterior types vs planted: {_fmt(um['adjusted_rand_index'])} "
