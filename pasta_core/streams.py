@@ -14,7 +14,11 @@ an optional index ``j``):
 - ``prompt``: the initial prompt drawn for the episode;
 - ``episode``: the episode's own seed, the root of its turn streams;
 - ``rater``: a single-turn rater's own draws (which prompt and pair, the label);
-- ``request``: the generator's seed of a rater's ``j``-th single-turn request.
+- ``request``: the generator's seed of a rater's ``j``-th single-turn request;
+- ``world``: the ``i``-th world a world sampler draws (its population and utilities);
+- ``prompt-split``: which initial prompts are held out from all training data;
+- ``dataset``: the root of a benchmark's ``i``-th data set (training sessions, held-out
+  sessions, pairs, simulated trajectories, evaluation episodes).
 
 Turn level (:class:`EpisodeStreams`, root = the episode seed, turn ``t`` is 1-based):
 
@@ -33,7 +37,8 @@ from __future__ import annotations
 import numpy as np
 
 #: Purpose -> code; codes are never reused (a retired purpose keeps its number).
-RUN_PURPOSES: dict[str, int] = {"user-type": 1, "prompt": 2, "episode": 3, "rater": 4, "request": 5}
+RUN_PURPOSES: dict[str, int] = {"user-type": 1, "prompt": 2, "episode": 3, "rater": 4, "request": 5,
+                                "world": 6, "prompt-split": 7, "dataset": 8}
 TURN_PURPOSES: dict[str, int] = {"generator": 11, "selector": 12, "image": 13, "choice": 14, "rating": 15}
 _MASK = 0xFFFFFFFF
 
