@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["replace_folder", "sync_file", "sync_folder", "write_atomically", "write_bytes", "write_json",
-           "write_text"]
+__all__ = ["move_into_place", "replace_folder", "sync_file", "sync_folder", "write_atomically", "write_bytes",
+           "write_json", "write_text"]
 
 
 def sync_file(path: str | os.PathLike[str]) -> None:
@@ -52,24 +52,31 @@ def _temporary(path: Path, unique: bool) -> Path:
     return path.with_name(f".{path.name}{suffix}")
 
 
+def move_into_place(tmp: str | os.PathLike[str], path: str | os.PathLike[str], *, durable: bool = True) -> Path:
+    """Replace ``path`` by the finished file ``tmp`` (in the same folder): ``tmp`` synced
+    before the move and the folder after it, if ``durable``."""
+    path = Path(path)
+    if durable:
+        sync_file(tmp)
+    os.replace(tmp, path)
+    if durable:
+        sync_folder(path.parent)
+    return path
+
+
 def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], Any], *, durable: bool = True,
                      unique: bool = False) -> Path:
     """Call ``write(tmp)`` to write the new contents to a temporary file beside ``path``,
-    then move it into place (syncing the file before and the folder after, if ``durable``).
-    On an error the temporary file is removed and ``path`` is left as it was."""
+    then move it into place (:func:`move_into_place`). On an error the temporary file is
+    removed and ``path`` is left as it was."""
     path = Path(path)
     tmp = _temporary(path, unique)
     try:
         write(tmp)
-        if durable:
-            sync_file(tmp)
-        os.replace(tmp, path)
+        return move_into_place(tmp, path, durable=durable)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if durable:
-        sync_folder(path.parent)
-    return path
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True, unique: bool = False) -> Path:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import struct
 import zlib
 from pathlib import Path
 from typing import Any
+
+from pasta_core.atomic import write_bytes
 
 _COLOR_TYPE = {"L": 0, "RGB": 2, "RGBA": 6}  # PNG colour types, 8 bits per sample
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,7 +64,6 @@ def save_png(image: Any, path: str | os.PathLike[str], level: int = 1) -> Path:
     truncated one (which a resumed session would take for a saved image)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")  # two writers never share one
-    tmp.write_bytes(png_bytes(image, level))
-    os.replace(tmp, path)
-    return path
+    # No sync (durable=False): an image is made again from its seed, and one sync per image
+    # would cost more than encoding it. Unique temporary names: two writers never share one.
+    return write_bytes(path, png_bytes(image, level), durable=False, unique=True)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pasta_core.atomic import write_atomically
 from pasta_core.errors import InvalidValueError
 
 
@@ -83,10 +83,7 @@ class _Store:
         vec_path, key_path = self.folder / f"{name}.npy", self.folder / f"{name}.keys.npy"
         for path, array in ((vec_path, np.asarray(vectors, np.float32)),
                             (key_path, np.frombuffer(b"".join(keys), dtype="S16"))):
-            tmp = path.with_name(f".{path.name}.tmp")
-            with open(tmp, "wb") as handle:
-                np.save(handle, array)
-            os.replace(tmp, path)
+            write_atomically(path, lambda tmp, array=array: tmp.write_bytes(_npy(array)))
         shard = len(self.shards)
         self.shards.append(np.load(vec_path, mmap_mode="r"))
         for row, key in enumerate(keys):
@@ -131,3 +128,10 @@ class EmbeddingCache:
             store.add([k for k, _ in chunk], encode([item for _, item in chunk]))
             self.computed[kind] += len(chunk)
         return store.get(keys) if keys else np.zeros((0, self.encoder.dim), np.float32)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    """``array`` in NumPy's .npy format."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()

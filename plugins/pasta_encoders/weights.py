@@ -8,10 +8,10 @@ for fine-tuned ones.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
+from pasta_core.atomic import write_atomically
 from pasta_core.errors import InvalidValueError
 
 
@@ -43,9 +43,8 @@ def save_weights(module: Any, path: str | Path) -> str:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(module_tensors(module), str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, path)
+    tensors = module_tensors(module)
+    write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
     return file_digest(path)
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from pasta_core.atomic import move_into_place
 from pasta_core.config import EpisodeConfig
 from pasta_core.png import save_png
 from pasta_core.store import TrajectoryWriter
@@ -188,5 +189,4 @@ def generate_pairs(world: PlantedWorld, out: str | Path, raters: int | None = No
         writer.write_table(table)
     if writer is not None:
         writer.close()
-    tmp.replace(out)
-    return out
+    return move_into_place(tmp, out)

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from pasta_core.atomic import replace_folder
 from pasta_core.errors import InvalidValueError, require
 from pasta_core.types import Candidate, History
 from pasta_value.torch_model import (
@@ -169,8 +170,7 @@ class CausalLMValueModel(TorchValueModel):
         shutil.rmtree(tmp, ignore_errors=True)
         self.module.save_pretrained(str(tmp))
         self.tokenizer.save_pretrained(str(tmp))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        replace_folder(tmp, final)
         write_config(folder, {"plugin": PLUGIN, **self.settings(), **(extra or {})})
         return folder
 

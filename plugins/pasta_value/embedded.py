@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from pasta_core.atomic import write_atomically
 from pasta_core.errors import InvalidValueError, require
 from pasta_core.types import Candidate, History
 from pasta_value.embedding import TextEmbedder
@@ -148,9 +149,7 @@ class EmbeddedValueModel(TorchValueModel):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{WEIGHTS}.tmp"
-        save_model(self.module, str(tmp))
-        os.replace(tmp, folder / WEIGHTS)
+        write_atomically(folder / WEIGHTS, lambda tmp: save_model(self.module, str(tmp)))
         write_config(folder, {"plugin": PLUGIN, **attrs.asdict(self.settings), **(extra or {})})
         return folder
 

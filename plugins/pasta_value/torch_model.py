@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pasta_core.atomic import write_json
 from pasta_core.errors import InvalidValueError
 from pasta_core.protocols import PairOutputs, TrainableValueModel, ValueModel
 from pasta_core.types import Candidate, History
@@ -141,10 +142,7 @@ def read_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def write_config(folder: str | os.PathLike[str], config: dict[str, Any]) -> Path:
-    """Write ``config.json`` atomically."""
+    """Write ``config.json`` atomically and durably."""
     path = Path(folder) / CONFIG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json(path, config)
