@@ -229,3 +229,18 @@ def test_cli_fine_tunes_from_a_frozen_checkpoint(cli_runner, tiny_openclip, tmp_
     no_init = ["user-model", "train", "--phase", "finetune", "--data", f"pickapic:{data}", "--out", str(tmp_path / "x")]
     missing = cli_runner.runner.invoke(cli_runner.cli, no_init)
     assert missing.exit_code != 0 and "--init" in missing.output
+
+
+def test_a_non_finite_encoder_weight_is_never_saved(tiny_openclip, tmp_path):
+    """The fine-tuning phase checks the encoder's weights too before it saves (issue 22)."""
+    from pasta_core.training import TrainingDivergedError
+
+    trainer = _finetuner(tiny_openclip, tmp_path, steps=2)
+    trainer.train(progress=False)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with torch.no_grad():
+        next(trainer.encoder_module.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match=r"EM \(finetune\) training diverged at step 2: the tensors "
+                                                    r"encoder\.\S+ .*last finite checkpoint \(step 2\)"):
+        trainer.save()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
