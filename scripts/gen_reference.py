@@ -17,7 +17,7 @@ import click
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "reference"
-PROTOCOL_MODULES = ("pasta_core.protocols", "pasta_core.value")
+PROTOCOL_MODULES = ("pasta_core.protocols",)
 
 
 def _doc(obj: Any) -> str:
