@@ -83,3 +83,25 @@ def test_no_folder_means_nothing_written(tmp_path, monkeypatch):
     session.start("a cat")
     session.choose(0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_private_plugin_set_is_the_only_one_components_touch(monkeypatch, tmp_path):
+    """Session.create(plugins=mine): every component, and what it builds (the simple user
+    model's aggregator), comes from ``mine``; the global set is never asked for."""
+    import pasta_core.plugins as plugins_module
+    import pasta_core.session as session_module
+    from pasta_core.plugins import Plugins
+
+    mine = Plugins()  # a fresh discovery, not the process-wide set
+
+    def no_global(*args, **kwargs):
+        raise AssertionError("a component asked for the global plugin set")
+
+    monkeypatch.setattr(plugins_module, "get_plugins", no_global)
+    monkeypatch.setattr(session_module, "get_plugins", no_global)
+    user = SimulatedUser(mine.create("user-model", "simple"), 1)
+    session = Session.create(plugins=mine, out=tmp_path, seed=4, config=EpisodeConfig(turns=3))
+    trajectory = play(session, user, "a red bicycle")
+    assert len(trajectory.turns) == 3
+    resumed = Session.resume(session.folder, plugins=mine)
+    assert resumed.done and resumed.history == session.history
