@@ -11,6 +11,14 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + [""]
 
 
+#: The training section's trainers, as its table and targets name them.
+TRAINERS = {"em": "EM", "iql": "IQL", "iql_causal_lm": "IQL (causal LM)"}
+
+
+def _trainers(training: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(name, label) for name, label in TRAINERS.items() if name in training]
+
+
 def targets(result: dict[str, Any]) -> list[list[Any]]:
     """(target, figure, met?) rows for the sections that were measured."""
     rows: list[list[Any]] = []
@@ -35,10 +43,10 @@ def targets(result: dict[str, Any]) -> list[list[Any]]:
                 f"{on['click_to_next_slate_s']:.3f} s vs T2I {on['t2i_per_turn_s']:.3f} s",
                 on["click_to_next_slate_s"] <= bound)
     if "training" in result:
-        for name in ("em", "iql"):
+        for name, label in _trainers(result["training"]):
             figures = result["training"][name]
             ratio = figures["ratio_to_networks_forward_backward"]
-            add(f"{name.upper()} step <= 1.5 x bare forward+backward of the same networks (online + target)",
+            add(f"{label} step <= 1.5 x bare forward+backward of the same networks (online + target)",
                 f"{ratio:.2f}x", ratio <= 1.5)
             ratio = figures["ratio_to_forward_backward"]
             add("... against the online network's forward+backward alone (no target pass, no optimizer)",
@@ -76,8 +84,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["## Training steps", "", f"torch threads: {tr['threads']}", ""]
         keys = ["bare_forward_backward_s", "bare_networks_forward_backward_s", "bare_networks_optimizer_s",
                 "ratio_to_forward_backward", "ratio_to_networks_forward_backward", "ratio_to_networks_optimizer"]
-        rows = [[name.upper(), tr[name]["em_step_s" if name == "em" else "iql_step_s"], *(tr[name][k] for k in keys)]
-                for name in ("em", "iql")]
+        rows = [[label, tr[name]["em_step_s" if name == "em" else "iql_step_s"], *(tr[name][k] for k in keys)]
+                for name, label in _trainers(tr)]
         lines += ["References: online fwd+bwd; fwd+bwd of the same networks (online + target passes); "
                   "the same + optimizer step.", ""]
         lines += _table(["trainer", "step s", "online fwd+bwd s", "networks fwd+bwd s", "networks + opt s",

@@ -28,6 +28,7 @@ def em_speed(dim: int, types: int, pairs: int, steps: int) -> dict[str, Any]:
     import numpy as np
     import torch
 
+    from pasta_aggregators import SoftmaxAggregator  # the aggregator ModelConfig names by default
     from pasta_clip_em.config import ModelConfig
     from pasta_clip_em.em import EMTrainer, TrainConfig
     from pasta_clip_em.labels import LabelSet, pair_labels
@@ -44,7 +45,7 @@ def em_speed(dim: int, types: int, pairs: int, steps: int) -> dict[str, Any]:
                       pairs=pair_labels(sample, rng.integers(2000, size=n), rng.integers(8000, size=n),
                                         rng.integers(8000, size=n), rng.integers(0, 2, size=n).astype(np.float32)))
     trainer = EMTrainer(build_model(ModelConfig(dim=dim, types=types), seed=0), labels,
-                        TrainConfig(batch_size=pairs // per_rater, metrics="none"))
+                        TrainConfig(batch_size=pairs // per_rater, metrics="none"), aggregator=SoftmaxAggregator())
     batch = make_batch(labels, trainer.batch_samples(0), "cpu")
     counter = iter(range(10**9))
 
@@ -77,22 +78,51 @@ def _ratios(step_key: str, step: float, fb: float, networks: float, networks_opt
             "ratio_to_networks_optimizer": round(step / networks_optimizer, 3)}
 
 
-def iql_speed(batch_size: int, steps: int) -> dict[str, Any]:
+def _iql_data() -> Any:
+    """IQL transitions of 300 random-selector sessions in the word world (3 turns)."""
+    from pasta_core.iql import build_transitions
+    from pasta_selectors import RandomSelector
+    from pasta_value.synthetic import WordWorld
+
+    episodes = WordWorld(turns=3).episodes(RandomSelector(), 300, seed=1)
+    return build_transitions(episodes, [t.rewards for t in episodes])
+
+
+#: The value models the IQL step is measured on, by the name the training section uses.
+IQL_MODELS = {
+    "embedded": "embedded value model (384-d word features, width 256)",
+    "causal-lm": "causal-LM value model (tiny Gemma: hidden 32, 2 layers, 400-word vocabulary)",
+}
+
+
+def iql_speed(batch_size: int, steps: int, model: str = "embedded") -> dict[str, Any]:
     """An IQL step (online Q and V, target Q, V(h') once per distinct h', TD and expectile
-    losses, clip, Adafactor, target refresh) vs the bare references."""
+    losses, clip, Adafactor, target refresh) vs the bare references, on the embedded value
+    model or the tiny causal-LM one (``model``: a key of :data:`IQL_MODELS`)."""
+    import tempfile
+
     import numpy as np
     import torch
 
-    from pasta_core.iql import IQLConfig, IQLTrainer, build_transitions, sample_batch
-    from pasta_selectors import RandomSelector
-    from pasta_value.embedded import create_embedded
-    from pasta_value.synthetic import WordWorld
+    from pasta_core.errors import InvalidValueError
+    from pasta_core.iql import IQLConfig, IQLTrainer, sample_batch
 
-    world = WordWorld(turns=3)
-    episodes = world.episodes(RandomSelector(), 300, seed=1)
-    data = build_transitions(episodes, [t.rewards for t in episodes])
-    model = create_embedded(encoder="words", dim=384)
-    trainer = IQLTrainer(model, data, IQLConfig(batch_size=batch_size))
+    torch.manual_seed(0)
+    data = _iql_data()
+    if model == "embedded":
+        from pasta_value.embedded import create_embedded
+
+        value_model = create_embedded(encoder="words", dim=384)
+    elif model == "causal-lm":
+        from pasta_value.causal_lm import create_causal_lm
+        from pasta_value.tiny import build_tiny_causal_lm
+
+        with tempfile.TemporaryDirectory() as folder:  # the weights are read into memory
+            build_tiny_causal_lm(folder, corpus=[h.render_text() for h in data.histories[:50]])
+            value_model = create_causal_lm(path=folder)
+    else:
+        raise InvalidValueError(f"no IQL benchmark model {model!r}; known: {', '.join(IQL_MODELS)}")
+    trainer = IQLTrainer(value_model, data, IQLConfig(batch_size=batch_size))
     counter = iter(range(10**9))
 
     batches = [sample_batch(data, batch_size, 0, i) for i in range(64)]
@@ -101,14 +131,15 @@ def iql_speed(batch_size: int, steps: int) -> dict[str, Any]:
         def run() -> None:
             batch = batches[next(counter) % len(batches)]
             hi, ci = torch.as_tensor(batch.history), torch.as_tensor(batch.candidate)
-            out = model.pair_outputs(model.module, trainer.prepared, hi, ci)
-            v = out.v if out.v is not None else model.history_values(model.module, trainer.prepared, hi)
+            net = value_model.module
+            out = value_model.pair_outputs(net, trainer.prepared, hi, ci)
+            v = out.v if out.v is not None else value_model.history_values(net, trainer.prepared, hi)
             loss = out.q.float().pow(2).mean() + v.float().pow(2).mean()
             if target:  # the target network's Q(h, p) and V(h') the step needs
                 with torch.no_grad():
-                    model.pair_outputs(trainer.target, trainer.prepared, hi, ci)
+                    value_model.pair_outputs(trainer.target, trainer.prepared, hi, ci)
                     live = np.unique(batch.next_history[batch.next_history >= 0])
-                    model.history_values(trainer.target, trainer.prepared, torch.as_tensor(live))
+                    value_model.history_values(trainer.target, trainer.prepared, torch.as_tensor(live))
             trainer.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if optimizer:
@@ -117,7 +148,8 @@ def iql_speed(batch_size: int, steps: int) -> dict[str, Any]:
 
     iql, fb, nets, fbo = medians([trainer.train_step, bare(), bare(target=True), bare(target=True, optimizer=True)],
                                  steps)
-    return {"model": "embedded value model (384-d word features, width 256)", "batch_pairs": batch_size,
+    return {"model": IQL_MODELS[model], "batch_pairs": batch_size,
+            "parameters": sum(p.numel() for p in value_model.module.parameters()),
             **_ratios("iql_step_s", iql, fb, nets, fbo)}
 
 
@@ -131,11 +163,13 @@ def training_section(quick: bool) -> dict[str, Any]:
     - ``networks_optimizer``: the same plus the optimizer's step.
 
     The step's excess over the second is the optimizer, the gradient clip and everything
-    the trainer adds (sampling, losses, metrics, target refresh)."""
+    the trainer adds (sampling, losses, metrics, target refresh). IQL is measured on the
+    embedded value model (``iql``) and on the tiny causal-LM one (``iql_causal_lm``)."""
     import torch
 
     steps = 5 if quick else 15
     return {"threads": torch.get_num_threads(),
             "em": em_speed(dim=256 if quick else 768, types=8, pairs=512, steps=steps),
-            # an IQL step is ~10 ms and its median over 30 steps moved by +-0.1x between runs
-            "iql": iql_speed(batch_size=128, steps=40 if quick else 300)}
+            # medians over 300 steps: over 30 they moved by +-0.1x between runs
+            "iql": iql_speed(batch_size=128, steps=40 if quick else 300),
+            "iql_causal_lm": iql_speed(batch_size=128, steps=20 if quick else 100, model="causal-lm")}
