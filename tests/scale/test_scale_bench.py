@@ -104,12 +104,26 @@ def test_targets_say_met_and_not_met():
     assert "| IQL | 2.0 | 0.8 | 1.0 | 1.5 | 2.5 | 2.0 | 1.333" in text
 
 
-def test_training_section_measures_every_reference():
-    from pasta_bench.training import iql_speed
+@pytest.mark.parametrize("model", ["embedded", "causal-lm"])
+def test_training_section_measures_every_reference(model):
+    """The IQL step is measured on the embedded and on the tiny causal-LM value model."""
+    from pasta_bench.training import IQL_MODELS, iql_speed
 
-    figures = iql_speed(batch_size=32, steps=2)
+    if model == "causal-lm":
+        pytest.importorskip("transformers")
+    figures = iql_speed(batch_size=32, steps=2, model=model)
+    assert figures["model"] == IQL_MODELS[model] and figures["parameters"] > 0
     assert 0 < figures["bare_forward_backward_s"] and 0 < figures["bare_networks_forward_backward_s"]
     assert figures["ratio_to_networks_optimizer"] > 0 and figures["iql_step_s"] > 0
+
+
+def test_training_table_has_a_causal_lm_row():
+    result = {"machine": {"machine": "x86_64", "cpus": 2, "python": "3.11"},
+              "training": {"threads": 1, "iql": _step("iql_step_s", 2.0, 0.8, 1.0, 1.5),
+                           "iql_causal_lm": _step("iql_step_s", 1.2, 0.8, 1.0, 1.1)}}
+    assert [row[:2] for row in targets(result)][2] == [
+        "IQL (causal LM) step <= 1.5 x bare forward+backward of the same networks (online + target)", "1.20x"]
+    assert "| IQL (causal LM) | 1.2 | 0.8 | 1.0 | 1.1 |" in markdown(result)
 
 
 @pytest.mark.slow
