@@ -3,7 +3,8 @@
 Python (a script is an entry point, so it may take the global plugin set; nothing in
 this package does)::
 
-    from pasta_core.iql import IQLConfig, build_transitions, load_rewarded, train_iql
+    from pasta_core.iql import IQLConfig, build_transitions, train_iql
+    from pasta_value.rewards import load_rewarded  # rewards of logged sessions
     from pasta_core.plugins import get_plugins
     trajectories, rewards = load_rewarded(["runs/sim"], mode="sparse")
     data = build_transitions(trajectories, rewards)
@@ -14,7 +15,6 @@ Command line: ``pasta value train --data PATH... --out DIR``. Needs torch (``pas
 """
 
 from pasta_core.iql.losses import expectile_loss, td_loss, td_target, value_loss
-from pasta_core.iql.rewards import label_trajectory, load_rewarded, trajectory_rewards
 from pasta_core.iql.trainer import IQLConfig, IQLTrainer, train_iql
 from pasta_core.iql.transitions import Batch, Transitions, build_transitions, sample_batch
 
@@ -25,12 +25,9 @@ __all__ = [
     "Transitions",
     "build_transitions",
     "expectile_loss",
-    "label_trajectory",
-    "load_rewarded",
     "sample_batch",
     "td_loss",
     "td_target",
     "train_iql",
-    "trajectory_rewards",
     "value_loss",
 ]

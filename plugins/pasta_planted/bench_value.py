@@ -93,7 +93,7 @@ def _train_regime_in_worker(job: Job) -> dict[str, Any]:
 def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train one value model per data regime: (checkpoint folders, figures)."""
     try:
-        from pasta_core.iql import load_rewarded
+        from pasta_value.rewards import load_rewarded
     except ImportError as exc:
         raise StageSkipped(f"the IQL trainer or value plugin (issue #4) is not available: {exc}") from exc
     human = labelled_human_sessions(bench)
@@ -121,7 +121,8 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         steps = max(1, round(bench.sizes.iql_steps * bench.sizes.value_slate_iql_share))
         slate_config = iql_config(bench.sizes, bench.seed, steps)
         jobs += per_type_jobs(bench, *per_type_data, options, slate_config)  # one type each: no centering
-    workers = min(workers, len(jobs))
+    # a worker process costs seconds to start: only worth it for real training runs
+    workers = min(workers, len(jobs)) if bench.sizes.iql_steps >= 500 else 1
     if workers <= 1:
         results = [train_regime(job, bench.plugins) for job in jobs]
     else:

@@ -64,9 +64,9 @@ def _user_model(kw: dict[str, Any]) -> Any:
 
 def _train(kw: dict[str, Any]) -> None:
     from pasta_core.cli.options import parse_options
-    from pasta_core.iql import IQLConfig, build_transitions, load_rewarded, train_iql
-    from pasta_core.iql.rewards import describe_rewards
+    from pasta_core.iql import IQLConfig, build_transitions, train_iql
     from pasta_core.plugins import get_plugins
+    from pasta_value.rewards import describe_rewards, load_rewarded
 
     plugins = get_plugins()
     t2i = plugins.create("t2i", kw["t2i"]) if kw["t2i"] else None

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 pytest.importorskip("torch")
 
 from pasta_core.errors import InvalidValueError  # noqa: E402
-from pasta_core.iql.rewards import column_loader, label_trajectory, trajectory_rewards  # noqa: E402
 from pasta_core.store import read_trajectories, write_trajectories  # noqa: E402
 from pasta_core.testing.fakes import FakeT2I, FakeUserModel  # noqa: E402
 from pasta_core.types import Candidate, Trajectory, Turn  # noqa: E402
 from pasta_selectors import RandomSelector  # noqa: E402
+from pasta_value.rewards import column_loader, label_trajectory, trajectory_rewards  # noqa: E402
 from pasta_value.synthetic import WordWorld  # noqa: E402
 
 TINY = ["--model-option", "encoder=words", "--model-option", "dim=16", "--model-option", "width=16"]
