@@ -1,15 +1,21 @@
-"""Web app figures: time from a click to the next full grid, and server memory with N
-concurrent sessions, against a real ``pasta serve`` on 127.0.0.1. Prints JSON.
+"""Web app figures: time from a click to the next full grid (and to the updated belief
+view), and server memory with N concurrent visitors, against a real ``pasta serve`` on
+127.0.0.1. Prints JSON.
 
-    .venv/bin/python benchmarks/bench_web.py [--sessions 10] [--max-requests 20000] [--max-seconds 300]
+    .venv/bin/python benchmarks/bench_web.py [--sessions 10 30] [--batches 1] [--max-requests 60000] [--max-seconds 600]
 
 The load is bounded: only 127.0.0.1, at most ``--max-requests`` requests and
-``--max-seconds`` seconds in all. Each simulated visitor (own cookie) creates a session,
-waits for every grid to be complete (the 16 images fetched), clicks a column after
-``--think`` seconds, answers the evaluation phase and finishes. "Click to full grid" is
-measured from sending the click to having all 16 images of the next turn; the page polls
-every 0.2 s, so a person may see the grid up to that much later. Server memory is the
-resident set size of the server process, sampled every 0.1 s.
+``--max-seconds`` seconds in all. Each simulated visitor (own cookie) behaves as the page
+does: it creates a session, polls the session's state ``--poll`` seconds apart (the page's
+0.2 s; each poll waits on the server until there is something new to show) while pictures
+are being made or the belief view is behind, fetches each picture
+once as it appears (the grid's and the belief view's examples: the page keeps the ones it
+has), looks ``--think`` seconds at each full grid, clicks a column, then answers the
+evaluation phase and finishes. "Click to full grid" runs from sending the click to having
+all 16 pictures of the next turn; "click to belief" to the state showing the belief after
+that click. Server memory is the resident set size of the server process, sampled every
+0.1 s; "after" is measured ``--settle`` seconds after a load ends (the server hands freed
+memory back every 10 s). ``os.getloadavg()`` before and after says how busy the machine was.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,9 +54,16 @@ class Budget:
 
 
 class Visitor:
-    def __init__(self, base: str, budget: Budget) -> None:
-        self.client = httpx.Client(base_url=base, timeout=60)
+    """One person's browser: its own cookie, the page's polling, pictures fetched once."""
+
+    def __init__(self, base: str, budget: Budget, poll: float, belief: bool) -> None:
+        self.client = httpx.Client(base_url=base, timeout=120)
         self.budget = budget
+        self.poll = poll
+        self.belief = belief
+        self.fetched: set[str] = set()
+        self.grid_waits: list[float] = []
+        self.belief_waits: list[float] = []
 
     def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
         self.budget.take()
@@ -60,33 +72,60 @@ class Visitor:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:200]}")
         return response
 
-    def full_grid(self, session_id: str, turn: int) -> dict[str, Any]:
-        """Poll until turn ``turn`` is rendered, then fetch its 16 images."""
+    def fetch(self, url: str | None) -> None:
+        if url and url not in self.fetched:
+            self.call("GET", url)
+            self.fetched.add(url)
+
+    def wait_for_turn(self, session_id: str, turn: int, clicked: float | None) -> dict[str, Any]:
+        """Poll as the page does until turn ``turn`` is on show with all its pictures (and
+        the belief after ``turn - 1`` clicks, when the view is on)."""
+        grid_at = belief_at = None
+        version = None
         while True:
-            state = self.call("GET", f"/api/sessions/{session_id}").json()
+            # As the page does: after the first look, each poll names the version on screen
+            # and the server answers when there is something newer.
+            after = "" if version is None else f"?after={version}"
+            state = self.call("GET", f"/api/sessions/{session_id}{after}").json()
             live = state.get("live")
-            if live is None or (live["status"] == "ready" and live["turn"] == turn):
-                break
+            if live is None:  # the picking phase is over
+                return state
             if live["status"] == "error":
                 raise RuntimeError(live["error"])
-            time.sleep(0.01)
-        if live is not None:
-            for column in live["columns"]:
-                for url in column["images"]:
-                    self.call("GET", url)
-        return state
+            version = live["version"]
+            if live["turn"] == turn:
+                for column in live["columns"]:
+                    for url in column["images"]:
+                        self.fetch(url)
+                belief = live.get("belief")
+                if belief is not None:
+                    for kind in belief["types"]:
+                        for url in kind["examples"]:
+                            self.fetch(url)
+                complete = live["status"] == "ready" and all(url for c in live["columns"] for url in c["images"])
+                if complete and grid_at is None:
+                    grid_at = time.perf_counter()
+                if belief is not None and belief["clicks"] >= turn - 1 and belief_at is None:
+                    belief_at = time.perf_counter()
+                if grid_at is not None and (belief_at is not None or not self.belief):
+                    if clicked is not None:
+                        self.grid_waits.append(grid_at - clicked)
+                        if belief_at is not None:
+                            self.belief_waits.append(belief_at - clicked)
+                    return state
+            time.sleep(self.poll)
 
-    def session(self, prompt: str, think: float, turns: int) -> list[float]:
-        waits = []
+    def session(self, prompt: str, think: float, turns: int) -> None:
         session_id = self.call("POST", "/api/sessions", {"prompt": prompt}).json()["id"]
-        self.full_grid(session_id, 1)
+        self.wait_for_turn(session_id, 1, None)
         for turn in range(1, turns + 1):
             time.sleep(think)
-            start = time.perf_counter()
+            clicked = time.perf_counter()
             self.call("POST", f"/api/sessions/{session_id}/choice", {"turn": turn, "column": turn % 4})
             if turn < turns:
-                self.full_grid(session_id, turn + 1)
-                waits.append(time.perf_counter() - start)
+                self.wait_for_turn(session_id, turn + 1, clicked)
+        while self.call("GET", f"/api/sessions/{session_id}").json()["phase"] != "evaluation":
+            time.sleep(self.poll)
         for turn in range(1, turns + 1):
             answers = {"preferred": 0, "satisfaction": [3, 4, 2, 5], "reason": "bench"}
             if turn > 1:
@@ -94,7 +133,6 @@ class Visitor:
             self.call("PUT", f"/api/sessions/{session_id}/evaluation/{turn}", answers)
         self.call("PUT", f"/api/sessions/{session_id}/overall", {"score": 4})
         self.call("POST", f"/api/sessions/{session_id}/finish", {})
-        return waits
 
 
 def rss_mib(pid: int) -> float:
@@ -104,6 +142,12 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -111,8 +155,10 @@ def free_port() -> int:
 
 
 def start_server(folder: str, port: int, extra: list[str]) -> subprocess.Popen[bytes]:
+    # Every visitor comes from 127.0.0.1: the per-address limits are lifted for the bench.
     command = [sys.executable, "-m", "pasta_core", "serve", "--host", HOST, "--port", str(port),
-               "--db", f"{folder}/pasta.sqlite3", "--log-level", "warning", "--max-sessions", "1000", *extra]
+               "--db", f"{folder}/pasta.sqlite3", "--log-level", "warning", "--max-sessions", "10000",
+               "--max-live-per-address", "10000", "--new-sessions-per-address", "1000000", *extra]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -127,18 +173,32 @@ def start_server(folder: str, port: int, extra: list[str]) -> subprocess.Popen[b
     raise RuntimeError("server did not start in 60 s")
 
 
-def summary(values: list[float]) -> dict[str, float]:
+def percentile(ordered: list[float], q: float) -> float:
+    """The q-quantile by linear interpolation between the closest ranks."""
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
     ordered = sorted(values)
     return {
         "n": len(values),
-        "median_s": round(statistics.median(ordered), 4),
-        "p90_s": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 4),
-        "max_s": round(ordered[-1], 4),
+        "p50_s": round(percentile(ordered, 0.5), 3),
+        "p95_s": round(percentile(ordered, 0.95), 3),
+        "max_s": round(ordered[-1], 3),
     }
 
 
-def run_load(base: str, pid: int, sessions: int, budget: Budget, think: float, turns: int) -> dict[str, Any]:
-    waits: list[float] = []
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_load(base: str, pid: int, sessions: int, budget: Budget, args: argparse.Namespace) -> dict[str, Any]:
+    visitors = [Visitor(base, budget, args.poll, not args.no_belief) for _ in range(sessions)]
     errors: list[str] = []
     samples: list[float] = []
     done = threading.Event()
@@ -150,51 +210,72 @@ def run_load(base: str, pid: int, sessions: int, budget: Budget, think: float, t
 
     def visit(i: int) -> None:
         try:
-            waits.extend(Visitor(base, budget).session(f"a lighthouse on a cliff number {i}", think, turns))
+            visitors[i].session(f"a lighthouse on a cliff number {i}", args.think, args.turns)
         except Exception as exc:  # reported in the JSON
             errors.append(f"{type(exc).__name__}: {exc}")
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    before = loadavg()
+    cpu_before, own_before = cpu_seconds(pid), time.process_time()
     start = time.perf_counter()
-    visitors = [threading.Thread(target=visit, args=(i,)) for i in range(sessions)]
-    for thread in visitors:
+    threads = [threading.Thread(target=visit, args=(i,)) for i in range(sessions)]
+    for thread in threads:
         thread.start()
-    for thread in visitors:
+    for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
+    server_cpu, own_cpu = cpu_seconds(pid) - cpu_before, time.process_time() - own_before
     done.set()
     sampler.join()
+    end = rss_mib(pid)
+    clicks = sessions * args.turns
+    time.sleep(args.settle)
     return {
         "sessions": sessions,
-        "click_to_full_grid": summary(waits) if waits else None,
+        "click_to_full_grid": summary([w for v in visitors for w in v.grid_waits]),
+        "click_to_belief": summary([w for v in visitors for w in v.belief_waits]),
         "server_rss_mib_peak": round(max(samples), 1),
-        "server_rss_mib_end": round(rss_mib(pid), 1),
+        "server_rss_mib_at_end": round(end, 1),
+        f"server_rss_mib_{args.settle:g}s_after": round(rss_mib(pid), 1),
         "wall_s": round(wall, 2),
-        "errors": errors[:5],
+        "server_cpu_s": round(server_cpu, 2),
+        "server_cpu_ms_per_click": round(1000 * server_cpu / clicks, 1),
+        "bench_client_cpu_s": round(own_cpu, 2),
+        "loadavg_before": before,
+        "loadavg_after": loadavg(),
+        "errors": len(errors),
+        "first_errors": errors[:5],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 30], help="Concurrent visitors per load.")
+    parser.add_argument("--batches", type=int, default=1, help="Loads of each size, one after the other.")
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--think", type=float, default=1.0, help="Seconds a visitor looks before clicking.")
-    parser.add_argument("--max-requests", type=int, default=20000)
-    parser.add_argument("--max-seconds", type=float, default=300)
+    parser.add_argument("--poll", type=float, default=0.2, help="Seconds between polls (the page's 0.2).")
+    parser.add_argument("--settle", type=float, default=15.0, help="Seconds after a load before memory is read.")
+    parser.add_argument("--max-requests", type=int, default=60000)
+    parser.add_argument("--max-seconds", type=float, default=600)
     parser.add_argument("--no-belief", action="store_true", help="Serve without the belief view.")
     args = parser.parse_args()
     extra = ["--turns", str(args.turns)] + (["--no-belief"] if args.no_belief else [])
     budget = Budget(args.max_requests, args.max_seconds)
     port = free_port()
+    loads = []
     with tempfile.TemporaryDirectory() as folder:
+        started = loadavg()
         server = start_server(folder, port, extra)
         try:
             base = f"http://{HOST}:{port}"
             idle = rss_mib(server.pid)
-            single = run_load(base, server.pid, 1, budget, args.think, args.turns)
-            after_single = rss_mib(server.pid)
-            concurrent = run_load(base, server.pid, args.sessions, budget, args.think, args.turns)
+            single = run_load(base, server.pid, 1, budget, args)
+            baseline = single[f"server_rss_mib_{args.settle:g}s_after"]
+            for sessions in args.sessions:
+                for _ in range(args.batches):
+                    loads.append(run_load(base, server.pid, sessions, budget, args))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -202,10 +283,11 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "components": "template generator, procedural T2I, random selector, simple user model (belief view "
         + ("off" if args.no_belief else "on") + ")",
+        "loadavg_at_start": started,
         "server_rss_mib_idle": round(idle, 1),
-        "server_rss_mib_after_one_session": round(after_single, 1),
+        "server_rss_mib_after_one_session": baseline,
         "one_session": single,
-        f"{args.sessions}_concurrent_sessions": concurrent,
+        "loads": loads,
         "requests_used": args.max_requests - budget.left,
     }
     print(json.dumps(result, indent=2))

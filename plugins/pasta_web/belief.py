@@ -1,9 +1,11 @@
 """The belief view: the agent's posterior over user types, with example images per type.
 
-After each click the user model's ``posterior(intent, observed)`` is computed from every
-(columns shown, column chosen) pair so far. The example images of a type are the ones it
-scores highest among all images this person has been shown, which says in pictures what
-that type of person likes.
+After each click the posterior P(type | clicks so far) is updated from the user model: its
+prior times each click's likelihood (``choice_probabilities`` of the columns shown),
+which is what ``posterior(intent, observed)`` computes for a model of independent clicks
+(any other model is asked for its ``posterior`` over every turn). The example images of a
+type are the ones it scores highest among all images this person has been shown, which
+says in pictures what that type of person likes.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import numpy as np
 
 from pasta_core.plugins import Plugins
 from pasta_core.types import Column
+from pasta_core.usermodel import AggregatingUserModel, softmax
 from pasta_web.live import build_component
 
 EXAMPLES_PER_TYPE = 3
 
 #: An image's place: (1-based turn, 1-based column, 1-based image).
 ImageId = tuple[int, int, int]
+#: ("shown", turn, columns) or ("clicked", turn, 0-based column).
+Event = tuple[str, int, Any]
 
 
 @attrs.frozen
@@ -41,43 +46,87 @@ def build_user_model(plugins: Plugins, name: str, options: dict[str, Any]) -> An
     return build_component(plugins, "user-model", name, options, load=True)
 
 
+class BeliefState:
+    """What the belief view keeps of one session between updates.
+
+    Per shown turn: its image scores (for the examples) and how many images each column
+    has; per answered turn: the log-likelihood of its click under each type. The images
+    of a turn are kept only until its click has been scored (for a user model whose
+    posterior is the product of its clicks' likelihoods; otherwise every shown turn's
+    columns are kept and the model's own ``posterior`` is asked)."""
+
+    def __init__(self) -> None:
+        self.scores: dict[int, np.ndarray] = {}  # turn -> (K, images of the turn)
+        self.layout: dict[int, tuple[int, ...]] = {}  # turn -> images per column
+        self.columns: dict[int, list[Column]] = {}  # turns whose images are still needed
+        self.log_likelihoods: list[np.ndarray] = []  # one (K,) per click, in turn order
+        self.choices: list[int] = []  # the clicks (0-based columns), in turn order
+
+
 class BeliefTracker:
-    """Computes beliefs with one user model shared by every session. Sessions' worker threads
-    ask at once; each belief is computed under one lock (the model's calls are serialized
-    and the caller's score cache is filled by one thread at a time). Image scores for the
-    examples are remembered per slate, so each image is scored once for them."""
+    """Computes beliefs with one user model shared by every session, one update at a time
+    (under one lock: the model is never called concurrently).
+
+    A session's belief is updated as it goes (:meth:`update`): each slate's images are
+    scored once for the examples, and each click adds its likelihood. For a user model
+    whose posterior is Bayes' rule over independent clicks (every
+    :class:`~pasta_core.usermodel.AggregatingUserModel`), the posterior is the prior times
+    the clicks' likelihoods, so no earlier turn is scored again and only the images of the
+    turn on show are kept; any other model gets ``posterior(intent, observed)`` over every
+    turn, as before."""
 
     def __init__(self, user_model: Any, examples: int = EXAMPLES_PER_TYPE) -> None:
         self.user_model = user_model
         self.examples = examples
+        self.incremental = getattr(type(user_model), "posterior", None) is AggregatingUserModel.posterior
         self._lock = threading.Lock()
 
-    def belief(
-        self,
-        intent: str,
-        observed: Sequence[tuple[Sequence[Column], int]],
-        shown: Sequence[Sequence[Column]],
-        cache: dict[int, np.ndarray] | None = None,
-    ) -> Belief:
-        """``observed``: each answered turn's columns and choice; ``shown``: the columns of
-        every turn shown so far (answered ones and the one on show), in turn order;
-        ``cache``: turn -> image scores, kept by the caller between calls."""
-        cache = {} if cache is None else cache
-        ids: list[ImageId] = []
-        blocks: list[np.ndarray] = []
+    def update(self, state: BeliefState, intent: str, events: Sequence[Event]) -> Belief:
+        """Apply ``events`` in order and return the belief after them. An event is
+        ``("shown", turn, columns)`` (a slate on show) or ``("clicked", turn, column)``
+        (its 0-based answer; the turn must have been shown)."""
         with self._lock:
-            posterior = np.asarray(self.user_model.posterior(intent, list(observed)), dtype=float)
-            for t, columns in enumerate(shown, start=1):
-                images = [image for column in columns for image in column.images]
-                if t not in cache:
-                    cache[t] = np.asarray(self.user_model.scores(intent, images)).reshape(len(posterior), -1)
-                blocks.append(cache[t])
-                ids.extend(
-                    (t, c, m) for c, column in enumerate(columns, start=1) for m in range(1, len(column.images) + 1)
-                )
-        scores = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(posterior), 0))
+            for kind, turn, value in events:
+                if kind == "shown":
+                    self._shown(state, intent, turn, value)
+                else:
+                    self._clicked(state, intent, turn, value)
+            return self._belief(state, intent)
+
+    def _shown(self, state: BeliefState, intent: str, turn: int, columns: Sequence[Column]) -> None:
+        images = [image for column in columns for image in column.images]
+        k = self.user_model.num_types
+        state.scores[turn] = np.asarray(self.user_model.scores(intent, images), dtype=float).reshape(k, -1)
+        state.layout[turn] = tuple(len(column.images) for column in columns)
+        state.columns[turn] = list(columns)
+
+    def _clicked(self, state: BeliefState, intent: str, turn: int, choice: int) -> None:
+        state.choices.append(choice)
+        if self.incremental:
+            columns = state.columns.pop(turn)
+            probabilities = np.asarray(self.user_model.choice_probabilities(intent, columns))
+            state.log_likelihoods.append(np.log(np.maximum(probabilities[:, choice], 1e-300)))
+
+    def _belief(self, state: BeliefState, intent: str) -> Belief:
+        if self.incremental:
+            # The same sum, in the same order, as AggregatingUserModel.posterior.
+            log_post = np.log(np.maximum(self.user_model.prior, 1e-300))
+            for log_likelihood in state.log_likelihoods:
+                log_post = log_post + log_likelihood
+            posterior = softmax(log_post)
+        else:
+            observed = [(state.columns[t], c) for t, c in enumerate(state.choices, start=1)]
+            posterior = np.asarray(self.user_model.posterior(intent, observed), dtype=float)
+        turns = sorted(state.scores)
+        ids: list[ImageId] = [
+            (t, c, m) for t in turns for c, size in enumerate(state.layout[t], start=1) for m in range(1, size + 1)
+        ]
+        if turns:
+            scores = np.concatenate([state.scores[t] for t in turns], axis=1)
+        else:
+            scores = np.zeros((len(posterior), 0))
         examples = tuple(
             tuple(ids[i] for i in np.argsort(-scores[k], kind="stable")[: self.examples])
             for k in range(len(posterior))
         )
-        return Belief(len(observed), tuple(float(p) for p in posterior), examples)
+        return Belief(len(state.choices), tuple(float(p) for p in posterior), examples)

@@ -19,6 +19,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _specific(host: str) -> bool:
+    """Whether ``host`` names one address (not 0.0.0.0 or ::, every interface)."""
+    try:
+        return not ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return bool(host)
+
+
 def build_settings(kw: dict[str, Any]) -> Any:
     """Server settings from the command-line options."""
     from pasta_core.config import EpisodeConfig
@@ -30,6 +38,10 @@ def build_settings(kw: dict[str, Any]) -> Any:
         options = [parse_options(kw[f"{k}_option"], f"--{k}-option") for k in ("generator", "t2i", "selector")]
         arms = (single_arm(kw["generator"], kw["t2i"], kw["selector"], options),)
     user_model = None if kw["user_model"] in ("", "none") or not kw["belief"] else kw["user_model"]
+    allowed = list(kw.get("allowed_host", ()))
+    host = kw.get("host")
+    if host and _specific(host) and not _loopback(host):
+        allowed.append(host)  # the address the server was bound to, as a browser would send it
     return ServerSettings(
         db=kw["db"],
         sessions_dir=kw["sessions_dir"],
@@ -41,7 +53,13 @@ def build_settings(kw: dict[str, Any]) -> Any:
         render_batch=kw["render_batch"],
         max_sessions_per_visitor=kw["max_sessions"],
         cookie_secure=kw["cookie_secure"],
+        allowed_hosts=tuple(allowed),
+        **{key: kw[key] for key in _LIMITS if kw.get(key) is not None},
     )
+
+
+#: Command-line options that set a ServerSettings limit of the same name.
+_LIMITS = ("max_live_per_address", "new_sessions_per_address", "max_live_sessions", "max_queued_renders")
 
 
 @click.command("serve")
@@ -61,7 +79,18 @@ def build_settings(kw: dict[str, Any]) -> Any:
 @click.option("--belief/--no-belief", default=True, show_default=True, help="Show the belief panel.")
 @click.option("--turns", type=click.IntRange(1, 20), default=5, show_default=True)
 @click.option("--render-batch", type=click.IntRange(1, 64), default=1, show_default=True, help="Images per T2I call (raise it for GPU backends).")
-@click.option("--max-sessions", type=click.IntRange(1, 10000), default=50, show_default=True, help="Sessions per visitor.")
+@click.option("--max-sessions", type=click.IntRange(1, 10000), default=50, show_default=True, help="Sessions per visitor (cookie).")
+@click.option("--max-live-per-address", type=click.IntRange(1, 10000), default=20, show_default=True,
+              help="Sessions played at once from one client address (IPv6: one /64); over it: 429.")
+@click.option("--new-sessions-per-address", type=click.IntRange(1, 1000000), default=100, show_default=True,
+              help="New sessions per client address per hour; over it: 429.")
+@click.option("--max-live-sessions", type=click.IntRange(1, 100000), default=100, show_default=True,
+              help="Sessions played at once on the server; over it: 503.")
+@click.option("--max-queued-renders", type=click.IntRange(1, 100000), default=40, show_default=True,
+              help="Slates waiting to be rendered before new sessions get 503.")
+@click.option("--allowed-host", multiple=True, metavar="HOST",
+              help="A Host name the app answers besides localhost, 127.0.0.1 and [::1] (repeatable; "
+                   "'*.example.org' for subdomains, '*' for any). Other Host headers get 400.")
 @click.option("--cookie-secure", is_flag=True, help="Mark the visitor cookie Secure (when served over HTTPS).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 def serve_command(**kw: Any) -> None:
@@ -85,8 +114,13 @@ def serve_command(**kw: Any) -> None:
     if not _loopback(kw["host"]):
         click.secho(
             f"warning: binding {kw['host']} makes the app reachable from the network; serve it over "
-            "HTTPS (a reverse proxy) and pass --cookie-secure.", fg="yellow", err=True,
+            "HTTPS (a reverse proxy) and pass --cookie-secure. It answers only the Host names "
+            f"{', '.join(settings.allowed_hosts)}: add the name people use with --allowed-host.",
+            fg="yellow", err=True,
         )
+    if "*" in settings.allowed_hosts:
+        click.secho("warning: --allowed-host '*' turns the Host check off (DNS rebinding can reach the app).",
+                    fg="yellow", err=True)
     arms = ", ".join(a.name for a in settings.arms)
     click.echo(f"PASTA web app on http://{kw['host']}:{kw['port']}/  (arms: {arms}; data: {settings.db})")
     uvicorn.run(create_app(settings, service=service), host=kw["host"], port=kw["port"], log_level=kw["log_level"])

@@ -213,11 +213,14 @@ class WebStore:
         with self._lock:
             self._db.close()
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, args: tuple[Any, ...], *more: tuple[str, tuple[Any, ...]]) -> None:
+        """One transaction (one commit, one sync): ``sql`` with ``args``, then ``more``."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(sql, args)
+                for statement, values in more:
+                    self._db.execute(statement, values)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -272,8 +275,14 @@ class WebStore:
                 row.session_id, row.turn, json.dumps(row.candidates), json.dumps(row.slate),
                 row.choice, row.critique, json.dumps(row.seeds), json.dumps(row.image_refs), row.created,
             ),
+            ("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), row.session_id)),
         )
-        self._write("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), row.session_id))
+
+    def answers(self, session_id: str) -> list[tuple[int, int, str | None]]:
+        """(turn, choice, critique) of each answered turn, in order: what the page and a
+        repeated click need, without reading back what was shown."""
+        rows = self._rows("SELECT turn, choice, critique FROM turns WHERE session_id = ? ORDER BY turn", (session_id,))
+        return [(r["turn"], r["choice"], r["critique"]) for r in rows]
 
     def turns(self, session_id: str) -> list[TurnRow]:
         rows = self._rows("SELECT * FROM turns WHERE session_id = ? ORDER BY turn", (session_id,))

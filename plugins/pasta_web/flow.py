@@ -9,6 +9,7 @@ then one overall 1-5 score) and ``done``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,13 +24,27 @@ MAX_PROMPT_CHARS = 200
 MAX_CRITIQUE_CHARS = 200
 MAX_REASON_CHARS = 1000
 SCORES = range(1, 6)
+#: Whitespace a person may type (collapsed or kept as text); every other control
+#: character (NUL, escape, C1 controls) and unpaired surrogate halves are refused.
+_TYPED_WHITESPACE = frozenset("\t\n\r")
+
+
+def check_plain_text(text: str, what: str) -> str:
+    """``text`` unchanged if it holds no control characters (other than tab and line
+    breaks) and no unpaired surrogates; otherwise a clear error naming ``what``."""
+    for char in text:
+        if char not in _TYPED_WHITESPACE and unicodedata.category(char) in ("Cc", "Cs"):
+            raise InvalidValueError(
+                f"Please use plain text: {what} contains control characters, which are not allowed."
+            )
+    return text
 
 
 def check_prompt(text: Any) -> str:
     """The initial prompt, whitespace-normalized; at most 12 words (the paper's request)."""
     if not isinstance(text, str):
         raise InvalidValueError("the prompt must be text")
-    text = " ".join(text.split())
+    text = " ".join(check_plain_text(text, "the prompt").split())
     if not text:
         raise InvalidValueError("Please describe the picture you have in mind.")
     if len(text) > MAX_PROMPT_CHARS or word_count(text) > MAX_PROMPT_WORDS:
@@ -46,6 +61,7 @@ def check_critique_text(text: Any) -> str | None:
         return None
     if not isinstance(text, str) or len(text) > MAX_CRITIQUE_CHARS:
         raise InvalidValueError(f"a critique is a short text of at most {MAX_CRITIQUE_WORDS} words")
+    check_plain_text(text, "the critique")
     try:
         return check_critique(text)
     except InvalidValueError:
@@ -136,7 +152,7 @@ def _check_reason(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_REASON_CHARS:
         raise InvalidValueError(f"the reason is a text of at most {MAX_REASON_CHARS} characters")
-    return value.strip() or None
+    return check_plain_text(value, "the reason").strip() or None
 
 
 def evaluation_gaps(
@@ -144,7 +160,7 @@ def evaluation_gaps(
 ) -> list[str]:
     """Everything still unanswered in the evaluation phase (empty when it may end)."""
     by_turn = {e.turn: e for e in evaluations}
-    gaps = []
+    gaps: list[str] = []
     for turn in range(1, turns + 1):
         evaluation = by_turn.get(turn, TurnEvaluation(turn))
         gaps.extend(f"turn {turn}: {gap}" for gap in evaluation.missing(columns[turn - 1]))

@@ -13,9 +13,11 @@ a :class:`ProgressT2I` holding the arm's lock, so it is never called concurrentl
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pasta_core.engine import Agent
@@ -130,33 +132,86 @@ class AgentPool:
 
 ImageKey = tuple[int, int]  # (0-based column, 0-based image)
 
+#: Versions are drawn from one counter, so a session resumed in a new
+#: :class:`Changes` never repeats a version a page saw before.
+_versions = itertools.count(1)
+
+
+class Changes:
+    """A version number that moves whenever what the page shows of a session changes
+    (an image done, the status, the belief), and waits for it that cost no thread.
+
+    :meth:`bump` is called from any thread; :meth:`wait` is awaited on the server's event
+    loop (a page's poll that holds until there is something new to show)."""
+
+    def __init__(self) -> None:
+        self.version = next(_versions)
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.version = next(_versions)
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_wake, future)
+            except RuntimeError:  # the loop has closed (the server stopped)
+                pass
+
+    async def wait(self, seen: int, timeout: float) -> None:
+        """Return when the version is no longer ``seen``, or after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self.version != seen:
+                return
+            self._waiters.append((loop, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                if (loop, future) in self._waiters:
+                    self._waiters.remove((loop, future))
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
 
 class SlateBuffer(RenderListener):
     """The images of the slate being rendered (or last rendered), as PNG bytes."""
 
-    def __init__(self, images_per_prompt: int) -> None:
+    def __init__(self, images_per_prompt: int, changed: Callable[[], None] | None = None) -> None:
         self.images_per_prompt = images_per_prompt
         self.turn = 0
         self.prompts: list[str] = []
         self.total = 0
         self.images: dict[ImageKey, bytes] = {}
         self._lock = threading.Lock()
+        self._changed = changed or (lambda: None)
 
     def expect(self, turn: int) -> None:
         """The next render is the slate of ``turn``."""
         with self._lock:
             self.turn, self.prompts, self.total, self.images = turn, [], 0, {}
+        self._changed()
 
     def started(self, prompts: Sequence[str]) -> None:
         m = self.images_per_prompt
         with self._lock:
             self.prompts = [prompts[i] for i in range(0, len(prompts), m)]
             self.total, self.images = len(prompts), {}
+        self._changed()
 
     def finished(self, index: int, image: Any) -> None:
         data = png_bytes(image)
         with self._lock:
             self.images[divmod(index, self.images_per_prompt)] = data
+        self._changed()
 
     def get(self, turn: int, column: int, image: int) -> bytes | None:
         with self._lock:

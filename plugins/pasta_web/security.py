@@ -9,12 +9,14 @@ send that without CORS, which is never granted) and small.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "pasta_visitor"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -39,6 +41,26 @@ def owner_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def client_key(request: Request) -> str | None:
+    """The client address the per-address limits count: the peer's IP address (behind
+    a reverse proxy, the one uvicorn takes from ``X-Forwarded-For`` when the proxy is
+    trusted, see ``--forwarded-allow-ips``); for IPv6 its /64 network, which one machine
+    usually gets as a whole. The peer's name as given when it is not an address (an
+in-process test client), None when there is no peer."""
+    host = request.client.host if request.client is not None else None
+    if not host:
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def _reject(status: int, message: str) -> Response:
     return JSONResponse({"detail": message}, status_code=status, headers=HEADERS)
 
@@ -59,28 +81,51 @@ def _check_write(request: Request) -> Response | None:
     return None
 
 
-def visitor_middleware(cookie_secure: bool) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+class VisitorMiddleware:
     """Gives every request ``request.state.owner`` (issuing a token cookie when needed),
-    refuses unsafe writes, and adds the security headers."""
+    refuses unsafe writes, and adds the security headers.
 
-    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    A plain ASGI middleware: it edits the response's first message on its way out, so
+    responses (files, JSON) pass through unchanged, with no extra task per request."""
+
+    def __init__(self, app: ASGIApp, cookie_secure: bool = False) -> None:
+        self.app = app
+        self.cookie_secure = cookie_secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         refused = _check_write(request)
         if refused is not None:
-            return refused
+            await refused(scope, receive, send)
+            return
         token = request.cookies.get(COOKIE, "")
         fresh = not TOKEN.match(token)
         if fresh:
             token = secrets.token_urlsafe(32)
         request.state.owner = owner_key(token)
-        response = await call_next(request)
-        if fresh:
-            response.set_cookie(
-                COOKIE, token, max_age=COOKIE_AGE, httponly=True, samesite="strict", secure=cookie_secure, path="/"
-            )
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/api/") and "/images/" not in request.url.path:
-            response.headers["Cache-Control"] = "no-store"
-        return response
+        path = scope["path"]
+        no_store = path.startswith("/api/") and "/images/" not in path
+        cookie = self._cookie(token) if fresh else None
 
-    return middleware
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if cookie is not None:
+                    headers.append("set-cookie", cookie)
+                for name, value in HEADERS.items():
+                    headers.setdefault(name, value)
+                if no_store:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _cookie(self, token: str) -> str:
+        carrier = Response()
+        carrier.set_cookie(
+            COOKIE, token, max_age=COOKIE_AGE, httponly=True, samesite="strict", secure=self.cookie_secure, path="/"
+        )
+        return carrier.headers["set-cookie"]

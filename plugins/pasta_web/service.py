@@ -10,6 +10,20 @@ The session folders (images, grids, ``session.json``, ``trajectory.parquet``) ar
 :class:`~pasta_core.session.Session`'s, read and written through it and
 :class:`~pasta_core.folder.SessionFolder` only; SQLite (:mod:`pasta_web.db`) holds the web
 app's own records.
+
+Limits that hold without cookies: a client address (IPv6: its /64) may play
+``max_live_per_address`` sessions at once and start ``new_sessions_per_address`` an hour
+(:class:`LimitError`, HTTP 429); the whole server plays at most ``max_live_sessions`` at
+once and turns new sessions away while ``max_queued_renders`` slates wait to be rendered
+(:class:`BusyError`, HTTP 503). Both carry a ``retry_after`` in seconds. A session being
+played has at most one slate in the render queue (its next one), so the queue is bounded
+by the sessions in memory.
+
+Memory: a session in memory holds the slate on show (its images, and their PNG bytes for
+the page); the belief view keeps scores, not images, of the turns already answered.
+Sessions leave memory when their picking phase ends, when left alone for
+:data:`IDLE_SECONDS` (sooner, :data:`PRESSURE_IDLE_SECONDS`, when the server is full), and
+the memory they used is handed back to the operating system (:mod:`pasta_web.memory`).
 """
 
 from __future__ import annotations
@@ -21,6 +35,8 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,7 +48,7 @@ from pasta_core.folder import SessionFolder, image_refs
 from pasta_core.plugins import Plugins
 from pasta_core.session import Session
 from pasta_core.types import Column, Turn
-from pasta_web.belief import Belief, BeliefTracker, build_user_model
+from pasta_web.belief import Belief, BeliefState, BeliefTracker, Event, build_user_model
 from pasta_web.db import SessionRow, TurnRow, WebStore
 from pasta_web.flow import (
     TurnEvaluation,
@@ -42,13 +58,25 @@ from pasta_web.flow import (
     check_score,
     evaluation_gaps,
 )
-from pasta_web.live import AgentPool, SlateBuffer
+from pasta_web.live import AgentPool, Changes, SlateBuffer
+from pasta_web.memory import release_free_memory
 from pasta_web.settings import Arm, ServerSettings
 
 log = logging.getLogger("pasta_web")
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 #: A session nobody has looked at for this long leaves memory (it resumes from disk).
 IDLE_SECONDS = 20 * 60
+#: When the server is full, sessions left alone this long leave memory to make room.
+PRESSURE_IDLE_SECONDS = 2 * 60
+#: How often idle sessions are looked for and freed memory is handed back.
+HOUSEKEEPING_SECONDS = 10.0
+#: While slates wait to be rendered, the belief view waits up to this long for them.
+BELIEF_DEFER_SECONDS = 1.0
+#: The window of the per-address limit on new sessions.
+NEW_SESSION_WINDOW = 3600.0
+#: What a rater's page says when the images (or the candidates) could not be made; the
+#: provider's error and its hint go to the server's log only (they may reveal the arm).
+RENDER_FAILED = "The pictures could not be made just now. Please press “Try again” in a moment."
 
 
 class NotFoundError(PastaError, LookupError):
@@ -60,7 +88,19 @@ class ConflictError(PastaError):
 
 
 class LimitError(PastaError):
-    """A per-visitor limit was reached."""
+    """A per-visitor or per-address limit was reached (HTTP 429); ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = int(retry_after)
+
+
+class BusyError(PastaError):
+    """The server is full (HTTP 503): too many sessions or slates waiting to be rendered."""
+
+    def __init__(self, message: str, retry_after: int = 10) -> None:
+        super().__init__(message)
+        self.retry_after = int(retry_after)
 
 
 def image_url(session_id: str, turn: int, column: int, image: int) -> str:
@@ -71,19 +111,21 @@ class LiveSession:
     """A session in its interaction phase, held in memory while it is being played."""
 
     def __init__(
-        self, row: SessionRow, agent: Any, t2i: Any, components: dict[str, Any], images_per_prompt: int
+        self, row: SessionRow, agent: Any, t2i: Any, components: dict[str, Any], images_per_prompt: int,
+        client: str | None = None,
     ) -> None:
         self.row = row
         self.agent = agent
         self.components = components
-        self.buffer = SlateBuffer(images_per_prompt)
+        self.client = client  # the address key it was started or resumed from
+        self.changes = Changes()  # moves whenever what the page shows changes
+        self.buffer = SlateBuffer(images_per_prompt, self.changes.bump)
         t2i.listener = self.buffer
         self.session: Session | None = None
         self.status = "rendering"  # rendering | ready | error | finished
         self.error: str | None = None
-        self.shown: list[list[Column]] = []
         self.belief: Belief | None = None
-        self.scores: dict[int, Any] = {}  # the belief view's image scores per turn
+        self.beliefs = BeliefState()  # the belief view's running state (its thread only)
         self.touched = time.monotonic()
         self.lock = threading.RLock()
 
@@ -101,9 +143,28 @@ class WebSessions:
         self._live: dict[str, LiveSession] = {}
         self._registry_lock = threading.Lock()
         self._jobs = ThreadPoolExecutor(settings.workers, thread_name_prefix="pasta-web") if background else None
+        self._stop = threading.Event()  # set by close(): the service's threads end
+        self._queued = 0  # render jobs submitted and not finished
+        self._renders_done = threading.Condition(self._registry_lock)  # notified when _queued is 0
+        # Beliefs are computed on their own thread, after the grid is ready: never on the
+        # click's path, no render worker waits for the belief view's lock, and while slates
+        # wait to be rendered the belief view waits (a little) for them.
+        self._beliefs: deque[tuple[LiveSession, Sequence[Event]]] = deque()
+        self._beliefs_posted = threading.Condition()
+        self._belief_thread: threading.Thread | None = None
+        self._created: dict[str, deque[float]] = {}  # address key -> times of its new sessions
+        self._released = 0  # sessions that left memory since memory was last handed back
         self._random = random.SystemRandom()
         self._tracker: BeliefTracker | None = None
         self._tracker_lock = threading.Lock()
+        self._housekeeper: threading.Thread | None = None
+        if background:
+            self._housekeeper = threading.Thread(target=self._housekeeping, name="pasta-web-housekeeping",
+                                                 daemon=True)
+            self._housekeeper.start()
+            if settings.belief_enabled:
+                self._belief_thread = threading.Thread(target=self._belief_loop, name="pasta-belief", daemon=True)
+                self._belief_thread.start()
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -125,12 +186,89 @@ class WebSessions:
     def close(self) -> None:
         if self._jobs is not None:
             self._jobs.shutdown(wait=True, cancel_futures=True)
+        self._stop.set()
+        with self._beliefs_posted:
+            self._beliefs_posted.notify_all()
+        for thread in (self._housekeeper, self._belief_thread):
+            if thread is not None:
+                thread.join()
         with self._registry_lock:
             lives, self._live = list(self._live.values()), {}
         for live in lives:
             if live.session is not None:
                 live.session.close()
         self.store.close()
+
+    def _housekeeping(self) -> None:
+        while not self._stop.wait(HOUSEKEEPING_SECONDS):
+            try:
+                self.evict_idle()
+                self.release_memory()
+            except Exception:  # pragma: no cover - never let the housekeeper die
+                log.exception("housekeeping failed")
+
+    def release_memory(self) -> None:
+        """Hand the memory of sessions that left since the last call back to the system."""
+        with self._registry_lock:
+            released, self._released = self._released, 0
+        if released:
+            release_free_memory()
+
+    # -- limits -----------------------------------------------------------------------------
+
+    def load(self) -> dict[str, int]:
+        """Sessions in memory and slates waiting to be rendered (or being rendered)."""
+        with self._registry_lock:
+            return {"live": len(self._live), "queued_renders": self._queued}
+
+    def _admit(self, client: str | None, new: bool) -> None:
+        """Raise :class:`LimitError` or :class:`BusyError` if one more session may not be
+        played now (from ``client``; ``new``: a new session, else one resumed). Called with
+        the registry lock held."""
+        cfg = self.settings
+        if client is not None:
+            if new:
+                now = time.monotonic()
+                times = self._created.get(client)
+                while times and now - times[0] > NEW_SESSION_WINDOW:
+                    times.popleft()
+                if times and len(times) >= cfg.new_sessions_per_address:
+                    wait = NEW_SESSION_WINDOW - (now - times[0])
+                    raise LimitError("Many sessions were started from your network in the last hour; "
+                                     f"please try again in {max(1, round(wait / 60))} minutes.", int(wait) + 1)
+            mine = sum(1 for live in self._live.values() if live.client == client)
+            if mine >= cfg.max_live_per_address and not self._make_room(client):
+                raise LimitError("Too many sessions are open from your network at once; please finish "
+                                 "one, or try again in a few minutes.", 60)
+        if len(self._live) >= cfg.max_live_sessions and not self._make_room(None):
+            raise BusyError("The server is full right now; please try again in a minute.", 30)
+        if self._queued >= cfg.max_queued_renders:
+            raise BusyError("The server is busy making pictures; please try again in a few seconds.", 5)
+
+    def _make_room(self, client: str | None) -> bool:
+        """Drop from memory the session (of ``client``, or anyone's) left alone longest, if
+        it has been for :data:`PRESSURE_IDLE_SECONDS`. Called with the registry lock held."""
+        now = time.monotonic()
+        idle = [
+            (live.touched, key) for key, live in self._live.items()
+            if (client is None or live.client == client) and live.status in ("ready", "error")
+            and now - live.touched > PRESSURE_IDLE_SECONDS
+        ]
+        if not idle:
+            return False
+        live = self._live.pop(min(idle)[1])
+        self._released += 1
+        threading.Thread(target=self._close_live, args=(live,), daemon=True).start()
+        return True
+
+    @staticmethod
+    def _close_live(live: LiveSession) -> None:
+        """Finish a session's pending writes and stop its threads (it left memory)."""
+        if live.session is not None:
+            try:
+                live.session.close()
+            except Exception as exc:  # noqa: BLE001 - logged; the folder is resumed on the next visit
+                log.warning("session %s: %s", live.row.id, exc)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -144,16 +282,22 @@ class WebSessions:
 
     def list(self, owner: str) -> list[dict[str, Any]]:
         return [
-            {"id": r.id, "prompt": r.initial_prompt, "phase": r.phase, "answered": len(self.store.turns(r.id)),
+            {"id": r.id, "prompt": r.initial_prompt, "phase": r.phase, "answered": len(self.store.answers(r.id)),
              "turns": r.config.get("turns", self.config.turns), "created": r.created}
             for r in self.store.sessions(owner)
         ]
 
-    def create(self, owner: str, prompt: Any) -> SessionRow:
-        """A new session for ``prompt`` with a randomly assigned arm; turn 1 starts rendering."""
+    def create(self, owner: str, prompt: Any, client: str | None = None) -> SessionRow:
+        """A new session for ``prompt`` with a randomly assigned arm; turn 1 starts rendering.
+
+        ``client`` is the visitor's address key (:func:`pasta_web.security.client_key`)
+        for the per-address limits; the global limits hold for every caller."""
         prompt = check_prompt(prompt)
         if self.store.count_sessions(owner) >= self.settings.max_sessions_per_visitor:
-            raise LimitError("you have reached the number of sessions allowed; thank you!")
+            raise LimitError("you have reached the number of sessions allowed; thank you!", 3600)
+        self.evict_idle()
+        with self._registry_lock:  # checked here, and again when the session is added
+            self._admit(client, new=True)
         arm = self.assign_arm()
         session_id = secrets.token_hex(16)
         now = time.time()
@@ -163,24 +307,36 @@ class WebSessions:
             config=attrs.asdict(self.config), phase="interaction", overall=None, completion_code=None,
             created=now, updated=now,
         )
-        self.store.add_session(row)
-        log.info("session %s created (arm %s)", session_id, arm.name)
-        live = self._new_live(row)
-        self.evict_idle()
+        live = self._new_live(row, client)
         with self._registry_lock:
+            self._admit(client, new=True)
             self._live[session_id] = live
+            if client is not None:
+                self._created.setdefault(client, deque()).append(time.monotonic())
+        try:
+            self.store.add_session(row)
+        except BaseException:
+            with self._registry_lock:
+                self._live.pop(session_id, None)
+            raise
+        log.info("session %s created (arm %s)", session_id, arm.name)
         self._submit(live, self._start, live)
         return row
 
-    def evict_idle(self, idle: float = IDLE_SECONDS) -> None:
-        """Drop sessions left alone mid-way from memory; their next visit resumes them."""
+    def evict_idle(self, idle: float | None = None) -> None:
+        """Drop sessions left alone mid-way (default: for :data:`IDLE_SECONDS`) from memory;
+        their next visit resumes them."""
+        idle = IDLE_SECONDS if idle is None else idle
         now = time.monotonic()
         with self._registry_lock:
             stale = [k for k, v in self._live.items() if now - v.touched > idle and v.status in ("ready", "error")]
             lives = [self._live.pop(k) for k in stale]
+            self._released += len(lives)
+            for client in [c for c, times in self._created.items()
+                           if not times or now - times[-1] > NEW_SESSION_WINDOW]:
+                del self._created[client]
         for live in lives:
-            if live.session is not None:
-                live.session.close()
+            self._close_live(live)
 
     def in_memory(self, session_id: str) -> bool:
         """Whether the session is held in memory now (being played)."""
@@ -191,24 +347,33 @@ class WebSessions:
         arms = self.settings.arms
         return self._random.choices(arms, weights=[a.weight for a in arms], k=1)[0]
 
-    def _new_live(self, row: SessionRow) -> LiveSession:
+    def _new_live(self, row: SessionRow, client: str | None) -> LiveSession:
         shared = self.pool.get(Arm.from_spec(row.arm_spec))
         agent, t2i = shared.agent(self.settings.render_batch)
-        return LiveSession(row, agent, t2i, shared.components(), self.config.images_per_prompt)
+        return LiveSession(row, agent, t2i, shared.components(), self.config.images_per_prompt, client)
 
-    def _ensure_live(self, row: SessionRow) -> LiveSession:
-        """The in-memory session, rebuilt from disk and the database if the server restarted."""
+    def _ensure_live(self, row: SessionRow, client: str | None = None) -> LiveSession:
+        """The in-memory session, rebuilt from disk and the database if the server restarted
+        (or the session had left memory): the limits apply to that as to a new session."""
         with self._registry_lock:
             live = self._live.get(row.id)
             if live is not None:
                 live.touched = time.monotonic()
                 return live
-            live = self._new_live(row)
+        live = self._new_live(row, client)
+        with self._registry_lock:
+            current = self._live.get(row.id)
+            if current is not None:  # another request resumed it meanwhile
+                current.touched = time.monotonic()
+                return current
+            self._admit(client, new=False)
             self._live[row.id] = live
         self._submit(live, self._resume, live)
         return live
 
     def _submit(self, live: LiveSession, job: Any, *args: Any) -> None:
+        with self._registry_lock:
+            self._queued += 1
         if self._jobs is None:
             self._guarded(live, job, *args)
         else:
@@ -218,15 +383,23 @@ class WebSessions:
         try:
             job(*args)
         except PastaError as exc:
-            log.warning("session %s: %s", live.row.id, exc)
-            self._fail(live, f"The images could not be made: {exc}")
+            # The operator sees the provider's error and its hint; the page, a neutral
+            # message (the error may name the model or provider, i.e. the study arm).
+            log.warning("session %s (arm %s): %s", live.row.id, live.row.arm, exc)
+            self._fail(live, RENDER_FAILED)
         except Exception:
-            log.exception("session %s failed", live.row.id)
-            self._fail(live, "Something went wrong while making the images.")
+            log.exception("session %s (arm %s) failed", live.row.id, live.row.arm)
+            self._fail(live, RENDER_FAILED)
+        finally:
+            with self._registry_lock:
+                self._queued -= 1
+                if self._queued == 0:
+                    self._renders_done.notify_all()
 
     def _fail(self, live: LiveSession, message: str) -> None:
         with live.lock:
             live.status, live.error = "error", message
+        live.changes.bump()
 
     # -- rendering jobs (run in the worker threads) -----------------------------------------
 
@@ -236,7 +409,7 @@ class WebSessions:
         session = Session(live.agent, self.config, row.seed, row.folder, row.id, live.components)
         live.session = session
         columns = session.start(row.initial_prompt)
-        self._shown(live, columns)
+        self._shown(live, columns, [("shown", 1, columns)])
 
     def _resume(self, live: LiveSession) -> None:
         row = live.row
@@ -250,24 +423,26 @@ class WebSessions:
                                  restore_images=False)  # restored on demand, through the lock
         live.session = session
         in_folder = len(session.history.turns)
-        if self.settings.belief_enabled:
-            live.shown = [self._saved_columns(row, t) for t in session.history.turns]
+        events: list[Event] = []
+        if self.settings.belief_enabled:  # the answered turns, read back from the folder
+            for t, turn in enumerate(session.history.turns, start=1):
+                events += [("shown", t, self._saved_columns(row, turn)), ("clicked", t, turn.choice)]
         for missed in answered[in_folder:]:  # clicks stored in the database but not in the folder
             if self.settings.belief_enabled:
-                live.shown.append(session.columns)
+                events += [("shown", session.turn, session.columns), ("clicked", session.turn, missed.choice)]
             live.buffer.expect(session.turn + 1)
             if session.choose(missed.choice, missed.critique) is None:
                 self._finish_interaction(live)
                 return
-        self._shown(live, session.columns)
+        self._shown(live, session.columns, [*events, ("shown", session.turn, session.columns)])
 
-    def _choose(self, live: LiveSession, column: int, critique: str | None) -> None:
+    def _choose(self, live: LiveSession, turn: int, column: int, critique: str | None) -> None:
         assert live.session is not None
         columns = live.session.choose(column, critique)
         if columns is None:
             self._finish_interaction(live)
         else:
-            self._shown(live, columns)
+            self._shown(live, columns, [("clicked", turn, column), ("shown", turn + 1, columns)])
 
     def _finish_interaction(self, live: LiveSession) -> None:
         assert live.session is not None
@@ -275,32 +450,64 @@ class WebSessions:
         self.store.set_phase(live.row.id, "evaluation")
         with live.lock:
             live.status = "finished"
+        live.changes.bump()
         with self._registry_lock:
-            self._live.pop(live.row.id, None)
+            if self._live.pop(live.row.id, None) is not None:
+                self._released += 1
 
-    def _shown(self, live: LiveSession, columns: list[Column]) -> None:
+    def _shown(self, live: LiveSession, columns: Sequence[Column], events: Sequence[Event]) -> None:
+        """The slate ``columns`` is on show: the page may offer the click now; the belief
+        view catches up with ``events`` on its own thread."""
         with live.lock:
-            if self.settings.belief_enabled:  # the belief view needs every turn's images
-                live.shown.append(columns)
             live.status, live.error = "ready", None
-        self._update_belief(live)
+        live.changes.bump()
+        if not self.settings.belief_enabled:
+            return
+        if self._belief_thread is None:
+            self._update_belief(live, events)
+        else:
+            with self._beliefs_posted:
+                self._beliefs.append((live, events))
+                self._beliefs_posted.notify()
 
-    def _update_belief(self, live: LiveSession) -> None:
+    def _belief_loop(self) -> None:
+        """The belief view's thread: waits for work, gives queued renders up to
+        :data:`BELIEF_DEFER_SECONDS` to finish first, then updates every belief posted
+        meanwhile (in order). On close it finishes what was posted, without waiting."""
+        while True:
+            with self._beliefs_posted:
+                self._beliefs_posted.wait_for(lambda: self._beliefs or self._stop.is_set())
+                if not self._beliefs:
+                    return
+            if not self._stop.is_set():
+                with self._renders_done:
+                    self._renders_done.wait_for(lambda: self._queued == 0, timeout=BELIEF_DEFER_SECONDS)
+            with self._beliefs_posted:
+                jobs, self._beliefs = self._beliefs, deque()
+            for live, events in jobs:
+                self._update_belief(live, events)  # logs and reports its own errors
+
+    def _update_belief(self, live: LiveSession, events: Sequence[Event]) -> None:
         tracker = self.tracker()
         if tracker is None:
             return
-        with live.lock:
-            shown = list(live.shown)
-        observed = [(columns, t.choice) for columns, t in zip(shown, self.store.turns(live.row.id))]
-        belief = tracker.belief(live.row.initial_prompt, observed, shown, live.scores)
+        try:
+            belief = tracker.update(live.beliefs, live.row.initial_prompt, events)
+            self.store.save_belief(live.row.id, belief.clicks, list(belief.posterior))
+        except Exception:
+            log.exception("session %s: the belief view failed", live.row.id)
+            self._fail(live, RENDER_FAILED)
+            return
         with live.lock:
             if live.belief is None or belief.clicks >= live.belief.clicks:
                 live.belief = belief
-        self.store.save_belief(live.row.id, belief.clicks, list(belief.posterior))
+        live.changes.bump()
 
     # -- the interaction phase --------------------------------------------------------------
 
-    def choose(self, owner: str, session_id: str, turn: Any, column: Any, critique: Any = None) -> None:
+    def choose(
+        self, owner: str, session_id: str, turn: Any, column: Any, critique: Any = None, client: str | None = None
+    ) -> None:
         """Record the click on ``column`` (0-based) of ``turn``; the next slate starts rendering.
 
         Repeating the same answer to a turn already answered is accepted (a double click or
@@ -310,14 +517,14 @@ class WebSessions:
         critique = check_critique_text(critique)
         if isinstance(turn, bool) or not isinstance(turn, int):
             raise InvalidValueError("turn must be a number")
-        answered = self.store.turns(session_id)
+        answered = self.store.answers(session_id)
         if 1 <= turn <= len(answered):
-            if answered[turn - 1].choice == column and answered[turn - 1].critique == critique:
+            if answered[turn - 1][1:] == (column, critique):
                 return
             raise ConflictError(f"turn {turn} was already answered")
         if row.phase != "interaction":
             raise ConflictError("the picking phase of this session is over")
-        live = self._ensure_live(row)
+        live = self._ensure_live(row, client)
         with live.lock:
             session = live.session
             if live.status != "ready" or session is None or turn != session.turn:
@@ -327,10 +534,11 @@ class WebSessions:
             live.status = "rendering" if turn < self.config.turns else "finished"
             if turn < self.config.turns:
                 live.buffer.expect(turn + 1)
+        live.changes.bump()
         if turn >= self.config.turns:
             self.store.set_phase(session_id, "evaluation")
         log.info("session %s: turn %d answered", session_id, turn)
-        self._submit(live, self._choose, live, column, critique)
+        self._submit(live, self._choose, live, turn, column, critique)
 
     @staticmethod
     def _turn_row(session: Session, turn: int, column: int, critique: str | None) -> TurnRow:
@@ -347,40 +555,55 @@ class WebSessions:
             created=time.time(),
         )
 
-    def retry(self, owner: str, session_id: str) -> None:
+    def retry(self, owner: str, session_id: str, client: str | None = None) -> None:
         """After a rendering error: rebuild the session from disk and try again."""
         row = self.owned(owner, session_id)
         with self._registry_lock:
             live = self._live.get(session_id)
             if live is not None and live.status != "error":
                 return
-            self._live.pop(session_id, None)
+            if self._live.pop(session_id, None) is not None:
+                self._released += 1
+        if live is not None:
+            self._close_live(live)
         if row.phase == "interaction":
-            self._ensure_live(row)
+            self._ensure_live(row, client)
 
     # -- what the page shows ----------------------------------------------------------------
 
-    def state(self, owner: str, session_id: str) -> dict[str, Any]:
+    def state(self, owner: str, session_id: str, client: str | None = None) -> dict[str, Any]:
         row = self.owned(owner, session_id)
-        answered = self.store.turns(session_id)
+        answered = self.store.answers(session_id)
         if row.phase == "interaction" and len(answered) >= self.config.turns:
             self.store.set_phase(session_id, "evaluation")  # the server stopped between two writes
             row = self.owned(owner, session_id)
         state: dict[str, Any] = {
             "id": row.id, "phase": row.phase, "prompt": row.initial_prompt, "turns": self.config.turns,
-            "answered": [{"turn": t.turn, "choice": t.choice, "critique": t.critique} for t in answered],
+            "answered": [{"turn": t, "choice": choice, "critique": critique} for t, choice, critique in answered],
         }
         if row.phase == "interaction":
-            state["live"] = self._live_state(self._ensure_live(row))
+            state["live"] = self._live_state(self._ensure_live(row, client))
         else:
-            state["review"] = [self._review(row.id, t) for t in answered]
+            state["review"] = [self._review(row.id, t) for t in self.store.turns(session_id)]
             state["evaluation"] = [e.as_dict() for e in self.store.evaluations(session_id)]
             state["overall"] = row.overall
             if row.phase == "done":
                 state["completion_code"] = row.completion_code
         return state
 
+    async def wait_for_change(self, owner: str, session_id: str, seen: int, timeout: float) -> None:
+        """Wait (on the event loop, holding no thread) until the session being played shows
+        something other than version ``seen``, or ``timeout`` seconds. Returns at once if
+        the session is not in memory or not ``owner``'s: :meth:`state` then answers."""
+        with self._registry_lock:
+            live = self._live.get(session_id)
+        if live is None or not hmac.compare_digest(live.row.owner, owner):
+            return
+        live.touched = time.monotonic()
+        await live.changes.wait(seen, timeout)
+
     def _live_state(self, live: LiveSession) -> dict[str, Any]:
+        version = live.changes.version  # read first: a change while this is built is not missed
         turn, prompts, total, have = live.buffer.snapshot()
         m = self.config.images_per_prompt
         slate = len(prompts) or self.config.slate_size
@@ -395,7 +618,7 @@ class WebSessions:
             for c in range(slate)
         ]
         return {
-            "status": status, "error": error, "turn": turn, "columns": columns,
+            "version": version, "status": status, "error": error, "turn": turn, "columns": columns,
             "progress": {"done": len(have), "total": total or slate * m},
             "belief": self._belief_json(sid, belief),
         }
@@ -456,7 +679,7 @@ class WebSessions:
         folder.restore_images(record.as_turn(), self._renderer(row), only=[(column - 1, image - 1)])
         return path
 
-    def _saved_columns(self, row: SessionRow, turn: Turn) -> list[Column]:
+    def _saved_columns(self, row: SessionRow, turn: Turn) -> Sequence[Column]:
         """An answered turn's columns read back from its folder (re-rendering any missing
         image from its seed: the same picture)."""
         folder = SessionFolder(row.folder)

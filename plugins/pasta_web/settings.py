@@ -29,6 +29,9 @@ from pasta_core.config import EpisodeConfig
 from pasta_core.errors import InvalidValueError
 
 _ARM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+#: The Host header values a browser sends for a server on this machine; always allowed.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_HOST_NAME = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _ARM_KEYS = {
     "name", "generator", "t2i", "selector", "generator_options", "t2i_options", "selector_options", "weight",
 }
@@ -104,6 +107,33 @@ def load_arms(path: str | Path) -> tuple[Arm, ...]:
     return arms
 
 
+def allowed_host(value: str) -> str:
+    """One entry of the Host allow-list, normalized: a host name (``pasta.example.org``),
+    a wildcard for its subdomains (``*.example.org``), an IP address (IPv6 in brackets
+    or not), or ``*`` (any host: turns the check off). No scheme, port or path."""
+    import ipaddress
+
+    host = str(value).strip().lower()
+    if host == "*":
+        return host
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        if _HOST_NAME.match(host) and len(host) <= 253:
+            return host
+        raise InvalidValueError(
+            f"{value!r} is not a host name or address for --allowed-host: give a name such as "
+            "pasta.example.org, *.example.org or 192.0.2.7, without scheme, port or path"
+        ) from None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def _allowed_hosts(value: Any) -> tuple[str, ...]:
+    hosts = [allowed_host(v) for v in ([value] if isinstance(value, str) else value)]
+    return tuple(dict.fromkeys([*LOOPBACK_HOSTS, *hosts]))
+
+
 @attrs.frozen
 class ServerSettings:
     """Everything the web app is configured with.
@@ -124,12 +154,30 @@ class ServerSettings:
     max_sessions_per_visitor: int = 50
     workers: int = 4
     cookie_secure: bool = False
+    #: Host header values served (the loopback names are always in; ``*`` allows any).
+    allowed_hosts: tuple[str, ...] = attrs.field(default=LOOPBACK_HOSTS, converter=_allowed_hosts)
+    #: Sessions being played at once from one client address (IPv6: one /64).
+    max_live_per_address: int = 20
+    #: New sessions per client address per hour.
+    new_sessions_per_address: int = 100
+    #: Sessions being played at once on the whole server.
+    max_live_sessions: int = 100
+    #: Slates waiting to be rendered before new sessions are turned away.
+    max_queued_renders: int = 40
 
     def __attrs_post_init__(self) -> None:
         if not self.arms:
             raise InvalidValueError("at least one arm is needed")
-        if self.render_batch < 1 or self.workers < 1 or self.max_sessions_per_visitor < 1:
-            raise InvalidValueError("render_batch, workers and max_sessions_per_visitor must be positive")
+        limits = {
+            "render_batch": self.render_batch, "workers": self.workers,
+            "max_sessions_per_visitor": self.max_sessions_per_visitor,
+            "max_live_per_address": self.max_live_per_address,
+            "new_sessions_per_address": self.new_sessions_per_address,
+            "max_live_sessions": self.max_live_sessions, "max_queued_renders": self.max_queued_renders,
+        }
+        for name, value in limits.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidValueError(f"{name} must be a positive whole number, got {value!r}")
 
     @property
     def session_root(self) -> Path:
@@ -142,4 +190,5 @@ class ServerSettings:
 
 def single_arm(generator: str, t2i: str, selector: str, options: Sequence[dict[str, Any]] = ({}, {}, {})) -> Arm:
     """The one arm of a server started without an arms file."""
-    return Arm("default", generator, t2i, selector, *options)
+    generator_options, t2i_options, selector_options = options
+    return Arm("default", generator, t2i, selector, generator_options, t2i_options, selector_options)

@@ -17,6 +17,12 @@ from pasta_web.security import COOKIE, HEADERS
 from pasta_web.settings import Arm, ServerSettings
 
 
+def local_client(app) -> TestClient:
+    """A test client that says ``Host: localhost``, as a browser on this machine does
+    (TestClient's own ``testserver`` is not an allowed host)."""
+    return TestClient(app, base_url="http://localhost")
+
+
 def wait_ready(client: TestClient, session_id: str, turn: int, timeout: float = 30) -> dict:
     """Poll the session until turn ``turn`` is fully rendered (and its belief is in, when
     the belief view is on)."""
@@ -49,7 +55,7 @@ def app(settings):
 
 @pytest.fixture()
 def client(app):
-    with TestClient(app) as client:
+    with local_client(app) as client:
         yield client
 
 
@@ -129,7 +135,7 @@ def test_a_second_visitor_sees_nothing_of_the_first(app, client):
     session_id = new_session(client)
     state = wait_ready(client, session_id, 1)
     image_url = state["live"]["columns"][0]["images"][0]
-    stranger = TestClient(app)  # no context: the app's lifespan belongs to the first client
+    stranger = local_client(app)  # no context: the app's lifespan belongs to the first client
     assert stranger.get("/api/sessions").json() == {"sessions": []}
     assert stranger.get(f"/api/sessions/{session_id}").status_code == 404
     assert stranger.get(image_url).status_code == 404
@@ -196,13 +202,13 @@ def test_image_urls_cannot_leave_the_session_folder(client, settings):
 
 def test_restart_loses_nothing_answered(settings):
     """A new app on the same database (a killed server) resumes the visitor's session."""
-    with TestClient(create_app(settings)) as first:
+    with local_client(create_app(settings)) as first:
         session_id = new_session(first)
         wait_ready(first, session_id, 1)
         first.post(f"/api/sessions/{session_id}/choice", json={"turn": 1, "column": 2, "critique": "darker"})
         before = wait_ready(first, session_id, 2)
         cookie = first.cookies[COOKIE]
-    with TestClient(create_app(settings)) as second:
+    with local_client(create_app(settings)) as second:
         second.cookies.set(COOKIE, cookie)
         assert [s["id"] for s in second.get("/api/sessions").json()["sessions"]] == [session_id]
         after = wait_ready(second, session_id, 2)
@@ -215,7 +221,7 @@ def test_study_arm_is_hidden_from_the_page(tmp_path):
     arms = (Arm("alpha", selector="first"), Arm("beta", selector="random"))
     settings = ServerSettings(db=tmp_path / "db.sqlite3", arms=arms, belief=False)
     app = create_app(settings)
-    with TestClient(app) as client:
+    with local_client(app) as client:
         session_id = new_session(client)
         state = wait_ready(client, session_id, 1)
         text = json.dumps(state) + client.get("/api/sessions").text
@@ -246,3 +252,40 @@ def test_cli_serve_options_and_export_errors(tmp_path):
     settings = build_settings(kw)
     assert settings.arms[0].name == "x" and settings.user_model is None and settings.config.turns == 3
     assert not settings.belief_enabled
+
+
+def test_a_poll_waits_until_there_is_something_new(app, client, monkeypatch):
+    """With ``after`` (the version on screen), the state is answered when the session shows
+    something newer (a click, an image, the belief) or after the long-poll time."""
+    import threading
+
+    import pasta_web.app
+
+    session_id = new_session(client)
+    live = wait_ready(client, session_id, 1)["live"]
+    monkeypatch.setattr(pasta_web.app, "LONG_POLL_SECONDS", 0.5)
+    start = time.monotonic()
+    same = client.get(f"/api/sessions/{session_id}?after={live['version']}").json()["live"]
+    assert time.monotonic() - start >= 0.45 and same["version"] == live["version"]
+    start = time.monotonic()
+    client.get(f"/api/sessions/{session_id}?after={live['version'] - 1}")  # older: answered at once
+    assert time.monotonic() - start < 0.45
+    assert client.get(f"/api/sessions/{session_id}?after=x").status_code == 422
+
+    monkeypatch.setattr(pasta_web.app, "LONG_POLL_SECONDS", 30)
+    second = local_client(app)  # the same visitor in another tab
+    second.cookies.set(COOKIE, client.cookies[COOKIE])
+    answered: list[dict] = []
+    poll = threading.Thread(target=lambda: answered.append(
+        second.get(f"/api/sessions/{session_id}?after={live['version']}").json()))
+    start = time.monotonic()
+    poll.start()
+    time.sleep(0.3)
+    assert client.post(f"/api/sessions/{session_id}/choice", json={"turn": 1, "column": 0}).status_code == 202
+    poll.join(timeout=30)
+    assert answered and time.monotonic() - start < 15
+    assert answered[0]["live"]["version"] != live["version"] and answered[0]["answered"][0]["choice"] == 0
+    stranger = local_client(app)  # someone else's poll is not held: it is "not found" at once
+    start = time.monotonic()
+    assert stranger.get(f"/api/sessions/{session_id}?after={live['version']}").status_code == 404
+    assert time.monotonic() - start < 5

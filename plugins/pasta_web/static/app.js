@@ -12,6 +12,8 @@ const app = {
   showPrompts: false,
   evalStep: null,    // 0..turns-1: a turn under review; turns: the overall score
   timer: null,
+  pollFailed: false, // the last poll failed (its notice goes when one succeeds)
+  refreshes: 0,      // requests for the session's state so far
   images: new Map(), // url -> <img>, so a re-drawn grid does not reload pictures
 };
 
@@ -55,6 +57,8 @@ async function api(method, path, body) {
   if (!response.ok) {
     const error = new Error((data && data.detail) || `request failed (${response.status})`);
     error.status = response.status;
+    // 429 and 503 (a limit, a full server) say when to ask again.
+    error.retryAfter = Number(response.headers.get("Retry-After")) || 0;
     throw error;
   }
   return data;
@@ -99,13 +103,18 @@ async function route() {
   }
 }
 
-async function refresh() {
+// ``poll``: the server holds the answer until the session shows something newer than the
+// version on screen (or a few seconds pass), so waiting costs no requests.
+async function refresh(poll = false) {
   stopPolling();
   const id = app.sessionId;
+  const seq = ++app.refreshes; // only the latest request's answer is shown (a poll may be slow)
+  const shown = poll && app.state && app.state.id === id && app.state.live ? app.state.live.version : null;
   let state;
   try {
-    state = await api("GET", `/api/sessions/${id}`);
+    state = await api("GET", `/api/sessions/${id}` + (shown ? `?after=${shown}` : ""));
   } catch (error) {
+    if (seq !== app.refreshes) return;
     if (error.status === 404) {
       root().replaceChildren(el("section", { class: "card" },
         el("h2", { text: "Session not found" }),
@@ -115,10 +124,12 @@ async function refresh() {
       return;
     }
     notify(error.message);
-    app.timer = setTimeout(refresh, 2000);
+    app.pollFailed = true;
+    app.timer = setTimeout(() => refresh(true), Math.min(Math.max(error.retryAfter, 2), 60) * 1000);
     return;
   }
-  if (id !== app.sessionId) return;
+  if (seq !== app.refreshes || id !== app.sessionId) return;
+  if (app.pollFailed) { app.pollFailed = false; notify(""); }
   app.state = state;
   if (state.phase === "interaction") showPlay(state);
   else if (state.phase === "evaluation") showEvaluation(state);
@@ -201,7 +212,7 @@ function showPlay(state) {
   updatePlay(state);
   const beliefStale = app.config.belief && (!live.belief || live.belief.clicks < state.answered.length);
   if (live.status === "rendering" || (live.status === "ready" && beliefStale)) {
-    app.timer = setTimeout(refresh, POLL_MS);
+    app.timer = setTimeout(() => refresh(true), POLL_MS);
   }
 }
 
