@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pasta_core.atomic import write_atomically
+from pasta_core.atomic import write_bytes
 from pasta_core.errors import InvalidValueError
 
 
@@ -83,7 +83,7 @@ class _Store:
         vec_path, key_path = self.folder / f"{name}.npy", self.folder / f"{name}.keys.npy"
         for path, array in ((vec_path, np.asarray(vectors, np.float32)),
                             (key_path, np.frombuffer(b"".join(keys), dtype="S16"))):
-            write_atomically(path, lambda tmp, array=array: tmp.write_bytes(_npy(array)))
+            write_bytes(path, _npy(array))
         shard = len(self.shards)
         self.shards.append(np.load(vec_path, mmap_mode="r"))
         for row, key in enumerate(keys):

@@ -190,7 +190,9 @@ def unfinished_shards(folder: Path, sizes: Sequence[int]) -> list[int]:
     gets one."""
     finished = set(TrajectoryWriter.finished_shards(folder))
     records = (read_manifest(folder) or {}).get(SHARDS, {})
-    todo, damaged, changes = [], [], {}
+    todo: list[int] = []
+    damaged: list[Path] = []
+    changes: dict[str, dict[str, Any] | None] = {}
     for shard, sessions in enumerate(sizes):
         path = folder / TrajectoryWriter.shard_name(shard)
         if shard not in finished:
