@@ -64,6 +64,7 @@ def save_png(image: Any, path: str | os.PathLike[str], level: int = 1) -> Path:
     truncated one (which a resumed session would take for a saved image)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # No sync (durable=False): an image is made again from its seed, and one sync per image
-    # would cost more than encoding it. Unique temporary names: two writers never share one.
+    # No sync (durable=False): an image is made again from its seed, and the simulator and
+    # the bench write many thousands of small ones. Unique temporary names: two writers
+    # never share one.
     return write_bytes(path, png_bytes(image, level), durable=False, unique=True)
