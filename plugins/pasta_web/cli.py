@@ -121,9 +121,24 @@ def serve_command(**kw: Any) -> None:
     if "*" in settings.allowed_hosts:
         click.secho("warning: --allowed-host '*' turns the Host check off (DNS rebinding can reach the app).",
                     fg="yellow", err=True)
+    _log_to_stderr(kw["log_level"])
     arms = ", ".join(a.name for a in settings.arms)
     click.echo(f"PASTA web app on http://{kw['host']}:{kw['port']}/  (arms: {arms}; data: {settings.db})")
     uvicorn.run(create_app(settings, service=service), host=kw["host"], port=kw["port"], log_level=kw["log_level"])
+
+
+def _log_to_stderr(level: str) -> None:
+    """The server's own log (sessions, and the errors of providers and components, which
+    the rater's page never shows) on stderr beside uvicorn's, at ``--log-level``."""
+    import logging
+
+    logger = logging.getLogger("pasta_web")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     pasta_web: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 @click.group("sessions")
