@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from pasta_core.errors import InvalidValueError
@@ -11,9 +13,31 @@ DEFAULT_CATEGORIES: tuple[str, ...] = ("rephrase", "detail", "style", "mood", "t
 REWARD_MODES = ("sparse", "dense")
 
 
-def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidValueError(f"{attribute.name} must be a positive integer, got {value!r}")
+#: Upper bounds of the settings (those of ``pasta run``'s options): a hand-edited
+#: ``session.json`` or a library caller is held to the same ranges as the command line.
+MAX_TURNS = 50
+MAX_SLATE_SIZE = 16
+MAX_IMAGES_PER_PROMPT = 16
+MAX_CANDIDATES_PER_CATEGORY = 100
+MAX_WORD_CAP = 1000
+#: The largest seed of a session (``pasta run --seed``, ``session.json``).
+MAX_SEED = 2**63 - 1
+
+
+def _in_range(top: int) -> Any:
+    def check(instance: object, attribute: attrs.Attribute, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise InvalidValueError(f"{attribute.name} must be an integer 1..{top}, got {value!r}")
+
+    return check
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise InvalidValueError(f"categories must be a list of names, got {value!r}")
+    if not all(isinstance(c, str) and c.strip() for c in value):
+        raise InvalidValueError(f"categories must be non-empty strings, got {list(value)}")
+    return tuple(value)
 
 
 @attrs.frozen
@@ -26,12 +50,12 @@ class EpisodeConfig:
     ``dense`` rewards every turn.
     """
 
-    turns: int = attrs.field(default=5, validator=_positive)
-    slate_size: int = attrs.field(default=4, validator=_positive)
-    images_per_prompt: int = attrs.field(default=4, validator=_positive)
-    candidates_per_category: int = attrs.field(default=5, validator=_positive)
-    categories: tuple[str, ...] = attrs.field(default=DEFAULT_CATEGORIES, converter=tuple)
-    word_cap: int = attrs.field(default=62, validator=_positive)
+    turns: int = attrs.field(default=5, validator=_in_range(MAX_TURNS))
+    slate_size: int = attrs.field(default=4, validator=_in_range(MAX_SLATE_SIZE))
+    images_per_prompt: int = attrs.field(default=4, validator=_in_range(MAX_IMAGES_PER_PROMPT))
+    candidates_per_category: int = attrs.field(default=5, validator=_in_range(MAX_CANDIDATES_PER_CATEGORY))
+    categories: tuple[str, ...] = attrs.field(default=DEFAULT_CATEGORIES, converter=_categories)
+    word_cap: int = attrs.field(default=62, validator=_in_range(MAX_WORD_CAP))
     reward_mode: str = attrs.field(default="sparse")
 
     def __attrs_post_init__(self) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pasta_core.config import MAX_SEED, EpisodeConfig
 from pasta_core.errors import SessionError
 from pasta_core.png import save_png
 from pasta_core.store import read_trajectories, write_trajectories
@@ -73,6 +74,7 @@ class SessionFolder:
             raise SessionError(f"cannot read {self.state_file}: {exc.strerror or exc}") from None
         if not isinstance(state, dict):
             raise SessionError(f"{self.state_file} must hold a JSON object")
+        check_state(state, self.state_file)
         return state
 
     def write_state(self, state: dict[str, Any]) -> None:
@@ -81,8 +83,11 @@ class SessionFolder:
 
     # -- trajectory.parquet -------------------------------------------------------------
 
-    def read_history(self, initial_prompt: str) -> History:
-        """The answered turns (none before the first answer)."""
+    def read_history(self, initial_prompt: str, config: EpisodeConfig | None = None,
+                     session_id: str | None = None, user_type: int | None = None) -> History:
+        """The answered turns (none before the first answer). With ``config`` (and the
+        ``session_id`` and ``user_type`` of ``session.json``) the trajectory is checked
+        against them (:meth:`check_trajectory`)."""
         if not self.trajectory_file.is_file():
             return History(initial_prompt)
         trajectories = list(read_trajectories(self.trajectory_file))
@@ -91,7 +96,35 @@ class SessionFolder:
         history = trajectories[0].history
         if history.initial_prompt != History(initial_prompt).initial_prompt:
             raise SessionError(f"{self.trajectory_file} belongs to another prompt than {self.state_file}")
+        if config is not None:
+            self.check_trajectory(trajectories[0], config, session_id, user_type)
         return history
+
+    def check_trajectory(self, trajectory: Trajectory, config: EpisodeConfig, session_id: str | None,
+                         user_type: int | None) -> None:
+        """Refuse a trajectory that ``session.json`` does not describe (a hand-edited file,
+        or files of two sessions): a resume must not mix settings or people."""
+        where = f"{self.trajectory_file} does not match {self.state_file}"
+        fix = "restore session.json or start a new session"
+        answered = len(trajectory.turns)
+        if answered > config.turns:
+            raise SessionError(f"{where}: {answered} turns are answered but 'turns' is {config.turns}; {fix}")
+        for number, turn in enumerate(trajectory.turns, start=1):
+            if len(turn.slate) > config.slate_size:
+                raise SessionError(f"{where}: turn {number} showed {len(turn.slate)} columns but 'slate_size' is "
+                                   f"{config.slate_size}; {fix}")
+            images = {len(seeds) for seeds in turn.seeds}
+            if images and images != {config.images_per_prompt}:
+                raise SessionError(f"{where}: turn {number} showed {'/'.join(map(str, sorted(images)))} images per "
+                                   f"prompt but 'images_per_prompt' is {config.images_per_prompt}; {fix}")
+            unknown = {c.category for c in turn.candidates} - set(config.categories)
+            if unknown:
+                raise SessionError(f"{where}: turn {number} has categories {sorted(unknown)} that 'categories' "
+                                   f"lacks; {fix}")
+        if session_id is not None and trajectory.session_id != session_id:
+            raise SessionError(f"{where}: it holds session {trajectory.session_id!r}, not {session_id!r}; {fix}")
+        if None not in (trajectory.user_type, user_type) and trajectory.user_type != user_type:
+            raise SessionError(f"{where}: it was played by user type {trajectory.user_type}, not {user_type}; {fix}")
 
     def answered_turns(self) -> int:
         """How many turns the trajectory file holds (0 when there is none)."""
@@ -155,6 +188,57 @@ class SessionFolder:
                     images.append(image.copy())
             columns.append(Column(candidate, images, seeds))
         return columns
+
+
+#: What each key of ``session.json`` holds, in words, with a check.
+_STATE_KEYS: dict[str, tuple[str, Any]] = {
+    "session_id": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
+    "initial_prompt": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
+    "seed": (f"an integer 0..{MAX_SEED}", lambda v: _integer(v) and 0 <= v <= MAX_SEED),
+    "config": ("an object", lambda v: isinstance(v, dict)),
+    "components": ("an object", lambda v: isinstance(v, dict)),
+}
+_OPTIONAL_KEYS: dict[str, tuple[str, Any]] = {
+    "user_type": ("a non-negative integer or null", lambda v: v is None or (_integer(v) and v >= 0)),
+    "user": ("an object or null", lambda v: v is None or isinstance(v, dict)),
+}
+_USER_KEYS: dict[str, tuple[str, Any]] = {
+    "kind": ('"human" or "sim"', lambda v: v in ("human", "sim")),
+    "model": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
+    "options": ("an object", lambda v: isinstance(v, dict)),
+}
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_state(state: dict[str, Any], path: Path) -> None:
+    """Raise :class:`SessionError` naming ``path`` and the key unless ``state`` has the
+    shape of a ``session.json`` (its config's values are checked by
+    :class:`~pasta_core.config.EpisodeConfig`)."""
+    fix = "restore it or start a new session"
+    for key, (words, valid) in _STATE_KEYS.items():
+        if key not in state:
+            raise SessionError(f"{path} lacks the key {key!r}; {fix}")
+        if not valid(state[key]):
+            raise SessionError(f"{path}: {key!r} must be {words}, got {_short(state[key])}; {fix}")
+    for key, (words, valid) in _OPTIONAL_KEYS.items():
+        if not valid(state.get(key)):
+            raise SessionError(f"{path}: {key!r} must be {words}, got {_short(state[key])}; {fix}")
+    for role, spec in state["components"].items():
+        if not (isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec["name"]
+                and isinstance(spec.get("options", {}), dict)):
+            raise SessionError(f"{path}: components.{role} must be an object with a 'name' (a string) and "
+                               f"'options' (an object), got {_short(spec)}; {fix}")
+    for key, (words, valid) in _USER_KEYS.items():
+        if state.get("user") and key in state["user"] and not valid(state["user"][key]):
+            raise SessionError(f"{path}: user.{key} must be {words}, got {_short(state['user'][key])}; {fix}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _atomic_text(path: Path, text: str) -> None:

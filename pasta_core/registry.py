@@ -7,7 +7,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
-from pasta_core.errors import DuplicatePluginError, UnknownPluginError
+from pasta_core.errors import DuplicatePluginError, PastaError, PluginError, UnknownPluginError
 
 T = TypeVar("T")
 
@@ -82,17 +82,50 @@ class Registry(Generic[T]):
         :class:`~pasta_core.plugins.Plugins` set it is created from) as ``plugins=``, so it
         builds its own parts (an aggregator, an encoder) from that set and no global one."""
         factory = self.get(name).factory
+        given = sorted(options)
         if context is not None and "plugins" not in options and _takes_plugins(factory):
             options["plugins"] = context
-        return factory(**options)
+        accepted = _accepted(factory)
+        unknown = [key for key in given if accepted is not None and key not in accepted]
+        if unknown:
+            raise PluginError(f"{self.kind} {name!r} has no option {', '.join(map(repr, unknown))}; "
+                              f"its options: {', '.join(accepted or ()) or 'none'}")
+        try:
+            return factory(**options)
+        except PastaError:
+            raise
+        except (TypeError, ValueError) as exc:
+            if not given:  # no option of the caller's: a fault of the plugin, shown as such
+                raise
+            shown = ", ".join(f"{key}={options[key]!r}" for key in given)
+            raise PluginError(f"{self.kind} {name!r} refused its options ({shown}): "
+                              f"{' '.join(str(exc).split())}; its options: {', '.join(accepted or ()) or 'see its docs'}"
+                              ) from exc
+
+
+def _parameters(factory: Callable[..., Any]) -> Any:
+    import inspect
+
+    try:
+        return inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return None
 
 
 def _takes_plugins(factory: Callable[..., Any]) -> bool:
     import inspect
 
-    try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
-    kind = parameters["plugins"].kind if "plugins" in parameters else None
+    parameters = _parameters(factory)
+    kind = parameters["plugins"].kind if parameters is not None and "plugins" in parameters else None
     return kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _accepted(factory: Callable[..., Any]) -> list[str] | None:
+    """The option names ``factory`` takes, or None when it takes any (``**options``)."""
+    import inspect
+
+    parameters = _parameters(factory)
+    if parameters is None or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [key for key, p in parameters.items() if p.kind in named and key != "plugins"]

@@ -144,25 +144,27 @@ class Session:
         are made again first (:meth:`restore_images`); a caller that restores images on
         demand itself (the web app) passes False."""
         store = SessionFolder(folder)
-        state = store.read_state()
+        state = store.read_state()  # its shape is checked there; the config's values here
+        components = {k: ComponentSpec(v["name"], dict(v.get("options", {})))
+                      for k, v in state["components"].items()}
+        unknown = sorted(set(state["config"]) - set(attrs.fields_dict(EpisodeConfig)))
+        if unknown:
+            raise SessionError(f"{store.state_file}: config has unknown keys {unknown}; restore it or start a new session")
         try:
-            components = {k: ComponentSpec(v["name"], dict(v.get("options", {})))
-                          for k, v in state["components"].items()}
-            config = EpisodeConfig(**{**state["config"], "categories": tuple(state["config"]["categories"])})
-            seed, session_id, prompt = int(state["seed"]), str(state["session_id"]), state["initial_prompt"]
-            user_type = state.get("user_type")
-            if user_type is not None and (isinstance(user_type, bool) or not isinstance(user_type, int)):
-                raise TypeError(f"user_type must be an integer or null, got {user_type!r}")
-            user = state.get("user")
-            if user is not None and not isinstance(user, dict):
-                raise TypeError(f"user must be an object or null, got {user!r}")
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise SessionError(f"{store.state_file} is malformed ({type(exc).__name__}: {exc}); "
-                               "restore it or start a new session") from None
+            config = EpisodeConfig(**state["config"])
+        except (InvalidValueError, TypeError) as exc:
+            raise SessionError(f"{store.state_file}: config: {exc}; restore it or start a new session") from None
+        seed, session_id, prompt = state["seed"], state["session_id"], state["initial_prompt"]
+        user_type, user = state.get("user_type"), state.get("user")
+        history = store.read_history(prompt, config, session_id, user_type)
+        missing = [role for role in ("generator", "selector", "t2i") if role not in components]
+        if agent is None and missing:
+            raise SessionError(f"{store.state_file} names no {' or '.join(missing)} in 'components'; "
+                               "restore it or start a new session")
         agent = agent or _build_agent(plugins or get_plugins(), components)
         session = cls(agent, config, seed, folder, session_id, components, user_type)
         session.user = user
-        session._history = store.read_history(prompt)
+        session._history = history
         if restore_images:
             session.restore_images()
         if not session.done:

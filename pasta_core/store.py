@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pasta_core.errors import SessionError
+from pasta_core.errors import PastaError, SessionError
 from pasta_core.types import Candidate, Trajectory, Turn
 
 FORMAT_VERSION = 1
@@ -129,25 +129,94 @@ def parquet_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return files
 
 
+#: Columns every trajectory file has; the others may be missing (older or smaller files).
+REQUIRED_COLUMNS = ("session_id", "turn", "initial_prompt", "candidates", "slate", "choice")
+
+
+def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Whether a column of type ``actual`` reads as ``expected`` (string or large string,
+    any integer width, lists of compatible items, the candidate struct; all-null columns)."""
+    if pa.types.is_null(actual):
+        return True
+    if pa.types.is_string(expected):
+        return pa.types.is_string(actual) or pa.types.is_large_string(actual)
+    if pa.types.is_integer(expected):
+        return pa.types.is_integer(actual)
+    if pa.types.is_floating(expected):
+        return pa.types.is_floating(actual) or pa.types.is_integer(actual)
+    if pa.types.is_list(expected):
+        return (pa.types.is_list(actual) or pa.types.is_large_list(actual)) and _compatible(
+            actual.value_type, expected.value_type)
+    if pa.types.is_struct(expected):
+        fields = {actual.field(i).name: actual.field(i).type for i in range(actual.num_fields)} \
+            if pa.types.is_struct(actual) else {}
+        return all(f.name in fields and _compatible(fields[f.name], f.type) for f in expected)
+    return actual == expected
+
+
+def check_schema(file: str | os.PathLike[str], schema: pa.Schema) -> list[str]:
+    """The trajectory columns of a file with ``schema``; a file that is not in the trajectory
+    format (a required column missing, a column of another type) raises
+    :class:`SessionError` naming it."""
+    names = set(schema.names)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise SessionError(f"{file} is not a PASTA trajectory file: it lacks the columns {missing} "
+                           "(the format is in docs/data-format.md)")
+    for field in SCHEMA:
+        if field.name in names and not _compatible(schema.field(field.name).type, field.type):
+            raise SessionError(f"{file} is not a PASTA trajectory file: column {field.name!r} holds "
+                               f"{schema.field(field.name).type}, not {field.type}")
+    return [name for name in SCHEMA.names if name in names]
+
+
+def _open(file: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(file)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        size = file.stat().st_size if file.is_file() else 0
+        what = "is empty (0 bytes)" if size == 0 else "is not a readable Parquet file (corrupt or truncated?)"
+        raise SessionError(f"{file} {what}: {' '.join(str(exc).split())}; restore it from a copy") from None
+
+
 def read_trajectories(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], batch_size: int = 4096
 ) -> Iterator[Trajectory]:
-    """Stream trajectories from Parquet files or folders, one session at a time."""
+    """Stream trajectories from Parquet files or folders, one session at a time.
+
+    Every file is checked as it is opened: one that is not Parquet, not in the trajectory
+    format, or whose rows break the format's rules raises :class:`SessionError` naming the
+    file (and the session)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    columns = [name for name in SCHEMA.names]
     for file in parquet_files(paths):
-        pending: list[dict[str, Any]] = []
-        parquet = pq.ParquetFile(file)
-        wanted = [c for c in columns if c in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=batch_size, columns=wanted):
+        parquet = _open(file)
+        wanted = check_schema(file, parquet.schema_arrow)
+        yield from _read_file(file, parquet, wanted, batch_size)
+
+
+def _read_file(file: Path, parquet: pq.ParquetFile, columns: list[str], batch_size: int) -> Iterator[Trajectory]:
+    pending: list[dict[str, Any]] = []
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
             for row in batch.to_pylist():
                 if pending and row["session_id"] != pending[0]["session_id"]:
-                    yield _trajectory(pending)
+                    yield _checked(file, pending)
                     pending = []
                 pending.append(row)
-        if pending:
-            yield _trajectory(pending)
+    except (pa.ArrowException, OSError) as exc:
+        raise SessionError(f"{file} could not be read (corrupt or truncated?): {' '.join(str(exc).split())}; "
+                           "restore it from a copy") from None
+    if pending:
+        yield _checked(file, pending)
+
+
+def _checked(file: Path, rows: list[dict[str, Any]]) -> Trajectory:
+    try:
+        return _trajectory(rows)
+    except (PastaError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SessionError(f"{file}: session {rows[0].get('session_id')!r} breaks the trajectory format "
+                           f"({exc}); restore the file from a copy") from None
 
 
 class TrajectoryWriter:

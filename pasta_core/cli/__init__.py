@@ -59,17 +59,44 @@ def one_line(error: BaseException) -> str:
     return f"unexpected {type(error).__name__}: {text} (rerun with --debug for the traceback, and please report it)"
 
 
+def _usage_line(error: click.UsageError) -> str:
+    """A usage error in one line, with where to read the usage (click prints three)."""
+    where = error.ctx.command_path if error.ctx is not None else "pasta"
+    return f"{' '.join(error.format_message().split())} (see: {where} --help)"
+
+
+def _not_utf8(argv: list[str]) -> str | None:
+    """The first command-line argument that is not UTF-8 text (Python keeps its bytes as
+    surrogates), shown with those bytes escaped."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return arg.encode("utf-8", "backslashreplace").decode("utf-8")
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``pasta`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    bad = _not_utf8(argv)
+    if bad is not None:
+        click.echo(f"Error: the argument {bad!r} is not UTF-8 text; PASTA keeps prompts, paths and options as "
+                   "UTF-8 (type it in a UTF-8 terminal, or rename the file)", err=True)
+        sys.exit(2)
     load_plugin_commands()
     try:
         code = cli.main(argv, prog_name="pasta", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as error:
+        click.echo(f"Error: {_usage_line(error)}", err=True)
+        sys.exit(error.exit_code)
     except click.ClickException as error:
-        error.show()
+        if _debugging(argv) and isinstance(error.__cause__, Exception):
+            raise error.__cause__ from None  # the error a command turned into this message, with its traceback
+        click.echo(f"Error: {' '.join(error.format_message().split())}", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)

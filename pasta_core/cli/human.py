@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from pasta_core.cli.options import check_text
 from pasta_core.errors import InvalidValueError
 from pasta_core.types import Column, History, check_critique
 from pasta_core.users import Answer
@@ -30,7 +31,7 @@ class ConsoleUser:
     @staticmethod
     def _ask_column(count: int) -> int:
         while True:
-            raw = click.prompt(f"Which column do you like best? (1-{count})", default="", show_default=False)
+            raw = _read(f"Which column do you like best? (1-{count})")
             raw = raw.strip()
             if raw.isdigit() and 1 <= int(raw) <= count:
                 return int(raw)
@@ -39,8 +40,23 @@ class ConsoleUser:
     @staticmethod
     def _ask_critique() -> str | None:
         while True:
-            raw = click.prompt("Optional critique (at most 12 words, Enter to skip)", default="", show_default=False)
+            raw = _read("Optional critique (at most 12 words, Enter to skip)")
+            try:
+                check_text(raw, "critique")
+            except click.BadParameter as exc:
+                click.echo(f"  The critique {exc.message}.")
+                continue
             try:
                 return check_critique(raw)
             except InvalidValueError as exc:
                 click.echo(f"  {exc}; please shorten it.")
+
+
+def _read(question: str) -> str:
+    """One answer from the terminal; input that is not UTF-8 ends the session with a
+    clear error (the answers so far are saved: resume it)."""
+    try:
+        return click.prompt(question, default="", show_default=False)
+    except UnicodeDecodeError:
+        raise InvalidValueError("the terminal sent text that is not UTF-8; set a UTF-8 locale and resume "
+                                "the session with --resume") from None

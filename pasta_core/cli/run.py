@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from pasta_core.cli.options import parse_options
+from pasta_core.cli.options import check_text, parse_options, writable_folder
+from pasta_core.config import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_SLATE_SIZE, MAX_TURNS
 
 
 def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: int | None, seed: int) -> Any:
@@ -35,14 +36,14 @@ def _pick_prompt(seed: int) -> str:
 @click.option("--selector", default="random", show_default=True, help="Slate selector plugin.")
 @click.option("--user", "user_kind", type=click.Choice(["human", "sim"]), default="human", show_default=True)
 @click.option("--user-model", default=None, help="Simulated user: a registered name or a checkpoint folder [simple].")
-@click.option("--user-type", type=int, default=None, help="Simulated user's type (default: drawn from the prior).")
+@click.option("--user-type", type=click.IntRange(0), default=None, help="Simulated user's type (default: drawn from the prior).")
 @click.option("--value-model", default=None, help="Checkpoint folder for the value selector (passed as model=DIR).")
 @click.option("--prompt", default=None, help="Initial prompt (sim: a PartiPrompts prompt if omitted).")
-@click.option("--turns", type=click.IntRange(1, 50), default=5, show_default=True)
-@click.option("--slate-size", type=click.IntRange(1, 16), default=4, show_default=True)
-@click.option("--images", type=click.IntRange(1, 16), default=4, show_default=True, help="Images per prompt (M).")
+@click.option("--turns", type=click.IntRange(1, MAX_TURNS), default=5, show_default=True)
+@click.option("--slate-size", type=click.IntRange(1, MAX_SLATE_SIZE), default=4, show_default=True)
+@click.option("--images", type=click.IntRange(1, MAX_IMAGES_PER_PROMPT), default=4, show_default=True, help="Images per prompt (M).")
 @click.option("--reward", type=click.Choice(["sparse", "dense"]), default="sparse", show_default=True)
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the session's random streams.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the session's random streams.")
 @click.option("--out", default="pasta-output", show_default=True, help="Folder for session folders.")
 @click.option("--resume", "resume_dir", default=None, help="Continue an interrupted session folder.")
 @click.option("--generator-option", multiple=True, metavar="KEY=VALUE")
@@ -53,8 +54,10 @@ def run_command(**kw: Any) -> None:
     """Run one session: the agent proposes, renders and learns what you like."""
     from pasta_core.errors import PastaError
 
-    if kw["prompt"] is not None and not kw["prompt"].strip():
-        raise click.BadParameter("the initial prompt is empty; describe the image you want", param_hint="--prompt")
+    if kw["prompt"] is not None:
+        check_text(kw["prompt"], "--prompt")
+        if not kw["prompt"].strip():
+            raise click.BadParameter("the initial prompt is empty; describe the image you want", param_hint="--prompt")
     try:
         session = _resume(kw) if kw["resume_dir"] else _create(kw)
         _play(session, kw)
@@ -102,6 +105,7 @@ def _create(kw: dict[str, Any]) -> Any:
     from pasta_core.config import EpisodeConfig
     from pasta_core.session import Session
 
+    writable_folder(kw["out"], "--out")
     selector_options = parse_options(kw["selector_option"], "--selector-option")
     if kw["value_model"]:
         selector_options["model"] = kw["value_model"]

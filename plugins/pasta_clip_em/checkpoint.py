@@ -46,24 +46,27 @@ def save_checkpoint(folder: str | Path, model: Any, prior: np.ndarray, encoder: 
 
 
 def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[Any, np.ndarray, ModelConfig]:
-    """(score model in eval mode, prior, config) from a checkpoint folder."""
-    from safetensors.torch import load_file
-
-    from pasta_clip_em.model import OPTIONAL_PARAMETERS, ScoreModel, upgrade_state
+    """(score model in eval mode, prior, config) from a checkpoint folder. The tensors are
+    checked against the config before they reach the model (names, shapes, all finite):
+    a truncated, foreign or diverged checkpoint is refused naming its file."""
+    from pasta_clip_em.model import LEGACY_PARAMETERS, OPTIONAL_PARAMETERS, ScoreModel
+    from pasta_core.checkpoints import CheckpointError, load_safetensors
 
     folder = Path(folder)
     config = ModelConfig.load(folder)
-    if not (folder / MODEL_FILE).is_file():
+    path = folder / MODEL_FILE
+    if not path.is_file():
         raise InvalidValueError(f"{folder} has no {MODEL_FILE}; was training stopped before the first save?")
-    tensors = upgrade_state(load_file(str(folder / MODEL_FILE), device=device))
+    model = ScoreModel(config)
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    expected["prior"] = (config.types,)
+    tensors = load_safetensors(path, expected=expected, optional=OPTIONAL_PARAMETERS, device=device,
+                               rename=lambda name: LEGACY_PARAMETERS.get(name, name), config=folder / "config.json")
     prior = tensors.pop("prior").double().cpu().numpy()
-    model = ScoreModel(config).to(device)
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
-    if unexpected or set(missing) - set(OPTIONAL_PARAMETERS):
-        raise InvalidValueError(
-            f"{folder / MODEL_FILE} does not match its config: missing {sorted(set(missing) - set(OPTIONAL_PARAMETERS))}, "
-            f"unexpected {sorted(unexpected)}"
-        )
+    if prior.min() < 0 or prior.sum() <= 0:
+        raise CheckpointError(f"{path}: the prior over user types must be non-negative with a positive sum, "
+                              f"got {np.round(prior, 4).tolist()}")
+    model.to(device).load_state_dict(tensors, strict=False)
     model.eval()
     return model, prior / prior.sum(), config
 
@@ -84,5 +87,8 @@ def load_encoder(folder: str | Path | None, config: ModelConfig, device: str = "
             raise InvalidValueError(f"{folder} has no {config.encoder_state} (its fine-tuned encoder); copy it back")
         if not hasattr(encoder, "load_finetuned"):
             raise InvalidValueError(f"encoder {config.encoder!r} cannot load fine-tuned weights")
+        from pasta_core.checkpoints import load_safetensors
+
+        load_safetensors(path)  # readable and finite, or refused naming the file
         encoder.load_finetuned(path)
     return encoder

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,23 @@ def user_model_group() -> None:
 _FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache", "satisfaction")
 
 
+class _PositiveFloat(click.FloatRange):
+    """A finite number above zero (click's FloatRange lets nan through)."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: Rates and clips.
+_POSITIVE = _PositiveFloat()
+
+
 @user_model_group.command("train")
 @click.option("--data", "specs", multiple=True, required=True, metavar="KIND:PATH[,IMAGES]",
               help="pickapic:, hpsv2:, sac:, trajectories:, pasta: (repeatable).")
@@ -36,18 +54,19 @@ _FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache", "satisfaction")
               help="Likelihood of the raters' 1-5 column scores: ordered probit or Gaussian (frozen).")
 @click.option("--encoder-option", multiple=True, metavar="KEY=VALUE", help="e.g. model=local-dir:FOLDER (frozen)")
 @click.option("--cache", default=None, help="Embedding cache folder [OUT/embeddings] (frozen).")
-@click.option("--steps", type=int, default=1000, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Samples (raters/sessions) per batch.")
-@click.option("--lr", type=float, default=None, help="Learning rate of the score model's heads [3e-4 frozen, 1e-5 finetune].")
-@click.option("--encoder-lr", type=float, default=1e-6, show_default=True, help="finetune: the encoder's learning rate.")
-@click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient-norm clip (all trained weights).")
+@click.option("--steps", type=click.IntRange(1), default=1000, show_default=True,
+              help="Training steps (a resumed run trains until this step).")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Samples (raters/sessions) per batch.")
+@click.option("--lr", type=_POSITIVE, default=None, help="Learning rate of the score model's heads [3e-4 frozen, 1e-5 finetune].")
+@click.option("--encoder-lr", type=_POSITIVE, default=1e-6, show_default=True, help="finetune: the encoder's learning rate.")
+@click.option("--grad-clip", type=_POSITIVE, default=1.0, show_default=True, help="Gradient-norm clip (all trained weights).")
 @click.option("--split-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="frozen: every N steps of the first half, re-seed a starved user type from the most "
                    "crowded one (0: never).")
-@click.option("--save-every", type=int, default=200, show_default=True)
+@click.option("--save-every", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--metrics", type=click.Choice(["jsonl", "tensorboard", "none"]), default="jsonl", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 @click.option("--fresh", is_flag=True, help="Ignore a trainer state in OUT and start over.")
 @click.pass_context

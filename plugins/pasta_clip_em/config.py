@@ -84,10 +84,30 @@ class ModelConfig:
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelConfig:
+        """The config of a checkpoint folder; a missing, unreadable, foreign or wrongly
+        typed ``config.json`` is refused naming the file and the key."""
+        from pasta_core.checkpoints import CheckpointError, check_fields, read_json_config
+
         path = Path(folder) / "config.json"
         if not path.is_file():
             raise InvalidValueError(f"{folder} has no config.json: is it a clip-em checkpoint folder?")
-        data = json.loads(path.read_text())
+        data = read_json_config(path, "clip-em checkpoint")
         if data.get("plugin") != PLUGIN_NAME:
             raise InvalidValueError(f"{path} belongs to plugin {data.get('plugin')!r}, not {PLUGIN_NAME!r}")
-        return cls.from_json(data)
+        data = {LEGACY_NAMES.get(k, k): v for k, v in data.items()}
+        check_fields(path, data, CONFIG_FIELDS)
+        state = data.get("encoder_state", "")
+        if state and Path(state).name != state:
+            raise CheckpointError(f"{path}: 'encoder_state' must name a file in {folder}, got {state!r}")
+        try:
+            return cls.from_json(data)
+        except (InvalidValueError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+
+
+#: The kinds of ``config.json``'s fields (:func:`pasta_core.checkpoints.check_fields`).
+CONFIG_FIELDS = {
+    "dim": "int>0", "types": "int>0", "hidden": "int>=0", "score_scale": "number>0", "offset_init": "number",
+    "aggregator": "str", "aggregator_options": "object", "encoder": "str", "encoder_options": "object",
+    "encoder_state": "str", "satisfaction": "str",
+}

@@ -56,6 +56,24 @@ def _token_id(tokenizer: Any, text: str | None, token_id: Any, fallback: int) ->
     return fallback
 
 
+def _load_lm(transformers: Any, folder: Path, dtype: Any) -> tuple[Any, Any]:
+    """The tokenizer and the causal LM of a local model folder, checked: every safetensors
+    file's header is read first and every weight must be finite, so a truncated, corrupt or
+    diverged model is refused naming its folder (or file)."""
+    from pasta_core.checkpoints import CheckpointError, check_finite, read_header
+
+    for weights in sorted(folder.glob("*.safetensors")):
+        read_header(weights)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+        module = transformers.AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{folder} could not be loaded as a transformers causal LM "
+                              f"({' '.join(str(exc).split())[:300]}); check or replace the model folder") from exc
+    check_finite(folder, dict(module.state_dict()))
+    return tokenizer, module
+
+
 class CausalLMValueModel(TorchValueModel):
     """Q and V as two vocabulary logits of a causal LM."""
 
@@ -74,9 +92,8 @@ class CausalLMValueModel(TorchValueModel):
         lm_folder = Path(lm_folder)
         if not (lm_folder / "config.json").is_file():
             raise InvalidValueError(f"{lm_folder} holds no transformers model (no config.json); give a local model folder")
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(lm_folder))
-        self.module = transformers.AutoModelForCausalLM.from_pretrained(
-            str(lm_folder), dtype=getattr(torch, dtype)).to(device)
+        self.tokenizer, self.module = _load_lm(transformers, lm_folder, getattr(torch, dtype))
+        self.module.to(device)
         vocab = self.module.get_output_embeddings().weight.shape[0]
         self.q_id = _token_id(self.tokenizer, q_token, q_token_id, vocab - 1)
         self.v_id = _token_id(self.tokenizer, v_token, v_token_id, vocab - 2)
@@ -181,13 +198,23 @@ def create_causal_lm(path: str | None = None, device: str = "cpu", **options: An
     q_token / v_token (texts) or q_token_id / v_token_id, max_length, dtype."""
     if not path:
         raise InvalidValueError("causal-lm needs path=FOLDER: a local transformers causal LM (e.g. Gemma 2B)")
+    from pasta_core.checkpoints import CheckpointError, check_fields, read_json_config
+
     folder = Path(path)
     config_file = folder / CONFIG_FILE
-    if config_file.is_file() and '"plugin"' in config_file.read_text():
+    if config_file.is_file() and "plugin" in read_json_config(config_file, "causal-lm checkpoint"):
         saved = read_config(folder)
         if saved["plugin"] != PLUGIN:
             raise InvalidValueError(f"{folder} holds a {saved['plugin']!r} value model, not {PLUGIN!r}")
+        check_fields(config_file, saved, SETTINGS_FIELDS)
+        lm = saved.get("lm", LM_DIR)
+        if Path(lm).name != lm:
+            raise CheckpointError(f"{config_file}: 'lm' must name a folder inside {folder}, got {lm!r}")
         keep: dict[str, Any] = {k: saved[k] for k in ("q_token_id", "v_token_id", "max_length", "dtype") if k in saved}
         keep.update(options)
-        return CausalLMValueModel(folder / saved.get("lm", LM_DIR), device=device, **keep)
+        return CausalLMValueModel(folder / lm, device=device, **keep)
     return CausalLMValueModel(folder, device=device, **options)
+
+
+#: The kinds of the settings in a checkpoint's ``config.json`` (:func:`pasta_core.checkpoints.check_fields`).
+SETTINGS_FIELDS = {"q_token_id": "int>=0", "v_token_id": "int>=0", "max_length": "int>0", "dtype": "str", "lm": "str"}

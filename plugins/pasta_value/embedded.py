@@ -27,7 +27,13 @@ from pasta_core.atomic import write_atomically
 from pasta_core.errors import InvalidValueError, require
 from pasta_core.types import Candidate, History
 from pasta_value.embedding import TextEmbedder
-from pasta_value.torch_model import PairOutputs, TorchValueModel, read_config, write_config
+from pasta_value.torch_model import (
+    CONFIG_FILE,
+    PairOutputs,
+    TorchValueModel,
+    read_config,
+    write_config,
+)
 
 PLUGIN = "embedded"
 WEIGHTS = "model.safetensors"
@@ -155,19 +161,31 @@ class EmbeddedValueModel(TorchValueModel):
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], device: str = "cpu") -> EmbeddedValueModel:
-        from safetensors.torch import load_model
+        """The model saved in ``folder``; its config and weights are checked first (types,
+        tensor names and shapes, all finite), and a bad file is named in the error."""
+        from pasta_core.checkpoints import CheckpointError, check_fields, load_safetensors
 
         config = read_config(folder)
+        config_file = Path(folder) / CONFIG_FILE
         if config["plugin"] != PLUGIN:
             raise InvalidValueError(f"{folder} holds a {config['plugin']!r} value model, not {PLUGIN!r}")
+        check_fields(config_file, config, SETTINGS_FIELDS)
         fields = {f.name for f in attrs.fields(EmbeddedSettings)}
-        model = cls(EmbeddedSettings(**{k: v for k, v in config.items() if k in fields}), device=device)
+        try:
+            model = cls(EmbeddedSettings(**{k: v for k, v in config.items() if k in fields}), device=device)
+        except InvalidValueError as exc:
+            raise CheckpointError(f"{config_file}: {exc}") from None
         weights = Path(folder) / WEIGHTS
         if not weights.is_file():
             raise InvalidValueError(f"{folder} has no {WEIGHTS}; was training stopped before the first save?")
-        load_model(model.module, str(weights), device=device)
+        expected = {name: tuple(t.shape) for name, t in model.module.state_dict().items()}
+        model.module.load_state_dict(load_safetensors(weights, expected=expected, config=config_file, device=device))
         model.module.eval()
         return model
+
+
+#: The kinds of the settings in ``config.json`` (:func:`pasta_core.checkpoints.check_fields`).
+SETTINGS_FIELDS = {"encoder": "str", "dim": "int>0?", "width": "int>0", "max_turns": "int>0", "seed": "int"}
 
 
 def create_embedded(path: str | None = None, device: str = "cpu", **options: Any) -> EmbeddedValueModel:

@@ -8,7 +8,6 @@ plugin writes only ``prepare`` / ``pair_outputs`` / ``history_values`` / ``save`
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pasta_core.atomic import write_json
+from pasta_core.checkpoints import read_json_config
 from pasta_core.errors import InvalidValueError
 from pasta_core.protocols import PairOutputs, TrainableValueModel, ValueModel
 from pasta_core.types import Candidate, History
@@ -135,8 +135,8 @@ def read_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
             f"{folder} is not a value-model checkpoint (no {CONFIG_FILE}); "
             "train one with: pasta value train --data PATH --out DIR"
         )
-    config = json.loads(path.read_text())
-    if not isinstance(config, dict) or "plugin" not in config:
+    config = read_json_config(path, "value-model checkpoint")
+    if not isinstance(config.get("plugin"), str):
         raise InvalidValueError(f"{path} has no 'plugin' key naming the value model that loads it")
     return config
 

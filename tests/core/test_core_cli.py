@@ -118,17 +118,27 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_errors_a_user_causes_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
-    """An unwritable --out ends in one line and exit 1; --debug lets the exception through."""
+    """A corrupt session file ends in one line and exit 1; --debug lets the exception through.
+    A bad option (an --out that is a file) is one line too, with click's exit code 2."""
     from pasta_core.cli import main
+    from pasta_core.errors import SessionError
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    args = ["run", "--user", "sim", "--turns", "1", "--out", str(blocker)]
     monkeypatch.delenv("PASTA_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "--user", "sim", "--turns", "1", "--out", str(blocker)])
+    err = capsys.readouterr().err.strip()
+    assert stopped.value.code == 2 and len(err.splitlines()) == 1 and "is a file" in err
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "session.json").write_text("{not json")
+    args = ["run", "--resume", str(folder)]
     with pytest.raises(SystemExit) as stopped:
         main(args)
     err = capsys.readouterr().err.strip()
     assert stopped.value.code == 1
     assert len(err.splitlines()) == 1 and err.startswith("Error:") and "Traceback" not in err
-    with pytest.raises(OSError):
+    assert "session.json" in err
+    with pytest.raises(SessionError):
         main(["--debug", *args])

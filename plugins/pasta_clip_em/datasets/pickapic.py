@@ -58,13 +58,18 @@ def read_pickapic(
     strict: bool = False,
 ) -> Iterator[PairRecord]:
     """Stream preference pairs from Pick-a-Pic parquet files or folders."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     report = report if report is not None else ReadReport("pick-a-pic", strict)
     for file in _files(paths):
-        parquet = pq.ParquetFile(file)
+        try:
+            parquet = pq.ParquetFile(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise DatasetError(f"{file} is not a readable Parquet file (corrupt or truncated?): "
+                               f"{' '.join(str(exc).split())}") from None
         names = parquet.schema_arrow.names
         missing = [c for c in ("caption", "jpg_0", "jpg_1", "label_0", "label_1") if c not in names]
         if missing:
