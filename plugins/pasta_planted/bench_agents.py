@@ -157,19 +157,19 @@ class RememberingT2I:
         return out
 
 
-AgentJob = tuple[Any, dict[str, Any], int, int, EpisodeConfig, int]
+AgentJob = tuple[Any, dict[str, Any], int, int, EpisodeConfig, int, "tuple[str, ...] | None"]
 
 
 def evaluate_spec(job: AgentJob, plugins: Any) -> dict[str, Any]:
     """Evaluate one agent spec, its components built from ``plugins``."""
     from pasta_procedural import ProceduralT2I
 
-    config, spec, episodes, seed, episode_config, image_size = job
+    config, spec, episodes, seed, episode_config, image_size, prompts = job
     world = PlantedWorld(config, plugins)
     t2i = RememberingT2I(ProceduralT2I(size=image_size))
     return evaluate_agent(world, make_selector_factory(world, spec, t2i, plugins, episode_config), episodes, seed,
                           episode_config, t2i, plugins.create("generator", "template"), progress=False,
-                          name=spec["name"])
+                          name=spec["name"], prompts=prompts)
 
 
 def _evaluate_spec_in_worker(job: AgentJob) -> dict[str, Any]:
@@ -186,13 +186,13 @@ _COST = {"oracle": 8, "posterior": 6, "greedy-oracle": 3, "value-slate": 3, "val
 
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
                     episode_config: EpisodeConfig, image_size: int, workers: int = 2,
-                    progress: bool = True, early: dict[str, Any] | None = None, *,
-                    plugins: Any) -> dict[str, dict[str, Any]]:
-    """Evaluate every agent spec, ``workers`` agents at a time in separate processes
-    (the costliest first; each with its own plugin set, one worker: here, with
-    ``plugins``); results in the order of ``specs``. ``early`` maps agent names to
-    futures of evaluations already started (:class:`EarlyAgents`); an early evaluation
-    that failed is run again here."""
+                    progress: bool = True, early: dict[str, Any] | None = None,
+                    prompts: tuple[str, ...] | None = None, *, plugins: Any) -> dict[str, dict[str, Any]]:
+    """Evaluate every agent spec on the same episodes (initial prompts from ``prompts``),
+    ``workers`` agents at a time in separate processes (the costliest first; each with
+    its own plugin set, one worker: here, with ``plugins``); results in the order of
+    ``specs``. ``early`` maps agent names to futures of evaluations already started
+    (:class:`EarlyAgents`); an early evaluation that failed is run again here."""
     from concurrent.futures import as_completed
 
     results: dict[str, dict[str, Any]] = {}
@@ -201,7 +201,7 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
             results[name] = future.result()
         except Exception as exc:  # evaluated again below
             print(f"[bench] early evaluation of {name} failed ({type(exc).__name__}: {exc}); again", flush=True)
-    jobs = {spec["name"]: (config, spec, episodes, seed, episode_config, image_size)
+    jobs = {spec["name"]: (config, spec, episodes, seed, episode_config, image_size, prompts)
             for spec in specs if spec["name"] not in results}
     if workers <= 1:
         results.update({name: evaluate_spec(job, plugins) for name, job in jobs.items()})
@@ -226,11 +226,12 @@ class EarlyAgents:
     while the user model trains (EM runs on one core; this fills the other)."""
 
     def __init__(self, config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
-                 episode_config: EpisodeConfig, image_size: int, progress: bool = True) -> None:
+                 episode_config: EpisodeConfig, image_size: int, progress: bool = True,
+                 prompts: tuple[str, ...] | None = None) -> None:
         self.pool = spawn_pool(1)
         order = sorted((s for s in specs if s["kind"] in INDEPENDENT), key=lambda s: -_COST.get(s["kind"], 1))
         self.futures = {s["name"]: self.pool.submit(_evaluate_spec_in_worker, (config, s, episodes, seed, episode_config,
-                                                                     image_size)) for s in order}
+                                                                     image_size, prompts)) for s in order}
         if progress:
             for name, future in self.futures.items():
                 future.add_done_callback(lambda f, n=name: print(
@@ -241,17 +242,17 @@ class EarlyAgents:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def agent_specs(bench: Any) -> list[dict[str, Any]]:
-    """The agents of the bench: baselines, value agents, the oracle and the references."""
-    sizes = bench.sizes
-    specs: list[dict[str, Any]] = baseline_specs(sizes)[:2]
+def learned_specs(bench: Any) -> list[dict[str, Any]]:
+    """The agents of one training seed: a value agent per data regime and the value-slate agent."""
+    specs: list[dict[str, Any]] = []
     for regime, path in bench.state.get("value_models", {}).items():
         if regime.startswith("slate-"):
             specs.append({"name": f"value-{regime}", "kind": "value-slate", "models": str(path),
-                          "user_model": str(bench.state["em"]["path"]), "temperature": sizes.value_slate_temperature})
+                          "user_model": str(bench.state["em"]["path"]),
+                          "temperature": bench.sizes.value_slate_temperature})
         else:
             specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
-    return specs + baseline_specs(sizes)[2:]
+    return specs
 
 
 def baseline_specs(sizes: Any) -> list[dict[str, Any]]:
@@ -267,72 +268,53 @@ def baseline_specs(sizes: Any) -> list[dict[str, Any]]:
     return specs
 
 
-#: Paired differences the bench reports (when both agents ran).
-DIFFERENCES = [("oracle", "random"), ("first", "random"), ("value-mixed", "random"), ("value-human", "random"),
-               ("value-simulated", "random"), ("value-mixed", "value-human"), ("posterior", "random"),
-               ("posterior-slate", "random"), ("oracle", "posterior"), ("posterior", "value-mixed"),
-               ("value-slate-mixed", "random"), ("value-slate-mixed", "value-mixed")]
-
-
-def gap_closed(agent: Any, random: Any, oracle: Any, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """(agent - random) / (oracle - random) in mean final-turn true utility, with a paired
-    bootstrap 95% interval (episodes resampled together for the three agents)."""
-    a, r, o = (np.asarray(x, dtype=np.float64) for x in (agent, random, oracle))
-    ratio = lambda i: (a[i].mean(axis=-1) - r[i].mean(axis=-1)) / (o[i].mean(axis=-1) - r[i].mean(axis=-1))  # noqa: E731
-    draws = np.random.default_rng(seed).integers(len(a), size=(resamples, len(a)))
-    low, high = np.percentile(ratio(draws), [2.5, 97.5])
-    return {"value": float(ratio(np.arange(len(a)))), "ci95": [float(low), float(high)]}
-
-
-def agents_stage(bench: Any) -> dict[str, Any]:
-    """Bench stage 5: evaluate every agent; paired differences and the share of the
-    random-oracle gap each agent closes."""
-    early = bench.state.pop("early_agents", None)
-    try:
-        results = evaluate_agents(bench.config, agent_specs(bench), bench.sizes.episodes, bench.seed + 2,
-                                  bench.episode_config, bench.sizes.image_size, workers=bench.workers,
-                                  progress=bench.progress, early=early.futures if early else None,
-                                  plugins=bench.plugins)
-    finally:
-        if early is not None:
-            early.close()
-    differences = {f"{a} - {b}": paired_difference(results[a]["_final"], results[b]["_final"])
-                   for a, b in DIFFERENCES if a in results and b in results}
-    gaps = {}
-    if "random" in results and "oracle" in results:
-        gaps = {name: gap_closed(r["_final"], results["random"]["_final"], results["oracle"]["_final"])
-                for name, r in results.items() if name not in ("random", "oracle")}
-    bound = oracle_bound(results)
-    for r in results.values():
-        for key in [k for k in r if k.startswith("_")]:
-            r.pop(key)
-    return {"agents": results, "differences": differences, "gap_closed": gaps, "oracle_bound": bound,
-            "workers": bench.workers, "evaluated_early": sorted(early.futures) if early else []}
-
-
-def oracle_bound(results: dict[str, dict[str, Any]], tolerance: float = 1e-5) -> dict[str, Any]:
-    """Checks of the oracle as an upper bound. On turn 1 every agent faces the same
-    candidates and image seeds, so no agent's expected utility may exceed the oracle's on
-    any episode (``turn1_violations`` counts episodes where one does: it must be 0). Over
-    an episode an agent can pass it only by planning across turns (``passes_oracle``:
-    agents whose mean final-turn utility is above the oracle's)."""
-    if "oracle" not in results:
-        return {}
-    oracle = np.asarray([t[0] for t in results["oracle"]["_turns_expected"]])
-    final = results["oracle"]["final_utility"]["mean"]
-    violations, passes = {}, []
+def strip_private(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Agent results for figures.json: the per-episode arrays kept under ``episodes``
+    (the set's intervals are computed from them), the rest as it is."""
+    out = {}
     for name, r in results.items():
+        public = {k: v for k, v in r.items() if not k.startswith("_")}
+        public["episodes"] = {"final": [round(x, 6) for x in r["_final"]],
+                              "final_expected": [round(x, 6) for x in r["_expected"]],
+                              "turns_expected": r["_turns_expected"]}
+        out[name] = public
+    return out
+
+
+def learned_agents_stage(bench: Any) -> dict[str, Any]:
+    """Bench stage 5: the learned agents of one training seed on the world's evaluation
+    episodes (held-out prompts)."""
+    from pasta_planted.bench import dataset_seed
+
+    w = bench.world_run
+    specs = learned_specs(bench)
+    workers = bench.workers if bench.sizes.episodes >= 50 else 1  # worker start-up outweighs a few episodes
+    results = evaluate_agents(bench.config, specs, bench.sizes.episodes, dataset_seed(w.evaluation_seed, "evaluation"),
+                              bench.episode_config, bench.sizes.image_size, workers=workers,
+                              progress=bench.progress, prompts=w.held_out, plugins=bench.plugins)
+    prompts = sorted({p for r in results.values() for p in r["_prompts"]})
+    return {"agents": strip_private(results), "prompts": prompts, "workers": workers}
+
+
+def oracle_bound(agents: dict[str, dict[str, Any]], tolerance: float = 1e-5) -> dict[str, Any]:
+    """Checks of the oracle as an upper bound over one world's agents (their
+    ``episodes.turns_expected``). On turn 1 every agent faces the same candidates and
+    image seeds, so no agent's expected utility may exceed the oracle's on any episode
+    (``turn1_violations`` counts episodes where one does: it must be 0). Over an episode
+    an agent can pass it only by planning across turns (``passes_oracle``: agents whose
+    mean final-turn expected utility is above the oracle's)."""
+    if "oracle" not in agents:
+        return {}
+    oracle = np.asarray([t[0] for t in agents["oracle"]["episodes"]["turns_expected"]])
+    final = float(np.mean(agents["oracle"]["episodes"]["final_expected"]))
+    violations, passes = {}, []
+    for name, r in agents.items():
         if name == "oracle":
             continue
-        first = np.asarray([t[0] for t in r["_turns_expected"]])
+        first = np.asarray([t[0] for t in r["episodes"]["turns_expected"]])
         violations[name] = int((first > oracle + tolerance).sum())
-        if r["final_utility"]["mean"] > final:
+        if float(np.mean(r["episodes"]["final_expected"])) > final:
             passes.append(name)
     return {"turn1_violations": violations, "passes_oracle": passes,
             "note": "the oracle is optimal per turn given its history; passing it over an episode takes "
                     "planning across turns"}
-
-
-def paired_difference(a: list[float], b: list[float]) -> dict[str, Any]:
-    """Mean of a - b over the same episodes, with a 95% interval."""
-    return mean_ci(np.asarray(a) - np.asarray(b))

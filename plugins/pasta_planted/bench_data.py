@@ -59,12 +59,14 @@ class HumanData:
 
 
 def session_chunk(world: PlantedWorld, indices: range, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
-                  prefix: str, plugins: Plugins) -> tuple[list[Trajectory], list[Any], list[Any], np.ndarray]:
-    """Sessions ``indices``: (trajectories, true utilities, grid shapes, image embeddings)."""
+                  prefix: str, plugins: Plugins, prompts: tuple[str, ...] | None = None,
+                  ) -> tuple[list[Trajectory], list[Any], list[Any], np.ndarray]:
+    """Sessions ``indices`` (initial prompts from ``prompts``, default the packaged ones):
+    (trajectories, true utilities, grid shapes, image embeddings)."""
     from pasta_planted.data import session_batch
 
-    batch = session_batch(world, indices, seed, config, load_prompts(), t2i=t2i, prefix=prefix, keep_columns=True,
-                          plugins=plugins)
+    batch = session_batch(world, indices, seed, config, prompts or load_prompts(), t2i=t2i, prefix=prefix,
+                          keep_columns=True, plugins=plugins)
     columns = batch.columns or []
     images = [im for session in columns for slate in session for col in slate for im in col.images]
     shapes = [[(len(slate), len(slate[0].images)) for slate in session] for session in columns]
@@ -74,7 +76,8 @@ def session_chunk(world: PlantedWorld, indices: range, seed: int, encoder: Any, 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config: Any, encoder_options: dict[str, Any], image_size: int) -> None:
+def _init_worker(config: Any, encoder_spec: tuple[str, dict[str, Any]], image_size: int,
+                 prompts: tuple[str, ...] | None) -> None:
     """A pool worker's entry point: its own plugin set, world, encoder and renderer."""
     from pasta_core.plugins import get_plugins
     from pasta_planted.bench_common import single_thread_torch
@@ -82,38 +85,41 @@ def _init_worker(config: Any, encoder_options: dict[str, Any], image_size: int) 
 
     single_thread_torch()
     plugins = get_plugins()
-    _WORKER.update(world=PlantedWorld(config, plugins), encoder=plugins.create("encoder", "embedded", **encoder_options),
-                   t2i=ProceduralT2I(size=image_size), plugins=plugins)
+    name, options = encoder_spec
+    _WORKER.update(world=PlantedWorld(config, plugins), encoder=plugins.create("encoder", name, **options),
+                   t2i=ProceduralT2I(size=image_size), plugins=plugins, prompts=prompts)
 
 
 def _chunk_in_worker(args: tuple[range, int, EpisodeConfig, str]) -> Any:
     indices, seed, config, prefix = args
     return session_chunk(_WORKER["world"], indices, seed, _WORKER["encoder"], _WORKER["t2i"], config, prefix,
-                         _WORKER["plugins"])
+                         _WORKER["plugins"], _WORKER["prompts"])
 
 
 def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t2i: Any, config: EpisodeConfig,
                      prefix: str, progress: bool = True, batch_size: int = 50, workers: int = 1,
-                     encoder_options: dict[str, Any] | None = None, *, plugins: Plugins) -> HumanData:
-    """``count`` human-like sessions (random policy) with their image embeddings.
+                     encoder_spec: tuple[str, dict[str, Any]] | None = None, prompts: tuple[str, ...] | None = None,
+                     *, plugins: Plugins) -> HumanData:
+    """``count`` human-like sessions (random policy; initial prompts from ``prompts``,
+    default the packaged ones) with their image embeddings.
 
     With ``workers`` > 1, batches of sessions are made in that many processes, each with
-    its own plugin set, world, renderer and ``embedded`` encoder built from
-    ``encoder_options`` (the same settings as ``encoder``): the result is identical to
-    the serial one, which uses ``plugins``."""
+    its own plugin set, world, renderer and encoder built from ``encoder_spec`` ((name,
+    options): the same settings as ``encoder``): the result is identical to the serial
+    one, which uses ``plugins``."""
     from tqdm.auto import tqdm
 
     data = HumanData()
     chunks = [range(start, min(count, start + batch_size)) for start in range(0, count, batch_size)]
     bar = tqdm(total=len(chunks), disable=not progress, desc=f"{prefix} sessions", unit="batch")
-    if workers <= 1 or len(chunks) <= 1:
+    if workers <= 1 or len(chunks) <= 2 or encoder_spec is None:  # starting workers costs more than 2 batches
         for chunk in chunks:
-            data.add(*session_chunk(world, chunk, seed, encoder, t2i, config, prefix, plugins))
+            data.add(*session_chunk(world, chunk, seed, encoder, t2i, config, prefix, plugins, prompts))
             bar.update(1)
     else:
         from pasta_simulate.pool import spawn_pool
 
-        init = (world.config, encoder_options or {}, t2i.size)
+        init = (world.config, encoder_spec, t2i.size, prompts)
         with spawn_pool(workers, _init_worker, init) as pool:
             for result in pool.map(_chunk_in_worker, [(chunk, seed, config, prefix) for chunk in chunks]):
                 data.add(*result)
@@ -134,13 +140,14 @@ class PairData:
     types: np.ndarray
 
 
-def collect_pairs(world: PlantedWorld, raters: int, per_rater: int, seed: int, encoder: Any, *,
-                  plugins: Plugins) -> PairData:
+def collect_pairs(world: PlantedWorld, raters: int, per_rater: int, seed: int, encoder: Any,
+                  prompts: tuple[str, ...] | None = None, *, plugins: Plugins) -> PairData:
     """Pairs of ``raters`` planted raters (through the Pick-a-Pic rows, JPEG and all; the
-    candidates from the ``template`` generator of ``plugins``)."""
+    candidates from the ``template`` generator of ``plugins``; initial prompts from
+    ``prompts``, default the packaged ones)."""
     from pasta_planted.data import decode_jpeg, pair_rows
 
-    generator, prompts = plugins.create("generator", "template"), load_prompts()
+    generator, prompts = plugins.create("generator", "template"), prompts or load_prompts()
     rows = [r for rater in range(raters) for r in pair_rows(world, rater, per_rater, seed, prompts, generator)]
     images = [decode_jpeg(r[key]) for r in rows for key in ("jpg_0", "jpg_1")]
     emb = np.asarray(encoder.encode_images(images), dtype=np.float32)

@@ -43,16 +43,18 @@ def adjusted_rand_index(a: Any, b: Any) -> float:
 
 
 def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int, progress: bool,
-             plugins: Any) -> dict[str, Any]:
-    """Train a clip-em model with K = K* types (its aggregator from ``plugins``); returns
-    the model, prior and timings."""
+             plugins: Any, encoder: tuple[str, dict[str, Any]] = ("embedded", {})) -> dict[str, Any]:
+    """Train a clip-em model with K = K* types (its aggregator from ``plugins``; its
+    checkpoint names ``encoder``, the (name, options) the labels were embedded with);
+    returns the model, prior and timings."""
     from pasta_clip_em.checkpoint import save_checkpoint
     from pasta_clip_em.config import ModelConfig
     from pasta_clip_em.em import EMTrainer, TrainConfig
     from pasta_clip_em.model import build_model
 
-    config = ModelConfig(dim=labels.dim, types=world.num_types, encoder="embedded",
-                         encoder_options={"dim": labels.dim, "seed": seed}, satisfaction=sizes.em_satisfaction)
+    name, options = encoder
+    config = ModelConfig(dim=labels.dim, types=world.num_types, encoder=name,
+                         encoder_options={"dim": labels.dim, **options}, satisfaction=sizes.em_satisfaction)
     model = build_model(config, seed)
     started = time.perf_counter()
     trainer = EMTrainer(model, labels, TrainConfig(steps=sizes.em_steps, batch_size=64, lr=1e-3, seed=seed,

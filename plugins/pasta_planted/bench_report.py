@@ -1,4 +1,5 @@
-"""Bench outputs: the targets verdict, ``figures.json``, ``report.md`` and ``figures.png``."""
+"""Bench outputs: ``figures.json``, ``report.md`` and ``figures.png`` of a run (one world
+or a set; the figures and targets come from :mod:`pasta_planted.bench_set`)."""
 
 from __future__ import annotations
 
@@ -8,176 +9,162 @@ from typing import Any
 
 import numpy as np
 
-ACCURACY_TARGET = 0.97
-GAP_TARGET = 0.75
-
-
-def _stage(figures: dict[str, Any], name: str) -> dict[str, Any]:
-    stage = figures["stages"].get(name, {})
-    return stage if stage.get("status") == "ok" else {}
-
-
-def targets(figures: dict[str, Any]) -> dict[str, Any]:
-    """Each target of the issue: met, not met, or not measured (and why)."""
-    out: dict[str, Any] = {}
-    um = _stage(figures, "user_model")
-    if um:
-        ratio = um["accuracy_ratio"]
-        out["em_accuracy"] = {
-            "target": f"held-out choice accuracy >= {ACCURACY_TARGET} x Bayes-optimal at K* = 8",
-            "value": ratio, "types": figures["world"]["types"],
-            "met": bool(ratio >= ACCURACY_TARGET and figures["world"]["types"] == 8),
-        }
-    else:
-        out["em_accuracy"] = {"met": None, "reason": "user-model stage skipped"}
-    agents = _stage(figures, "agents").get("agents", {})
-    diffs = _stage(figures, "agents").get("differences", {})
-    if {"random", "oracle", "value-mixed"} <= set(agents):
-        r, o = agents["random"]["final_utility"]["mean"], agents["oracle"]["final_utility"]["mean"]
-        gaps = {name: (a["final_utility"]["mean"] - r) / (o - r) if o != r else float("nan")
-                for name, a in agents.items() if name.startswith("value-")}
-        # The value-slate agent (per-type value models, slate judged as a whole) where it
-        # ran, else the paper's one-by-one value selector; both are in per_regime.
-        judged = "value-slate-mixed" if "value-slate-mixed" in gaps else "value-mixed"
-        out["value_gap"] = {"target": f"value selector closes >= {GAP_TARGET:.0%} of the random-oracle gap",
-                            "selector": judged, "value": gaps.get(judged), "per_regime": gaps,
-                            "met": bool(gaps.get(judged, 0) >= GAP_TARGET)}
-    else:
-        out["value_gap"] = {"met": None, "reason": "value agents not evaluated (value-model stage skipped)"}
-    if {"value-mixed - value-human", "value-mixed - random", "value-human - random"} <= set(diffs):
-        mixed_vs_human = diffs["value-mixed - value-human"]
-        checks = {
-            "mixed not worse than human-only (95% upper bound >= 0)": mixed_vs_human["ci95"][1] >= 0,
-            "mixed better than random (95% lower bound > 0)": diffs["value-mixed - random"]["ci95"][0] > 0,
-            "human-only better than random (95% lower bound > 0)": diffs["value-human - random"]["ci95"][0] > 0,
-        }
-        out["ablation"] = {"target": "mixed >= human-only, both > random, with 95% confidence",
-                           "checks": checks, "met": all(checks.values())}
-    else:
-        out["ablation"] = {"met": None, "reason": "value agents not evaluated (value-model stage skipped)"}
-    return out
-
-
-def _failed_lines(figures: dict[str, Any]) -> list[str]:
-    failed = [n for n, s in figures["stages"].items() if s["status"] == "failed"]
-    if not failed:
-        return []
-    return [f"**FAILED**: stage(s) {', '.join(failed)} raised; the run exits with an error. "
-            "Every figure below that depends on them is missing.", ""]
-
 
 def _fmt(x: Any, digits: int = 3) -> str:
-    return f"{x:.{digits}f}" if isinstance(x, (int, float)) else str(x)
+    if isinstance(x, (int, float, np.floating)) and not isinstance(x, bool):
+        return f"{x:.{digits}f}"
+    return "-" if x is None else str(x)
 
 
-def _all_answers_line(um: dict[str, Any]) -> list[str]:
-    a = um.get("all_answers")
-    if not a:
-        return []
-    return [f"- with the posterior from all earlier answers (choice, satisfaction, comparison): learned "
-            f"{_fmt(a['choice_accuracy'])}, Bayes-optimal {_fmt(a['bayes_optimal_accuracy'])}, "
-            f"ratio {_fmt(a['accuracy_ratio'])}"]
-
-
-def _interval(ci: Any) -> str:
-    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""
-
-
-def _share_lines(um: dict[str, Any]) -> list[str]:
-    e = um.get("expected")
-    if not e:
-        return []
-    return [f"- **share of the chance-to-Bayes gap closed**, (acc - chance) / (Bayes - chance) on expected hits: "
-            f"**{_fmt(e['gap_share'])}** {_interval(e['gap_share_ci95'])} (chance {_fmt(e['chance'])}, learned "
-            f"{_fmt(e['choice_accuracy'])}, Bayes-optimal {_fmt(e['bayes_optimal_accuracy'])}; plain ratio "
-            f"{_fmt(e['accuracy_ratio'])} {_interval(e['accuracy_ratio_ci95'])}; 95% intervals: bootstrap over "
-            "held-out sessions)"]
-
-
-def _ci(entry: dict[str, Any]) -> str:
+def _est(entry: dict[str, Any] | None) -> str:
+    """value [low, high] of an estimate."""
+    if not entry:
+        return "-"
     low, high = entry["ci95"]
-    return f"{_fmt(entry['mean'])} [{_fmt(low)}, {_fmt(high)}]"
+    return f"{_fmt(entry['value'])} [{_fmt(low)}, {_fmt(high)}]"
+
+
+def _status(s: dict[str, Any]) -> str:
+    return {"failed": "**FAILED**", "not run": "not run (a stage it needs failed)"}.get(s["status"], s["status"])
+
+
+def _failures(figures: dict[str, Any]) -> list[str]:
+    lines = []
+    for w in figures["worlds"]:
+        for name, s in w["stages"].items():
+            if s["status"] == "failed":
+                lines.append(f"- {w['name']} {name}: {s['reason']}")
+        for seed, run in w.get("seeds", {}).items():
+            for name, s in run["stages"].items():
+                if s["status"] == "failed":
+                    lines.append(f"- {w['name']} seed {seed} {name}: {s['reason']}")
+    if not lines:
+        return []
+    return ["**FAILED**: these stages raised; the run exits with an error and every figure that depends on "
+            "them is missing:", "", *lines, ""]
+
+
+def _agents(summary: dict[str, Any]) -> list[str]:
+    return [k[4:] for k in summary if k.startswith("gap/")]
 
 
 def markdown(figures: dict[str, Any]) -> str:
-    """The human-readable report."""
-    w = figures["world"]
+    """The human-readable report of a run."""
+    summary = figures["summary"]["figures"]
+    names = [w["name"] for w in figures["worlds"]]
     lines = [f"# Planted-world benchmark{' (--quick)' if figures['quick'] else ''}", "",
-             f"World `{w['file']}`: K* = {w['types']} types, choice temperature {w['choice_temperature']}, "
-             f"prior {w['prior']}. Total time {figures.get('total_seconds', '?')} s.", "",
-             *_failed_lines(figures), "## Stages", "",
-             "| stage | status | seconds | note |", "|---|---|---|---|"]
-    for name, s in figures["stages"].items():
-        status = {"failed": "**FAILED**", "not run": "not run (a stage it needs failed)"}.get(s["status"], s["status"])
-        lines.append(f"| {name} | {status} | {s['seconds']} | {s.get('reason', '')} |")
-    um = _stage(figures, "user_model")
-    if um:
-        lines += ["", "## User model (EM) against the truth", "",
-                  f"- held-out choice accuracy: {_fmt(um['choice_accuracy'])} "
-                  f"(95% CI {_fmt(um['choice_accuracy_ci95'][0])}-{_fmt(um['choice_accuracy_ci95'][1])}, "
-                  f"{um['held_out_turns']} turns of {um['held_out_sessions']} held-out sessions)",
-                  f"- Bayes-optimal accuracy (planted model, same protocol): {_fmt(um['bayes_optimal_accuracy'])}; "
-                  f"ratio {_fmt(um['accuracy_ratio'])} {_interval(um.get('accuracy_ratio_ci95'))}",
-                  *_share_lines(um),
-                  f"- accuracy with the true type known (upper bound): {_fmt(um['true_type_accuracy'])}",
-                  *_all_answers_line(um),
-                  f"- adjusted Rand index, learned posterior types vs planted: {_fmt(um['adjusted_rand_index'])} "
-                  f"(planted model's own posterior: {_fmt(um['adjusted_rand_index_planted_posterior'])})"]
-    agents = _stage(figures, "agents").get("agents", {})
+             f"{len(names)} world(s), training seeds {figures['seeds']}, user-model encoder `{figures['encoder']}`, "
+             f"{figures['workers']} worker(s). Total time {figures.get('total_seconds', '?')} s.", "",
+             *_failures(figures),
+             "Figures are means over worlds (each world: the mean over its training seeds) with 95% intervals of a "
+             "hierarchical bootstrap over worlds, training seeds and sessions (evaluation episodes or held-out "
+             "sessions, a session's turns together); `worst` is the world with the lowest figure, with its own "
+             "seeds-and-sessions interval. Agents are compared on the expected final-turn true utility.", "",
+             "## Worlds", "", "| world | K* | choice temperature | prior | attribute weights | fidelity |",
+             "|---|---|---|---|---|---|"]
+    for w in figures["worlds"]:
+        d = w["world"]
+        prior = "uniform" if len(set(d["prior"])) == 1 else "skewed " + str([round(p, 2) for p in d["prior"]])
+        lines.append(f"| {w['name']} | {d['types']} | {d['choice_temperature']} | {prior} | "
+                     f"{d.get('attribute_weights', 'all 1')} | {d.get('fidelity_range', '-')} |")
+    agents = _agents(summary)
     if agents:
-        lines += ["", "## Agents on planted users", "",
-                  "| agent | final-turn true utility [95% CI] | expected | turn-5 better / same / worse |",
-                  "|---|---|---|---|"]
-        for name, a in agents.items():
-            last = a["per_turn"][-1] if a["per_turn"] else None
-            bsw = " / ".join(_fmt(last[k]["rate"], 2) for k in ("better", "same", "worse")) if last else "-"
-            lines.append(f"| {name} | {_ci(a['final_utility'])} | {_fmt(a['final_expected_utility']['mean'])} | {bsw} |")
-        diffs = _stage(figures, "agents").get("differences", {})
+        lines += ["", "## Agents: share of the random-to-oracle gap closed", "",
+                  "The oracle knows the type and the very images of every candidate at every slate position and "
+                  "picks the slate of highest expected chosen utility (exhaustive search): no agent beats it on a "
+                  "turn; an agent can pass 1 over an episode only by planning across turns.", "",
+                  "| agent | mean [95%] | worst world | " + " | ".join(names) + " |",
+                  "|---|---|---|" + "---|" * len(names)]
+        for a in agents:
+            e = summary[f"gap/{a}"]
+            cells = [_est(e["worlds"].get(n)) for n in names]
+            lines.append(f"| {a} | **{_est(e['mean'])}** | {e['worst']['world']}: {_est(e['worst'])} | "
+                         + " | ".join(cells) + " |")
+        lines += ["", "Expected final-turn true utility:", "", "| agent | mean [95%] | " + " | ".join(names) + " |",
+                  "|---|---|" + "---|" * len(names)]
+        for key in [k for k in summary if k.startswith("utility/")]:
+            e = summary[key]
+            lines.append(f"| {key[8:]} | {_est(e['mean'])} | " + " | ".join(_est(e["worlds"].get(n)) for n in names)
+                         + " |")
+        diffs = [k for k in summary if k.startswith("diff/")]
         if diffs:
-            lines += ["", "Paired differences in final-turn true utility (same episodes):", ""]
-            lines += [f"- {k}: {_ci(v)}" for k, v in diffs.items()]
+            lines += ["", "Paired differences, in units of the random-to-oracle gap:", ""]
+            lines += [f"- {k[5:]}: {_est(summary[k]['mean'])} (worst world {summary[k]['worst']['world']}: "
+                      f"{_est(summary[k]['worst'])})" for k in diffs]
+    if "em/gap_share" in summary:
+        lines += ["", "## User model (EM) on held-out sessions", "",
+                  "Choice accuracy with the posterior from the session's earlier choices, on expected hits. The "
+                  "share of the chance-to-Bayes gap is (accuracy - chance) / (Bayes-optimal - chance).", "",
+                  "| figure | mean [95%] | worst world | " + " | ".join(names) + " |",
+                  "|---|---|---|" + "---|" * len(names)]
+        for key in ("em/gap_share", "em/ratio", "em/accuracy", "em/bayes", "em/chance", "em/ari", "em/ari_planted"):
+            if key in summary:
+                e = summary[key]
+                lines.append(f"| {key[3:]} | **{_est(e['mean'])}** | {e['worst']['world']}: {_est(e['worst'])} | "
+                             + " | ".join(_est(e["worlds"].get(n)) for n in names) + " |")
+    lines += ["", "## Held-out prompts and the oracle's bound", ""]
+    for w in figures["worlds"]:
+        o, b = w["summary"]["prompt_overlap"], w["summary"]["oracle"]
+        lines.append(f"- {w['name']}: {o['training_prompts']} training prompts; held-out sessions use "
+                     f"{o['held_out_session_prompts']} prompts, {o['held_out_sessions_in_training']} of them in any "
+                     f"training data; evaluation episodes {o['evaluation_prompts']} prompts, "
+                     f"{o['evaluation_in_training']} in training data. Turn-1 episodes where an agent beat the oracle: "
+                     f"{sum(b.get('turn1_violations', {}).values()) if b else '-'}; agents passing the oracle over "
+                     f"an episode: {', '.join(b.get('passes_oracle', [])) or 'none' if b else '-'}"
+                     + (" (only possible by planning across turns)" if b and b.get("passes_oracle") else "") + ".")
     lines += ["", "## Targets", ""]
-    for name, t in figures.get("targets", {}).items():
-        verdict = {True: "met", False: "NOT met", None: "not measured"}[t.get("met")]
-        if t.get("reason"):
-            detail = t["reason"]
-        elif "checks" in t:
-            detail = f"{t.get('target', '')}: " + "; ".join(f"{c}: {'yes' if ok else 'no'}" for c, ok in t["checks"].items())
+    for name, t in figures["summary"]["targets"].items():
+        met = t.get("met")
+        verdict = {True: "met", False: "NOT met", None: "not measured"}[met]
+        if name == "ablation":
+            detail = (f"mixed - human-only = {_fmt(t.get('value'))} [{_fmt(t['ci95'][0])}, {_fmt(t['ci95'][1])}] of "
+                      f"the gap: **{t['claim']}** (non-inferior only if the lower bound > {t['margin']}, better only "
+                      f"if > 0)") if t.get("claim") else t.get("reason", "")
         else:
-            detail = f"{t.get('target', '')}: {_fmt(t.get('value'))}"
-            detail += f" ({t['selector']})" if t.get("selector") else ""
+            detail = f"{t.get('target', '')}: {_fmt(t.get('value')) if 'value' in t else ''}"
+            for extra in ("failed", "lower_bounds", "worlds"):
+                if extra in t:
+                    detail += f" {extra}: {t[extra]}"
         lines.append(f"- **{name}**: {verdict} ({detail})")
+    lines += ["", "## Stages (seconds)", "", "| world | seed | stage | status | seconds | note |", "|---|---|---|---|---|---|"]
+    for w in figures["worlds"]:
+        for name, s in w["stages"].items():
+            lines.append(f"| {w['name']} | - | {name} | {_status(s)} | {s['seconds']} | {s.get('reason', '')} |")
+        for seed, run in w.get("seeds", {}).items():
+            for name, s in run["stages"].items():
+                lines.append(f"| {w['name']} | {seed} | {name} | {_status(s)} | {s['seconds']} | {s.get('reason', '')} |")
     return "\n".join(lines) + "\n"
 
 
 def plot(figures: dict[str, Any], path: Path) -> None:
-    """Final-turn utility per agent, and per-turn better/worse rates."""
+    """The gap share of every agent (mean over worlds with its interval, and each world)
+    and the EM gap share per world."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    agents = _stage(figures, "agents").get("agents", {})
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    names = list(agents)
-    means = [agents[n]["final_utility"]["mean"] for n in names]
-    errors = [[m - agents[n]["final_utility"]["ci95"][0] for n, m in zip(names, means)],
-              [agents[n]["final_utility"]["ci95"][1] - m for n, m in zip(names, means)]]
-    axes[0].bar(names, means, yerr=errors, capsize=4, color="#4C72B0")
-    axes[0].set_title("final-turn true utility (95% CI)")
-    axes[0].tick_params(axis="x", rotation=30)
-    for n in names:
-        turns = [t["turn"] for t in agents[n]["per_turn"]]
-        axes[1].plot(turns, [t["better"]["rate"] - t["worse"]["rate"] for t in agents[n]["per_turn"]],
-                     marker="o", label=n)
-    axes[1].set_title("better minus worse rate per turn")
-    axes[1].set_xlabel("turn")
-    if names:
-        axes[1].legend(fontsize=8)
-    um = _stage(figures, "user_model")
-    if um:
-        fig.suptitle(f"EM accuracy {um['choice_accuracy']:.3f} vs Bayes {um['bayes_optimal_accuracy']:.3f}; "
-                     f"ARI {um['adjusted_rand_index']:.2f}", fontsize=10)
+    summary = figures["summary"]["figures"]
+    agents = _agents(summary)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, a in enumerate(agents):
+        e = summary[f"gap/{a}"]
+        mean = e["mean"]
+        axes[0].errorbar([i], [mean["value"]], yerr=[[mean["value"] - mean["ci95"][0]], [mean["ci95"][1] - mean["value"]]],
+                         fmt="o", color="#4C72B0", capsize=4)
+        axes[0].scatter([i] * len(e["worlds"]), [w["value"] for w in e["worlds"].values()], s=10, color="#999999")
+    axes[0].axhline(0, color="black", lw=0.5)
+    axes[0].axhline(1, color="black", lw=0.5, ls="--")
+    axes[0].set_xticks(range(len(agents)), agents, rotation=30, ha="right")
+    axes[0].set_title("share of the random-to-oracle gap (mean over worlds, 95%; grey: worlds)")
+    if "em/gap_share" in summary:
+        e = summary["em/gap_share"]
+        names = list(e["worlds"])
+        values = [e["worlds"][n]["value"] for n in names]
+        axes[1].bar(names, values, color="#55A868")
+        axes[1].axhline(0.9, color="black", lw=0.5, ls="--")
+        axes[1].tick_params(axis="x", rotation=30)
+        axes[1].set_title(f"EM: share of the chance-to-Bayes gap (mean {e['mean']['value']:.2f})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -199,6 +186,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     if isinstance(value, Path):
         return str(value)
     return value

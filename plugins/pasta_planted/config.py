@@ -9,6 +9,7 @@ but ``[world]`` is optional.
 
 from __future__ import annotations
 
+import math
 import sys
 from importlib import resources
 from pathlib import Path
@@ -32,11 +33,19 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
         raise InvalidValueError(f"{attribute.name} must be positive, got {value!r}")
 
 
+def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not value >= 0:
+        raise InvalidValueError(f"{attribute.name} must be 0 or more, got {value!r}")
+
+
 def _prior(value: Any) -> Any:
     if isinstance(value, str):
         if value != "uniform":
             raise InvalidValueError(f'prior must be "uniform" or a list of K* weights, got {value!r}')
         return value
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        raise InvalidValueError(f'prior must be "uniform" or a list of K* weights, got {value!r}')
     return tuple(float(v) for v in value)
 
 
@@ -71,9 +80,13 @@ class UtilityConfig:
     ``fidelity``; the intent's reference z(p0) is the mean over ``reference_images`` renders
     of the initial prompt at ``image_size`` pixels. ``aggregator`` turns the M image
     utilities of a column into the column utility (``max``: the best image decides).
+    ``attribute_weights`` (one per attribute; empty: all 1) stretch each taste direction
+    along the attributes before it is scaled back to length ``taste_scale``, so a world
+    can care more about colour than about composition or style.
     """
 
     attributes: tuple[str, ...] = attrs.field(default=ATTRIBUTES, converter=tuple)
+    attribute_weights: tuple[float, ...] = attrs.field(default=(), converter=lambda v: tuple(float(x) for x in v))
     taste_scale: float = attrs.field(default=1.0, converter=float, validator=_positive)
     fidelity: tuple[float, float] = attrs.field(default=(0.1, 0.4), converter=tuple)
     aggregator: str = "max"
@@ -86,6 +99,10 @@ class UtilityConfig:
             raise InvalidValueError(f"[utility] attributes must be among {list(ATTRIBUTES)}, got {sorted(unknown)}")
         if len(self.fidelity) != 2 or not 0 <= self.fidelity[0] <= self.fidelity[1]:
             raise InvalidValueError(f"[utility] fidelity is a range [low, high], got {list(self.fidelity)}")
+        if self.attribute_weights and (len(self.attribute_weights) != len(self.attributes)
+                                       or min(self.attribute_weights) <= 0):
+            raise InvalidValueError(f"[utility] attribute_weights needs {len(self.attributes)} positive values "
+                                    f"(one per attribute), got {list(self.attribute_weights)}")
 
 
 @attrs.frozen
@@ -98,10 +115,10 @@ class RaterConfig:
     +-``comparison_margin`` it is "same".
     """
 
-    satisfaction_noise: float = attrs.field(default=0.25, converter=float)
+    satisfaction_noise: float = attrs.field(default=0.25, converter=float, validator=_non_negative)
     satisfaction_cuts: tuple[float, ...] = attrs.field(default=(-1.0, -0.3, 0.3, 1.0), converter=tuple)
-    comparison_noise: float = attrs.field(default=0.1, converter=float)
-    comparison_margin: float = attrs.field(default=0.1, converter=float)
+    comparison_noise: float = attrs.field(default=0.1, converter=float, validator=_non_negative)
+    comparison_margin: float = attrs.field(default=0.1, converter=float, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
         if len(self.satisfaction_cuts) != 4 or list(self.satisfaction_cuts) != sorted(self.satisfaction_cuts):
@@ -124,7 +141,7 @@ class PairsConfig:
 
     raters: int = attrs.field(default=300, converter=int)
     pairs_per_rater: int = attrs.field(default=20, converter=int)
-    tie_margin: float = attrs.field(default=0.05, converter=float)
+    tie_margin: float = attrs.field(default=0.05, converter=float, validator=_non_negative)
 
 
 #: Reference agents the bench may add beside the oracle (``[bench] references``).
@@ -177,8 +194,12 @@ class BenchConfig:
     value_slate_temperature: float = attrs.field(default=0.2, converter=float)
     value_slate_iql_share: float = attrs.field(default=1.0, converter=float)
     value_center_rewards: bool = attrs.field(default=False, converter=bool)
+    held_out_prompts: float = attrs.field(default=0.3, converter=float)
+    evaluation_seed: int = attrs.field(default=0, converter=int)
 
     def __attrs_post_init__(self) -> None:
+        if not 0 < self.held_out_prompts < 1:
+            raise InvalidValueError(f"held_out_prompts must be in (0, 1), got {self.held_out_prompts}")
         if self.value_slate_temperature < 0:
             raise InvalidValueError(f"value_slate_temperature must be >= 0, got {self.value_slate_temperature}")
         if self.em_satisfaction not in ("gaussian", "ordinal"):
@@ -213,11 +234,49 @@ _TABLES = {"world": WorldConfig, "utility": UtilityConfig, "raters": RaterConfig
            "sessions": SessionsConfig, "pairs": PairsConfig}
 
 
+#: Sizes a world file may not set below 1 or above these (the renderer's, ``pasta run``'s).
+_RANGES = {"image_size": (32, 2048), "turns": (1, 50), "slate_size": (1, 16), "images_per_prompt": (1, 16)}
+
+
+def _check_value(name: str, kind: str, value: Any, where: str) -> None:
+    """Refuse a value of a world file that is not of its field's type (``types = 2.5``,
+    ``seed = "x"``, ``value_slate = "false"``), not finite, or an int out of range:
+    counts and sizes are at least 1 (seeds at least 0)."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if kind.startswith("int"):
+        ok, words = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif kind.startswith("float"):
+        ok, words = number(value), "a finite number"
+    elif kind.startswith("bool"):
+        ok, words = isinstance(value, bool), "true or false"
+    elif kind.startswith("str"):
+        ok, words = isinstance(value, str), "a string"
+    elif kind.startswith("tuple"):
+        item = number if "float" in kind else (lambda v: isinstance(v, str))
+        ok = isinstance(value, list) and all(item(v) for v in value)
+        words = f"a list of {'numbers' if 'float' in kind else 'strings'}"
+    else:
+        return
+    if not ok:
+        raise InvalidValueError(f"{where} {name} must be {words}, got {value!r}")
+    if kind.startswith("int"):
+        low, high = _RANGES.get(name, (0 if name.endswith("seed") else 1, None))
+        if value < low or (high is not None and value > high):
+            bound = f"{low}..{high}" if high is not None else f"at least {low}"
+            raise InvalidValueError(f"{where} {name} must be {bound}, got {value}")
+
+
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:
-    names = {f.name for f in attrs.fields(cls)}
-    unknown = set(table) - names
+    if not isinstance(table, dict):
+        raise InvalidValueError(f"{where} must be a table of keys, got {table!r}")
+    fields = {f.name: str(f.type) for f in attrs.fields(cls)}
+    unknown = set(table) - set(fields)
     if unknown:
-        raise InvalidValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+        raise InvalidValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(fields)}")
+    for name, value in table.items():
+        _check_value(name, fields[name], value, where)
     try:
         return cls(**table)
     except (TypeError, ValueError) as exc:
@@ -232,6 +291,8 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> PlantedConfig:
     if unknown:
         raise InvalidValueError(f"{source}: unknown tables {sorted(unknown)}")
     parts = {name: _build(cls, data.get(name, {}), f"{source} [{name}]") for name, cls in _TABLES.items()}
+    if not isinstance(data.get("bench", {}), dict):
+        raise InvalidValueError(f"{source} [bench] must be a table of keys, got {data['bench']!r}")
     bench = dict(data.get("bench", {}))
     quick = bench.pop("quick", {})
     default = PlantedConfig()
@@ -253,6 +314,10 @@ def load_config(path: str | Path | None = None) -> PlantedConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidValueError(f"{path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidValueError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read the world file {path}: {exc.strerror or exc}") from None
     return parse_config(data, str(path))
 
 

@@ -57,7 +57,11 @@ class PlantedWorld:
         world, utility = self.config.world, self.config.utility
         rng = np.random.default_rng(world.seed)
         self.columns = np.array([ATTRIBUTES.index(a) for a in utility.attributes])
-        self.tastes = spread_directions(world.types, len(self.columns), rng) * utility.taste_scale
+        directions = spread_directions(world.types, len(self.columns), rng)
+        if utility.attribute_weights:
+            directions = directions * np.asarray(utility.attribute_weights)
+            directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        self.tastes = directions * utility.taste_scale
         low, high = utility.fidelity
         self.fidelity = rng.uniform(low, high, size=world.types)
         if isinstance(world.prior, str):
@@ -164,4 +168,7 @@ class PlantedWorld:
             "attributes": list(self.config.utility.attributes),
             "tastes": np.round(self.tastes, 4).tolist(),
             "fidelity": np.round(self.fidelity, 4).tolist(),
+            # only when set, so the manifests of data made before the key existed still match
+            **({"attribute_weights": list(self.config.utility.attribute_weights)}
+               if self.config.utility.attribute_weights else {}),
         }

@@ -1,4 +1,4 @@
-"""Bench agents: the planted-posterior references, the gap-closed figure, the value keys."""
+"""Bench agents: the planted-posterior references, the value keys, the image memo."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from pasta_core.errors import InvalidValueError
 from pasta_core.testing.conformance import check_selector
 from pasta_core.types import Candidate, History
-from pasta_planted.bench_agents import gap_closed
 from pasta_planted.config import parse_config
 from pasta_planted.oracle import PosteriorSelector
 from pasta_planted.world import PlantedWorld
@@ -64,19 +63,6 @@ def test_slate_of_the_posterior_hedges_between_types(world: PlantedWorld) -> Non
     assert {c.text for c in slate} == {"for type 0", "for type 1"}
     greedy = np.argsort(-(posterior @ u))[:1]
     assert candidates[int(greedy[0])].text == "middling"  # what ranking by the mean would keep
-
-
-def test_gap_closed_is_the_share_of_the_random_oracle_gap() -> None:
-    rng = np.random.default_rng(0)
-    random = rng.normal(1.0, 0.5, size=400)
-    oracle = random + 2.0 + rng.normal(0, 0.1, size=400)
-    half = (random + oracle) / 2
-    assert gap_closed(oracle, random, oracle)["value"] == pytest.approx(1.0)
-    assert gap_closed(random, random, oracle)["value"] == pytest.approx(0.0)
-    result = gap_closed(half, random, oracle)
-    assert result["value"] == pytest.approx(0.5)
-    low, high = result["ci95"]
-    assert low < 0.5 < high and high - low < 0.1
 
 
 def test_value_keys_are_checked() -> None:

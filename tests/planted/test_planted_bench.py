@@ -1,4 +1,4 @@
-"""pasta bench planted --quick: every stage reported, every figure written."""
+"""pasta bench planted: a quick set run reports every figure; a stage that raises fails it."""
 
 from __future__ import annotations
 
@@ -10,59 +10,80 @@ from click.testing import CliRunner
 
 
 @pytest.mark.slow
-def test_quick_bench_produces_every_figure(tmp_path: Path) -> None:
-    """The --quick run writes the JSON, the report and the plot, with a figure for every
-    stage; with every extra installed, every stage must be ok (a failed one fails this)."""
+def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
+    """``pasta planted worlds`` then ``pasta bench planted --worlds DIR --seeds 2 --quick``
+    (the CI form): every stage of every world and seed is ok (every extra is installed
+    here, so nothing may be skipped), every figure has its interval, no held-out prompt
+    is in any training data, and no agent beats the oracle on turn 1."""
     from pasta_core.cli import cli, load_plugin_commands
 
     load_plugin_commands()
-    result = CliRunner().invoke(cli, ["bench", "planted", "--quick", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    figures = json.loads((tmp_path / "figures.json").read_text())
-    assert (tmp_path / "figures.png").stat().st_size > 1000
-    report = (tmp_path / "report.md").read_text()
-    stages = figures["stages"]
-    assert set(stages) == {"data", "user_model", "simulation", "value_models", "agents"}
-    for name, stage in stages.items():  # every extra is installed here: nothing may be skipped
-        assert stage["status"] == "ok", (name, stage.get("reason"), stage.get("traceback"))
-    agents = stages["agents"]["agents"]
-    assert {"random", "first", "oracle"} <= set(agents)
-    for agent in agents.values():
-        assert len(agent["final_utility"]["ci95"]) == 2
-        assert [t["turn"] for t in agent["per_turn"]] == [2, 3, 4, 5]
-    if stages["user_model"]["status"] == "ok":
-        for key in ("choice_accuracy", "bayes_optimal_accuracy", "accuracy_ratio", "adjusted_rand_index"):
-            assert key in stages["user_model"]
-    if stages["value_models"]["status"] == "ok":
-        assert {"value-human", "value-simulated", "value-mixed", "value-slate-mixed"} <= set(agents)
-        values, quick = stages["value_models"], figures["sizes"]
-        assert values["mixed"]["steps"] == quick["iql_steps"]
-        per_type_steps = round(quick["iql_steps"] * quick["value_slate_iql_share"])
-        assert [job["steps"] for job in values["slate-mixed"]["per_type"]] == [per_type_steps] * 8
-    assert set(figures["targets"]) == {"em_accuracy", "value_gap", "ablation"}
-    assert "## Targets" in report and "oracle" in report
+    runner = CliRunner()
+    made = runner.invoke(cli, ["planted", "worlds", "--n", "2", "--seed", "101", "--out", str(tmp_path / "worlds")])
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "run"
+    result = runner.invoke(cli, ["bench", "planted", "--worlds", str(tmp_path / "worlds"), "--seeds", "2", "--quick",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    figures = json.loads((out / "figures.json").read_text())
+    assert (out / "figures.png").stat().st_size > 1000
+    report = (out / "report.md").read_text()
+    assert [w["name"] for w in figures["worlds"]] == ["world-00", "world-01"]
+    for world in figures["worlds"]:
+        assert set(world["stages"]) == {"held_out", "baselines"}
+        assert set(world["seeds"]) == {"0", "1"}
+        stages = [(n, s) for n, s in world["stages"].items()]
+        stages += [(f"seed {k}: {n}", s) for k, run in world["seeds"].items() for n, s in run["stages"].items()]
+        for name, stage in stages:
+            assert stage["status"] == "ok", (world["name"], name, stage.get("reason"), stage.get("traceback"))
+        overlap = world["summary"]["prompt_overlap"]
+        assert overlap["held_out_sessions_in_training"] == 0 and overlap["evaluation_in_training"] == 0
+        assert overlap["training_prompts"] > 0 and overlap["evaluation_prompts"] > 0
+        assert set(world["summary"]["oracle"]["turn1_violations"].values()) == {0}
+        agents = world["stages"]["baselines"]["agents"]
+        assert {"random", "first", "oracle"} <= set(agents)
+        for run in world["seeds"].values():
+            learned = run["stages"]["agents"]["agents"]
+            assert set(learned) == {"value-human", "value-simulated", "value-mixed", "value-slate-mixed"}
+            for agent in learned.values():
+                assert [t["turn"] for t in agent["per_turn"]] == [2, 3, 4, 5]
+            um = run["stages"]["user_model"]
+            for key in ("gap_share", "gap_share_ci95", "accuracy_ratio", "bayes_optimal_accuracy", "adjusted_rand_index"):
+                assert key in um
+    summary = figures["summary"]["figures"]
+    for key in ("gap/value-mixed", "gap/value-slate-mixed", "diff/value-mixed - value-human", "em/gap_share",
+                "em/ratio", "utility/oracle"):
+        entry = summary[key]
+        assert len(entry["mean"]["ci95"]) == 2 and entry["worst"]["world"] in ("world-00", "world-01")
+        assert set(entry["worlds"]) == {"world-00", "world-01"}
+    targets = figures["summary"]["targets"]
+    assert targets["ablation"]["claim"] in ("better", "non-inferior", "inferior", "not shown")
+    assert targets["em_converges"]["met"] is True
+    assert "## Targets" in report and "oracle" in report and "FAILED" not in report
 
 
 def test_a_stage_that_raises_fails_the_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stage that raises is FAILED in the report and the JSON, the stages that need it
     are not run, and the command exits non-zero (it is not "skipped")."""
     from pasta_core.cli import cli, load_plugin_commands
-    from pasta_planted.bench import Bench
+    from pasta_planted.bench import Bench, WorldRun
 
     def broken(self: Bench) -> dict:
         raise RuntimeError("the data stage broke")
 
     monkeypatch.setattr(Bench, "data", broken)
-    monkeypatch.setattr(Bench, "start_early_agents", lambda self: None)
-    monkeypatch.setattr(Bench, "agents", lambda self: {"agents": {}})
+    monkeypatch.setattr(WorldRun, "held_out_sessions", lambda self: {"prompts": []})
+    monkeypatch.setattr(WorldRun, "start_baselines", lambda self: None)
+    monkeypatch.setattr(WorldRun, "baselines", lambda self: {"agents": {}, "prompts": []})
     load_plugin_commands()
     result = CliRunner().invoke(cli, ["bench", "planted", "--quick", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "FAILED" in str(result.exception) or "FAILED" in result.output
-    stages = json.loads((tmp_path / "figures.json").read_text())["stages"]
+    (world,) = json.loads((tmp_path / "figures.json").read_text())["worlds"]
+    stages = world["seeds"]["0"]["stages"]
     assert stages["data"]["status"] == "failed" and "the data stage broke" in stages["data"]["reason"]
     assert "RuntimeError" in stages["data"]["traceback"]
-    assert {stages[n]["status"] for n in ("user_model", "simulation", "value_models")} == {"not run"}
+    assert {stages[n]["status"] for n in ("user_model", "simulation", "value_models", "agents")} == {"not run"}
     report = (tmp_path / "report.md").read_text()
     assert "**FAILED**" in report and "the data stage broke" in report
 
@@ -72,9 +93,10 @@ def test_skipped_only_on_purpose(tmp_path: Path) -> None:
     that needs a failed one is not run."""
     from pasta_core.errors import MissingDependencyError
     from pasta_core.plugins import get_plugins
-    from pasta_planted.bench import Bench, failed_stages
+    from pasta_planted.bench import WorldRun, failed_stages
+    from pasta_planted.config import load_config
 
-    bench = Bench(None, tmp_path, True, 0, False, 1, plugins=get_plugins())
+    bench = WorldRun(load_config(), tmp_path, True, False, 1, plugins=get_plugins())
 
     def missing() -> dict:
         raise MissingDependencyError("torch", "train")
@@ -94,3 +116,14 @@ def test_skipped_only_on_purpose(tmp_path: Path) -> None:
     assert stages["b"]["status"] == "failed" and "ModuleNotFoundError" in stages["b"]["reason"]
     assert stages["c"]["status"] == "skipped" and stages["d"]["status"] == "not run"
     assert failed_stages(bench.figures) == ["b", "d"]
+
+
+def test_held_out_prompts_are_split_by_a_named_stream() -> None:
+    """The split is a pure function of its root, disjoint, complete, of the asked share."""
+    from pasta_planted.bench import split_prompts
+
+    prompts = tuple(f"prompt {i}" for i in range(200))
+    train, held = split_prompts(prompts, 0.3, 5)
+    assert len(held) == 60 and not set(train) & set(held) and set(train) | set(held) == set(prompts)
+    assert split_prompts(prompts, 0.3, 5) == (train, held)
+    assert split_prompts(prompts, 0.3, 6)[1] != held

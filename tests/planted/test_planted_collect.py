@@ -22,7 +22,7 @@ def test_sessions_collected_in_two_processes_equal_the_serial_ones():
     serial = collect_sessions(world, 12, 5, plugins.create("encoder", "embedded", **options), t2i, config, "x",
                               progress=False, batch_size=4, plugins=plugins)
     parallel = collect_sessions(world, 12, 5, plugins.create("encoder", "embedded", **options), t2i, config, "x",
-                                progress=False, batch_size=4, workers=2, encoder_options=options,
+                                progress=False, batch_size=4, workers=2, encoder_spec=("embedded", options),
                                 plugins=plugins)
     assert serial.count == parallel.count == 12 * 2 * 4 * 2
     assert np.array_equal(serial.image_embeddings, parallel.image_embeddings)

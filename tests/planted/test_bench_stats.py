@@ -1,0 +1,64 @@
+"""The bench's intervals: hierarchical bootstrap over worlds, training seeds and sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pasta_planted.bench_stats import difference_figure, gap_figure, set_estimate, world_estimate
+
+
+def episodes(rng: np.random.Generator, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    random = rng.normal(1.0, 0.5, size=n)
+    return random, random + 2.0 + rng.normal(0, 0.1, size=n)
+
+
+def test_gap_share_of_the_random_to_oracle_gap() -> None:
+    """The agent halfway between random and the oracle closes 0.5; the oracle 1; random 0;
+    the interval brackets the value and narrows with more episodes."""
+    rng = np.random.default_rng(0)
+    random, oracle = episodes(rng)
+    half = (random + oracle) / 2
+    base = {"random": random, "oracle": oracle}
+    for agent, share in ((oracle, 1.0), (random, 0.0), (half, 0.5)):
+        e = world_estimate({"a": agent[None]}, base, gap_figure("a"))
+        assert e.value == pytest.approx(share)
+    noisy = half + rng.normal(0, 0.5, size=len(half))
+    e = world_estimate({"a": noisy[None]}, base, gap_figure("a"))
+    low, high = e.ci95
+    assert low < e.value < high and high - low < 0.2
+
+
+def test_training_seeds_are_a_variance_source() -> None:
+    """Seeds that disagree widen the interval; the figure is the mean over seeds."""
+    rng = np.random.default_rng(1)
+    random, oracle = episodes(rng)
+    base = {"random": random, "oracle": oracle}
+    agree = np.stack([random + 1.0 + rng.normal(0, 0.3, len(random)) for _ in range(3)])
+    spread = np.stack([random + 2.0 * f + rng.normal(0, 0.3, len(random)) for f in (0.2, 0.5, 0.8)])
+    a = world_estimate({"a": agree}, base, gap_figure("a"))
+    b = world_estimate({"a": spread}, base, gap_figure("a"))
+    assert a.value == pytest.approx(0.5, abs=0.03) and b.value == pytest.approx(0.5, abs=0.03)
+    width = lambda e: e.ci95[1] - e.ci95[0]  # noqa: E731
+    assert width(b) > 3 * width(a)
+
+
+def test_paired_differences_and_the_set() -> None:
+    """A paired difference in gap units keeps the pairing (tight when the agents differ by
+    a constant); the set mean is the mean of the worlds, its interval covers the spread of
+    the worlds."""
+    rng = np.random.default_rng(2)
+    worlds = []
+    for shift in (0.1, 0.3, 0.5, 0.7):
+        random, oracle = episodes(rng)
+        a = np.stack([random + 2.0 * shift + rng.normal(0, 0.5, len(random))])
+        b = a - 0.2
+        base = {"random": random, "oracle": oracle}
+        d = world_estimate({"a": a, "b": b}, base, difference_figure("a", "b"))
+        assert d.value == pytest.approx(0.1, abs=0.005) and d.ci95[1] - d.ci95[0] < 0.02
+        worlds.append(world_estimate({"a": a}, base, gap_figure("a")))
+    total = set_estimate(worlds)
+    assert total.value == pytest.approx(np.mean([w.value for w in worlds]))
+    low, high = total.ci95
+    assert low < 0.3 and high > 0.5
+    assert set_estimate(worlds[:1]).value == worlds[0].value
