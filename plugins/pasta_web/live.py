@@ -8,16 +8,22 @@ the session, so the page can show images as they finish.
 Concurrency (the contract in :mod:`pasta_core.protocols`): the shared generator and
 selector are called from several sessions' threads at once, which the contract allows;
 every call of the shared T2I model, by a session or to restore a lost image, goes through
-a :class:`ProgressT2I` holding the arm's lock, so it is never called concurrently.
+a :class:`ProgressT2I` holding the arm's :class:`SlateLock`, so it is never called
+concurrently. A slate holds the model from its first image to its last, and slates get it
+in the order they asked: the first of several clicks at once waits for one slate, the
+second for two, and so on, instead of all of them waiting for every slate in flight (as
+when their images take turns).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pasta_core.engine import Agent
@@ -50,14 +56,42 @@ class RenderListener:
     def finished(self, index: int, image: Any) -> None: ...
 
 
-class ProgressT2I:
-    """A T2I model that renders ``batch`` images at a time and reports each one.
+class SlateLock:
+    """Mutual exclusion for one shared T2I model, granted in the order it was asked for
+    (first come, first served; Python's own lock makes no such promise)."""
 
-    The shared model is called under ``lock`` one small batch at a time, so concurrent
-    sessions take turns fairly instead of one waiting for another's whole slate.
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._busy = False
+        self._waiting: list[int] = []  # a heap of tickets
+        self._tickets = itertools.count()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._condition:
+            ticket = next(self._tickets)
+            heapq.heappush(self._waiting, ticket)
+            while self._busy or self._waiting[0] != ticket:
+                self._condition.wait()
+            heapq.heappop(self._waiting)
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._busy = False
+                self._condition.notify_all()
+
+
+class ProgressT2I:
+    """A T2I model that renders ``batch`` images at a time and reports each one (the page
+    shows each image as it is done).
+
+    The shared model is held (the arm's ``lock``) for the whole slate; other callers
+    (another slate, an image restored on demand) wait their turn in the order they asked.
     """
 
-    def __init__(self, inner: T2IModel, lock: threading.Lock, batch: int = 1) -> None:
+    def __init__(self, inner: T2IModel, lock: SlateLock, batch: int = 1) -> None:
         self.inner = inner
         self.lock = lock
         self.batch = max(1, int(batch))
@@ -68,14 +102,14 @@ class ProgressT2I:
         if listener is not None:
             listener.started(prompts)
         images: list[Any] = []
-        for start in range(0, len(prompts), self.batch):
-            stop = start + self.batch
-            with self.lock:
+        with self.lock.hold():
+            for start in range(0, len(prompts), self.batch):
+                stop = start + self.batch
                 part = self.inner.render(list(prompts[start:stop]), list(seeds[start:stop]))
-            for offset, image in enumerate(part):
-                images.append(image)
-                if listener is not None:
-                    listener.finished(start + offset, image)
+                for offset, image in enumerate(part):
+                    images.append(image)
+                    if listener is not None:
+                        listener.finished(start + offset, image)
         return images
 
     def __getattr__(self, name: str) -> Any:
@@ -90,7 +124,7 @@ class SharedComponents:
         self.generator = build_component(plugins, "generator", arm.generator, arm.generator_options)
         self.selector = build_component(plugins, "selector", arm.selector, arm.selector_options)
         self.t2i = build_component(plugins, "t2i", arm.t2i, arm.t2i_options)
-        self.lock = threading.Lock()
+        self.lock = SlateLock()
 
     def renderer(self, batch: int = 1) -> ProgressT2I:
         """The shared T2I model behind the arm's lock (no listener until one is set)."""
@@ -183,14 +217,17 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 
 class SlateBuffer(RenderListener):
-    """The images of the slate being rendered (or last rendered), as PNG bytes."""
+    """The images of the slate being rendered (or last rendered), served as PNG bytes.
+
+    An image is encoded when the page first asks for it (in that request's thread, not
+    while the T2I model is held), and the bytes are kept for the next ask."""
 
     def __init__(self, images_per_prompt: int, changed: Callable[[], None] | None = None) -> None:
         self.images_per_prompt = images_per_prompt
         self.turn = 0
         self.prompts: list[str] = []
         self.total = 0
-        self.images: dict[ImageKey, bytes] = {}
+        self.images: dict[ImageKey, Any] = {}  # a PIL image, or its PNG bytes once asked for
         self._lock = threading.Lock()
         self._changed = changed or (lambda: None)
 
@@ -208,14 +245,21 @@ class SlateBuffer(RenderListener):
         self._changed()
 
     def finished(self, index: int, image: Any) -> None:
-        data = png_bytes(image)
         with self._lock:
-            self.images[divmod(index, self.images_per_prompt)] = data
+            self.images[divmod(index, self.images_per_prompt)] = image
         self._changed()
 
     def get(self, turn: int, column: int, image: int) -> bytes | None:
+        key = (column, image)
         with self._lock:
-            return self.images.get((column, image)) if turn == self.turn else None
+            found = self.images.get(key) if turn == self.turn else None
+        if found is None or isinstance(found, bytes):
+            return found
+        data = png_bytes(found)
+        with self._lock:
+            if turn == self.turn and key in self.images:
+                self.images[key] = data
+        return data
 
     def snapshot(self) -> tuple[int, list[str], int, set[ImageKey]]:
         with self._lock:

@@ -251,3 +251,29 @@ def test_server_errors_are_pasta_errors():
     from pasta_web.service import ConflictError, LimitError
 
     assert all(issubclass(e, PastaError) for e in (NotFoundError, ConflictError, LimitError))
+
+
+def test_slates_hold_the_shared_model_in_the_order_they_asked():
+    """A slate renders from its first image to its last before the next slate starts, and
+    waiting slates go in the order they asked (so the first of several clicks at once is
+    not kept waiting by the others' images)."""
+    from pasta_web.live import ProgressT2I, SlateLock
+
+    order: list[str] = []
+
+    class Recording:
+        def render(self, prompts: Sequence[str], seeds: Sequence[int]) -> list[Any]:
+            time.sleep(0.05 * len(prompts))
+            order.extend(prompts)
+            return [None] * len(prompts)
+
+    lock, inner = SlateLock(), Recording()
+    slates = [[f"{name}{i}" for i in range(4)] for name in "abcd"]
+    threads = []
+    for slate in slates:  # each asks while the first still holds the model
+        threads.append(threading.Thread(target=ProgressT2I(inner, lock, 1).render, args=(slate, [0] * 4)))
+        threads[-1].start()
+        time.sleep(0.04)
+    for thread in threads:
+        thread.join()
+    assert order == [prompt for slate in slates for prompt in slate]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import platform
 import time
 import weakref
 
@@ -335,7 +336,8 @@ def test_images_of_answered_turns_and_finished_sessions_are_not_kept(settings, p
     gc.collect()
     assert all(ref() is None for turn in (1, 2, 3) for ref in refs[turn])
     web.close()
-    assert release_free_memory() in (True, False)
+    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert release_free_memory() is on_glibc  # frees what the sessions used (glibc), else nothing
 
 
 def test_the_housekeeper_evicts_idle_sessions(tmp_path, plugins, monkeypatch):
