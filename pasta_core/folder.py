@@ -92,7 +92,8 @@ class SessionFolder:
             return History(initial_prompt)
         trajectories = list(read_trajectories(self.trajectory_file))
         if len(trajectories) != 1:
-            raise SessionError(f"{self.trajectory_file} holds {len(trajectories)} sessions, expected 1")
+            raise SessionError(f"{self.trajectory_file} holds {len(trajectories)} sessions, expected 1; "
+                               "restore it from a copy, or start a new session")
         history = trajectories[0].history
         if history.initial_prompt != History(initial_prompt).initial_prompt:
             raise SessionError(f"{self.trajectory_file} belongs to another prompt than {self.state_file}")

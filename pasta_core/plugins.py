@@ -201,8 +201,11 @@ def checkpoint_plugin(folder: str | os.PathLike[str], kind: str = "component") -
         raise PluginError(f"{folder} is not a {kind} checkpoint folder (no config.json){hint}")
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PluginError(f"{config} is not valid UTF-8 JSON ({exc}); save it again or restore it from a copy") from None
+    try:
         name = data["plugin"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (KeyError, TypeError):
         raise PluginError(f"{config} does not name the plugin that loads it (a 'plugin' key)") from None
     if not isinstance(name, str) or not name:
         raise PluginError(f"{config}: 'plugin' must be a registered name, got {name!r}")

@@ -32,7 +32,7 @@ import attrs
 
 from pasta_core.config import EpisodeConfig
 from pasta_core.engine import Agent, Proposal, answer_turn, propose, record_turn, render_proposals
-from pasta_core.errors import InvalidValueError, SessionError
+from pasta_core.errors import InvalidValueError, PastaError, SessionError
 from pasta_core.folder import SessionFolder, image_refs
 from pasta_core.plugins import Plugins, get_plugins
 from pasta_core.protocols import Answer, User
@@ -161,7 +161,11 @@ class Session:
         if agent is None and missing:
             raise SessionError(f"{store.state_file} names no {' or '.join(missing)} in 'components'; "
                                "restore it or start a new session")
-        agent = agent or _build_agent(plugins or get_plugins(), components)
+        if agent is None:
+            try:
+                agent = _build_agent(plugins or get_plugins(), components)
+            except PastaError as exc:
+                raise SessionError(f"{store.state_file}: components: {exc}") from exc
         session = cls(agent, config, seed, folder, session_id, components, user_type)
         session.user = user
         session._history = history

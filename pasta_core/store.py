@@ -204,7 +204,7 @@ def _read_file(file: Path, parquet: pq.ParquetFile, columns: list[str], batch_si
                     yield _checked(file, pending)
                     pending = []
                 pending.append(row)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: text that is not UTF-8
         raise SessionError(f"{file} could not be read (corrupt or truncated?): {' '.join(str(exc).split())}; "
                            "restore it from a copy") from None
     if pending:

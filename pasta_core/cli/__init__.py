@@ -72,8 +72,14 @@ def _not_utf8(argv: list[str]) -> str | None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
-            return arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            raw = arg.encode("utf-8", "surrogateescape") if _escaped(arg) else arg.encode("utf-8", "backslashreplace")
+            return raw.decode("utf-8", "backslashreplace")
     return None
+
+
+def _escaped(arg: str) -> bool:
+    """Whether every surrogate in ``arg`` stands for one byte (Python's surrogateescape)."""
+    return all("\udc80" <= ch <= "\udcff" for ch in arg if "\ud800" <= ch <= "\udfff")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     bad = _not_utf8(argv)
     if bad is not None:
-        click.echo(f"Error: the argument {bad!r} is not UTF-8 text; PASTA keeps prompts, paths and options as "
+        click.echo(f"Error: the argument '{bad}' is not UTF-8 text; PASTA keeps prompts, paths and options as "
                    "UTF-8 (type it in a UTF-8 terminal, or rename the file)", err=True)
         sys.exit(2)
     load_plugin_commands()

@@ -127,6 +127,8 @@ def _create(kw: dict[str, Any]) -> Any:
 
 def _user(session: Any, kw: dict[str, Any]) -> Any:
     """Who answers: for a resumed session the person recorded in its folder."""
+    from pasta_core.errors import PastaError, SessionError
+
     if kw["user_kind"] != "sim":
         from pasta_core.cli.human import ConsoleUser
 
@@ -136,7 +138,12 @@ def _user(session: Any, kw: dict[str, Any]) -> Any:
     model = recorded.get("model", kw["user_model"])
     options = recorded.get("options", parse_options(kw["user_model_option"], "--user-model-option"))
     user_type = session.user_type if session.started and session.user_type is not None else kw["user_type"]
-    user = _simulated_user(model, dict(options), user_type, session.seed)
+    try:
+        user = _simulated_user(model, dict(options), user_type, session.seed)
+    except PastaError as exc:
+        if not recorded:
+            raise
+        raise SessionError(f"{session.store.state_file}: the recorded user: {exc}") from exc
     session.user_type = user.user_type
     session.user = {"kind": "sim", "model": model or "simple", "options": options}
     return user

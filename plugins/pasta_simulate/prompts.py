@@ -31,7 +31,10 @@ def load_prompts(path: str | os.PathLike[str] | None = None, max_words: int = MA
 def _read_prompt_file(path: Path) -> list[str]:
     if not path.is_file():
         raise InvalidValueError(f"no prompt file at {path}")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InvalidValueError(f"the prompt file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     if path.suffix in (".tsv", ".csv") and lines:
         delimiter = "\t" if path.suffix == ".tsv" else ","
         rows = list(csv.DictReader(lines, delimiter=delimiter))

@@ -178,3 +178,26 @@ def test_a_plugin_failing_to_add_commands_is_reported_not_fatal():
     plugins = Plugins(entry_points=None, extra=[plugin_module("bad", pasta_register_commands=broken)])
     plugins.add_commands(group)
     assert plugins.failures[0].name == "bad" and "ImportError" in plugins.failures[0].error
+
+
+def test_a_factory_given_an_unknown_or_bad_option_names_its_options():
+    """`--t2i-option bogus=1` / `size=abc`: one PluginError naming the component, the
+    option and the options the factory takes (not a TypeError from deep inside)."""
+    from pasta_core import get_plugins
+
+    plugins = get_plugins()
+    with pytest.raises(PluginError, match="t2i 'procedural' has no option 'bogus'; its options: size"):
+        plugins.create("t2i", "procedural", bogus="1")
+    with pytest.raises(PluginError, match=r"t2i 'procedural' refused its options \(size='abc'\).*its options: size"):
+        plugins.create("t2i", "procedural", size="abc")
+
+
+def test_a_factory_failing_without_options_is_not_blamed_on_them():
+    """A factory's own bug (no option given) still surfaces as itself."""
+    def broken() -> None:
+        raise TypeError("a bug in the plugin")
+
+    plugins = Plugins(entry_points=None)
+    plugins.register(plugin_module("broken_t2i", pasta_register_t2i_models=lambda register: register("b", broken)))
+    with pytest.raises(TypeError, match="a bug in the plugin"):
+        plugins.create("t2i", "b")

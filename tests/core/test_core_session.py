@@ -105,3 +105,49 @@ def test_a_private_plugin_set_is_the_only_one_components_touch(monkeypatch, tmp_
     assert len(trajectory.turns) == 3
     resumed = Session.resume(session.folder, plugins=mine)
     assert resumed.done and resumed.history == session.history
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    ({"images_per_prompt": 2}, "images per prompt but 'images_per_prompt' is 2"),
+    ({"slate_size": 3}, "showed 4 columns but 'slate_size' is 3"),
+    ({"turns": 1}, "2 turns are answered but 'turns' is 1"),
+    ({"turns": 10**9}, "turns must be an integer 1..50"),
+    ({"categories": ["rephrase", "detail", "style", "mood", "other"]}, "categories"),
+    ({"bogus": 1}, "unknown keys"),
+])
+def test_resume_refuses_a_session_json_that_does_not_describe_its_trajectory(tmp_path, edit, words):
+    """A resume never mixes settings: a hand-edited config is refused, naming the files."""
+    session = Session.create(out=tmp_path, session_id="s", config=EpisodeConfig(turns=4))
+    session.start("a dog")
+    session.choose(1)
+    session.choose(2)
+    session.close()
+    path = tmp_path / "s" / "session.json"
+    state = json.loads(path.read_text())
+    state["config"].update(edit)
+    path.write_text(json.dumps(state))
+    with pytest.raises(SessionError, match=words) as caught:
+        Session.resume(tmp_path / "s")
+    assert "session.json" in str(caught.value)
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("seed", -1, "'seed' must be an integer"), ("seed", "3", "'seed' must be"), ("session_id", "", "'session_id'"),
+    ("components", {"t2i": "procedural"}, "components.t2i must be an object"), ("user", {"kind": "robot"}, "user.kind"),
+    ("user_type", 1.5, "'user_type'"), ("initial_prompt", None, "'initial_prompt'"),
+])
+def test_resume_names_the_malformed_key_of_session_json(tmp_path, key, value, words):
+    session = Session.create(out=tmp_path, session_id="s")
+    session.start("a dog")
+    session.close()
+    path = tmp_path / "s" / "session.json"
+    state = json.loads(path.read_text())
+    state[key] = value
+    path.write_text(json.dumps(state))
+    with pytest.raises(SessionError, match=words):
+        Session.resume(tmp_path / "s")
+    del state[key]
+    path.write_text(json.dumps(state))
+    if key in ("seed", "session_id", "components", "initial_prompt"):
+        with pytest.raises(SessionError, match=f"lacks the key '{key}'"):
+            Session.resume(tmp_path / "s")

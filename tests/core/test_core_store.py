@@ -59,3 +59,45 @@ def test_writer_drops_the_partial_shard_on_error(tmp_path, sample_trajectory):
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(SessionError, match="no trajectory file"):
         list(read_trajectories(tmp_path / "nope.parquet"))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated", "foreign", "mistyped", "bad-row"])
+def test_a_file_that_is_not_a_trajectory_file_is_refused_naming_it(tmp_path, sample_trajectory, damage):
+    import pyarrow as pa
+
+    path = tmp_path / "t.parquet"
+    write_trajectories(path, [sample_trajectory])
+    if damage == "garbage":
+        path.write_bytes(b"not parquet at all")
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-12])
+    elif damage == "foreign":
+        pq.write_table(pa.table({"caption": ["a"], "label_0": [1.0]}), path)
+    elif damage == "mistyped":
+        table = pq.read_table(path)
+        pq.write_table(table.set_column(table.schema.get_field_index("choice"), "choice",
+                                        pa.array(["x"] * table.num_rows)), path)
+    else:  # a choice outside the slate: the row breaks the format's rules
+        table = pq.read_table(path)
+        pq.write_table(table.set_column(table.schema.get_field_index("choice"), "choice",
+                                        pa.array([9] * table.num_rows, pa.int32())), path)
+    with pytest.raises(SessionError) as caught:
+        list(read_trajectories(path))
+    assert str(path) in str(caught.value)
+
+
+def test_older_or_wider_files_still_read(tmp_path, sample_trajectory):
+    """Optional columns may be missing, integers may be wider and strings large."""
+    import pyarrow as pa
+
+    path = tmp_path / "t.parquet"
+    write_trajectories(path, [sample_trajectory])
+    table = pq.read_table(path).drop_columns(["satisfaction", "comparison", "metadata"])
+    table = table.set_column(table.schema.get_field_index("turn"), "turn", table.column("turn").cast(pa.int64()))
+    table = table.set_column(table.schema.get_field_index("session_id"), "session_id",
+                             table.column("session_id").cast(pa.large_string()))
+    pq.write_table(table, path)
+    (back,) = read_trajectories(path)
+    assert back.session_id == sample_trajectory.session_id and len(back.turns) == len(sample_trajectory.turns)

@@ -82,3 +82,31 @@ def test_causal_lm_needs_a_model_folder(tmp_path) -> None:
         create_causal_lm()
     with pytest.raises(InvalidValueError, match="no config.json"):
         create_causal_lm(path=str(tmp_path))
+
+
+def test_a_damaged_or_diverged_model_folder_is_refused_naming_it(tiny_lm, tmp_path) -> None:
+    """A truncated weights file, a diverged (NaN) weight or a corrupt config.json of the LM
+    folder is refused with a message naming it, before any value is computed."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from pasta_core.checkpoints import CheckpointError
+
+    folder = shutil.copytree(tiny_lm, tmp_path / "lm")
+    (weights,) = folder.glob("*.safetensors")
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        create_causal_lm(path=str(folder))
+    weights.write_bytes(data)
+    tensors = load_file(str(weights))
+    name = sorted(tensors)[0]
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="non-finite"):
+        create_causal_lm(path=str(folder))
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config.json is not valid JSON"):
+        create_causal_lm(path=str(folder))
