@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pasta_core.atomic import write_text
 from pasta_core.config import MAX_SEED, EpisodeConfig
 from pasta_core.errors import SessionError
 from pasta_core.png import save_png
@@ -79,7 +80,7 @@ class SessionFolder:
 
     def write_state(self, state: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        _atomic_text(self.state_file, json.dumps(state, indent=2, sort_keys=True))
+        write_text(self.state_file, json.dumps(state, indent=2, sort_keys=True))
 
     # -- trajectory.parquet -------------------------------------------------------------
 
@@ -240,9 +241,3 @@ def check_state(state: dict[str, Any], path: Path) -> None:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

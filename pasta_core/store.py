@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pasta_core.atomic import write_atomically
 from pasta_core.errors import PastaError, SessionError
 from pasta_core.types import Candidate, Trajectory, Turn
 
@@ -76,18 +77,13 @@ def to_table(trajectories: Iterable[Trajectory]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
-def _atomic_write(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
-
-
 def write_trajectories(path: str | os.PathLike[str], trajectories: Iterable[Trajectory]) -> Path:
-    """Write trajectories to one Parquet file, atomically (a crash leaves the old file)."""
+    """Write trajectories to one Parquet file, atomically and durably (a crash or a power
+    loss leaves the old file or the new one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(to_table(trajectories), path)
-    return path
+    table = to_table(trajectories)
+    return write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def _turn(row: dict[str, Any]) -> Turn:
