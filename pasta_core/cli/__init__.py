@@ -59,6 +59,10 @@ def one_line(error: BaseException) -> str:
     return f"unexpected {type(error).__name__}: {text} (rerun with --debug for the traceback, and please report it)"
 
 
+#: What click raises for a group called without a command (click 8.2+), to show its help.
+_HELP_ERROR = getattr(click.exceptions, "NoArgsIsHelpError", None)
+
+
 def _usage_line(error: click.UsageError) -> str:
     """A usage error in one line, with where to read the usage (click prints three)."""
     where = error.ctx.command_path if error.ctx is not None else "pasta"
@@ -97,7 +101,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.UsageError as error:
-        click.echo(f"Error: {_usage_line(error)}", err=True)
+        if _HELP_ERROR is not None and isinstance(error, _HELP_ERROR):  # a group with no command: its help
+            error.show()
+        else:
+            click.echo(f"Error: {_usage_line(error)}", err=True)
         sys.exit(error.exit_code)
     except click.ClickException as error:
         if _debugging(argv) and isinstance(error.__cause__, Exception):

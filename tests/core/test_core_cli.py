@@ -142,3 +142,19 @@ def test_errors_a_user_causes_are_one_line_and_debug_shows_the_traceback(tmp_pat
     assert "session.json" in err
     with pytest.raises(SessionError):
         main(["--debug", *args])
+
+
+def test_usage_errors_are_one_line_and_a_bare_group_shows_its_help(capsys):
+    """click prints a usage error in three lines; the boundary prints one, with where to
+    read the usage. ``pasta`` alone still shows its help."""
+    from pasta_core.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "--turns", "0"])
+    err = capsys.readouterr().err.strip()
+    assert stopped.value.code == 2 and err.splitlines() == [
+        "Error: Invalid value for '--turns': 0 is not in the range 1<=x<=50. (see: pasta run --help)"]
+    with pytest.raises(SystemExit):
+        main([])
+    err = capsys.readouterr().err
+    assert "Usage: pasta [OPTIONS] COMMAND" in err and "Commands:" in err and "Error" not in err
