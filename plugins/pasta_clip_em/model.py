@@ -90,14 +90,18 @@ class ScoreModel(nn.Module):
 
     def choice_tau(self, utilities: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """tau(scores) per row of ``utilities`` (..., L): one positive factor per row, so it
-        never changes the order of a row's utilities (the paper's Assumption 2)."""
+        never changes the order of a row's utilities (the paper's Assumption 2).
+
+        The spread is the row's standard deviation (over the masked columns through
+        :func:`spread_of`: a row of alike columns has a zero gradient there, as torch's
+        own ``std`` gives it)."""
         if mask is None:
             spread = utilities.std(dim=-1, unbiased=False, keepdim=True)
         else:
             m = mask.to(utilities.dtype)
             count = m.sum(-1, keepdim=True).clamp(min=1)
             mean = (utilities * m).sum(-1, keepdim=True) / count
-            spread = (((utilities - mean) ** 2 * m).sum(-1, keepdim=True) / count).sqrt()
+            spread = spread_of(((utilities - mean) ** 2 * m).sum(-1, keepdim=True) / count)
         return self.log_tau.exp() / (1 + F.softplus(self.spread) * spread)
 
     def choice_log_probs(self, utilities: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,6 +110,19 @@ class ScoreModel(nn.Module):
         if mask is not None:
             logits = logits.masked_fill(~mask, float("-inf"))
         return logits.log_softmax(dim=-1)
+
+
+def spread_of(variance: torch.Tensor) -> torch.Tensor:
+    """sqrt(variance), with the gradient 0 where the variance is 0.
+
+    A standard deviation is not differentiable where every value is the same (it is a
+    norm of the deviations): autograd's sqrt backward there is 1 / (2 sqrt(0)) times a
+    zero, which is NaN, and one such row of one batch made every weight of a user model
+    NaN (issue 21: a slate of four alike columns). 0 is the norm's smallest subgradient at
+    that point, so the value is unchanged everywhere and the gradient is finite."""
+    positive = variance > 0
+    return torch.where(positive, torch.where(positive, variance, torch.ones_like(variance)).sqrt(),
+                       torch.zeros_like(variance))
 
 
 #: Parameters added after the first release: a checkpoint without them loads with their
