@@ -48,26 +48,19 @@ import numpy as np
 from pasta_core.config import EpisodeConfig
 from pasta_core.errors import MissingDependencyError, PastaError, require
 from pasta_core.streams import run_seed
-from pasta_planted.bench_common import StageSkipped, single_thread_torch
+from pasta_planted.bench_common import StageSkipped, dataset_seed, single_thread_torch
 from pasta_planted.bench_report import dump_json
 from pasta_planted.config import PlantedConfig, load_config
 from pasta_planted.world import PlantedWorld
 
 __all__ = ["Bench", "BenchFailed", "StageSkipped", "WorldRun", "run_bench"]
 
-#: The data sets of a bench run, each rooted at its own ``dataset`` stream of a seed.
-DATASETS = {"train": 0, "test": 1, "pairs": 2, "simulated": 3, "evaluation": 4}
 #: The user model's encoder settings are fixed (not a training seed's): its seed.
 ENCODER_SEED = 0
 
 
 class BenchFailed(PastaError):
     """A stage of the bench raised: the outputs are written, the run failed."""
-
-
-def dataset_seed(root: int, name: str) -> int:
-    """The root seed of data set ``name`` (:data:`DATASETS`) of a run seeded ``root``."""
-    return run_seed(root, "dataset", DATASETS[name])
 
 
 def split_prompts(prompts: tuple[str, ...], share: float, root: int) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -284,7 +284,7 @@ def strip_private(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 def learned_agents_stage(bench: Any) -> dict[str, Any]:
     """Bench stage 5: the learned agents of one training seed on the world's evaluation
     episodes (held-out prompts)."""
-    from pasta_planted.bench import dataset_seed
+    from pasta_planted.bench_common import dataset_seed
 
     w = bench.world_run
     specs = learned_specs(bench)

@@ -1,9 +1,19 @@
 """What the stages of ``pasta bench planted`` share: the skip signal, torch's thread
-setting and the Wilson interval of a proportion."""
+setting, the data sets' seeds and the Wilson interval of a proportion."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from pasta_core.streams import run_seed
+
+#: The data sets of a bench run, each rooted at its own ``dataset`` stream of a seed.
+DATASETS = {"train": 0, "test": 1, "pairs": 2, "simulated": 3, "evaluation": 4}
+
+
+def dataset_seed(root: int, name: str) -> int:
+    """The root seed of data set ``name`` (:data:`DATASETS`) of a run seeded ``root``."""
+    return run_seed(root, "dataset", DATASETS[name])
 
 
 class StageSkipped(Exception):
