@@ -4,6 +4,10 @@ view), and server memory with N concurrent visitors, against a real ``pasta serv
 
     .venv/bin/python benchmarks/bench_web.py [--sessions 10 30] [--batches 1] [--max-requests 60000] [--max-seconds 600]
 
+    # the same load against an older web app, e.g. the one before issue 22:
+    git archive a1d96a8 plugins/pasta_web | tar -x -C /tmp/before
+    .venv/bin/python benchmarks/bench_web.py --sessions 30 30 --baseline-server /tmp/before/plugins
+
 The load is bounded: only 127.0.0.1, at most ``--max-requests`` requests and
 ``--max-seconds`` seconds in all. Each simulated visitor (own cookie) behaves as the page
 does: it creates a session, polls the session's state ``--poll`` seconds apart (the page's
@@ -92,7 +96,7 @@ class Visitor:
                 return state
             if live["status"] == "error":
                 raise RuntimeError(live["error"])
-            version = live["version"]
+            version = live.get("version")  # a server without waiting polls has none
             if live["turn"] == turn:
                 for column in live["columns"]:
                     for url in column["images"]:
@@ -154,12 +158,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(folder: str, port: int, extra: list[str]) -> subprocess.Popen[bytes]:
-    # Every visitor comes from 127.0.0.1: the per-address limits are lifted for the bench.
+def start_server(folder: str, port: int, extra: list[str], baseline: str | None = None) -> subprocess.Popen[bytes]:
+    """``pasta serve`` on 127.0.0.1; with ``baseline``, the web app found in that folder
+    (e.g. an older version's ``plugins/``, from ``git archive``) instead of this one."""
     command = [sys.executable, "-m", "pasta_core", "serve", "--host", HOST, "--port", str(port),
-               "--db", f"{folder}/pasta.sqlite3", "--log-level", "warning", "--max-sessions", "10000",
-               "--max-live-per-address", "10000", "--new-sessions-per-address", "1000000", *extra]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               "--db", f"{folder}/pasta.sqlite3", "--log-level", "warning", "--max-sessions", "10000", *extra]
+    env = dict(os.environ)
+    if baseline:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
+    else:  # every visitor comes from 127.0.0.1: the per-address limits are lifted for the bench
+        command += ["--max-live-per-address", "10000", "--new-sessions-per-address", "1000000"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -260,6 +269,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=60000)
     parser.add_argument("--max-seconds", type=float, default=600)
     parser.add_argument("--no-belief", action="store_true", help="Serve without the belief view.")
+    parser.add_argument("--baseline-server", metavar="DIR", default=None,
+                        help="Serve the web app in DIR (an older version's plugins/ folder) to compare.")
     args = parser.parse_args()
     extra = ["--turns", str(args.turns)] + (["--no-belief"] if args.no_belief else [])
     budget = Budget(args.max_requests, args.max_seconds)
@@ -267,7 +278,7 @@ def main() -> None:
     loads = []
     with tempfile.TemporaryDirectory() as folder:
         started = loadavg()
-        server = start_server(folder, port, extra)
+        server = start_server(folder, port, extra, args.baseline_server)
         try:
             base = f"http://{HOST}:{port}"
             idle = rss_mib(server.pid)
@@ -280,6 +291,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     result = {
+        "server": f"web app from {args.baseline_server}" if args.baseline_server else "this checkout",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "components": "template generator, procedural T2I, random selector, simple user model (belief view "
         + ("off" if args.no_belief else "on") + ")",
