@@ -334,6 +334,10 @@ def run_bench(world_files: list[str | None], out: str | Path, quick: bool = Fals
     from pasta_planted.bench_report import write_outputs
     from pasta_planted.bench_set import set_figures
 
+    if encoder not in plugins.registry("encoder"):
+        from pasta_core.errors import InvalidValueError
+
+        raise InvalidValueError(f"unknown encoder {encoder!r}; installed: {', '.join(plugins.registry('encoder').names())}")
     started = time.perf_counter()
     single_thread_torch()
     out = Path(out)

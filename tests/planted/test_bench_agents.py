@@ -127,3 +127,12 @@ def test_center_per_type_removes_each_types_mean_return() -> None:
     assert means[-1] == pytest.approx(np.mean(finals))
     assert [r[:2] for r in centered] == [[0.0, 0.0]] * 6  # only the final turn moves
     assert [r[-1] for r in centered] == pytest.approx([-1.0, 1.0, -3.0, -1.0, 4.0, 4.0 - np.mean(finals)])
+
+
+def test_unknown_user_model_encoder_is_refused_before_any_work(tmp_path) -> None:
+    from pasta_core.plugins import get_plugins
+    from pasta_planted.bench import run_bench
+
+    with pytest.raises(InvalidValueError, match="unknown encoder 'clip9'.*embedded"):
+        run_bench([None], tmp_path / "out", quick=True, encoder="clip9", plugins=get_plugins())
+    assert not (tmp_path / "out").exists()
