@@ -29,12 +29,15 @@ from pasta_core.protocols import (
     Answer,
     BatchSelector,
     CandidateGenerator,
+    FallbackCandidates,
     GenerationRequest,
+    HistoryImages,
     Rater,
     Selector,
     T2IModel,
     User,
 )
+from pasta_core.shown import ShownImages, shown_images_for
 from pasta_core.streams import EpisodeStreams
 from pasta_core.types import Candidate, Column, History, Trajectory, Turn, check_slate, word_count
 
@@ -50,10 +53,12 @@ class Agent:
 
 @attrs.frozen
 class Proposal:
-    """A turn's candidates and the slate selected from them."""
+    """A turn's candidates and the slate selected from them; ``fallback`` names the
+    generator that wrote the candidates in place of the agent's own, if one did."""
 
     candidates: tuple[Candidate, ...] = attrs.field(converter=tuple)
     slate: tuple[Candidate, ...] = attrs.field(converter=tuple)
+    fallback: str | None = None
 
 
 @attrs.define
@@ -66,10 +71,14 @@ class Episode:
     streams: EpisodeStreams
     session_id: str
     user_type: int | None = None
+    #: The images shown so far that the generator reads (None when it reads none).
+    shown: ShownImages | None = None
 
 
-def generation_request(history: History, config: EpisodeConfig, seed: int) -> GenerationRequest:
-    """What the generator is asked for the turn after ``history``."""
+def generation_request(history: History, config: EpisodeConfig, seed: int,
+                       images: HistoryImages | None = None) -> GenerationRequest:
+    """What the generator is asked for the turn after ``history`` (``images``: the
+    images shown in its turns, for generators that read them)."""
     turn = len(history.turns) + 1
     return GenerationRequest(
         history=history,
@@ -78,6 +87,7 @@ def generation_request(history: History, config: EpisodeConfig, seed: int) -> Ge
         per_category=config.candidates_per_category,
         word_limit=word_limit(word_count(history.initial_prompt), turn, config.turns, config.word_cap),
         seed=seed,
+        images=images,
     )
 
 
@@ -93,18 +103,23 @@ def _check_candidates(candidates: Sequence[Candidate], request: GenerationReques
 
 
 def candidates_for(
-    generator: CandidateGenerator, history: History, config: EpisodeConfig, streams: EpisodeStreams
+    generator: CandidateGenerator, history: History, config: EpisodeConfig, streams: EpisodeStreams,
+    images: HistoryImages | None = None,
 ) -> list[Candidate]:
-    """The generator's checked candidates for the turn after ``history``."""
-    request = generation_request(history, config, streams.generator(len(history.turns) + 1))
-    candidates = list(generator.generate(request))
+    """The generator's checked candidates for the turn after ``history`` (a
+    :class:`~pasta_core.protocols.FallbackCandidates` when a fallback wrote them)."""
+    request = generation_request(history, config, streams.generator(len(history.turns) + 1), images)
+    answer = generator.generate(request)
+    fallback = getattr(answer, "fallback", None)
+    candidates = list(answer)
     _check_candidates(candidates, request)
-    return candidates
+    return candidates if fallback is None else FallbackCandidates(candidates, fallback)
 
 
-def propose(agent: Agent, history: History, config: EpisodeConfig, streams: EpisodeStreams) -> Proposal:
+def propose(agent: Agent, history: History, config: EpisodeConfig, streams: EpisodeStreams,
+            images: HistoryImages | None = None) -> Proposal:
     """Candidates and the selected slate for the turn after ``history``."""
-    (proposal,) = propose_many([agent], [history], config, [streams])
+    (proposal,) = propose_many([agent], [history], config, [streams], [images])
     return proposal
 
 
@@ -113,10 +128,14 @@ def propose_many(
     histories: Sequence[History],
     config: EpisodeConfig,
     streams: Sequence[EpisodeStreams],
+    images: Sequence[HistoryImages | None] | None = None,
 ) -> list[Proposal]:
-    """One proposal per episode. Episodes that share a :class:`BatchSelector` are selected
-    in one ``select_many`` call; other selectors are called once per episode."""
-    offered = [candidates_for(a.generator, h, config, s) for a, h, s in zip(agents, histories, streams)]
+    """One proposal per episode (``images``: each episode's shown images, for generators
+    that read them). Episodes that share a :class:`BatchSelector` are selected in one
+    ``select_many`` call; other selectors are called once per episode."""
+    shown = list(images) if images is not None else [None] * len(agents)
+    offered = [candidates_for(a.generator, h, config, s, i)
+               for a, h, s, i in zip(agents, histories, streams, shown)]
     seeds = [s.selector(len(h.turns) + 1) for h, s in zip(histories, streams)]
     slates: list[list[Candidate] | None] = [None] * len(agents)
     groups: dict[int, list[int]] = {}
@@ -135,7 +154,7 @@ def propose_many(
         if slate is None:
             slate = list(agent.selector.select(histories[i], offered[i], config.slate_size, seeds[i]))
         check_slate(slate, offered[i])
-        result.append(Proposal(offered[i], slate))
+        result.append(Proposal(offered[i], slate, getattr(offered[i], "fallback", None)))
     return result
 
 
@@ -210,9 +229,11 @@ def record_turn(
     config: EpisodeConfig,
     image_refs: Sequence[Sequence[str]] = (),
     reward: bool = True,
+    fallback: str | None = None,
 ) -> Turn:
     """The record of the answered turn after ``history``; ``reward=False`` leaves the reward
-    empty (a hypothetical turn, or data collected from people)."""
+    empty (a hypothetical turn, or data collected from people); ``fallback`` names the
+    generator that wrote the candidates in place of the agent's own, if one did."""
     turn = len(history.turns) + 1
     return Turn(
         candidates=candidates,
@@ -224,6 +245,7 @@ def record_turn(
         image_refs=image_refs,
         satisfaction=answer.satisfaction,
         comparison=answer.comparison,
+        fallback=fallback,
     )
 
 
@@ -235,7 +257,7 @@ def step(episodes: Sequence[Episode], config: EpisodeConfig, batch_size: int = 2
     images)."""
     turn_of = [len(e.history.turns) + 1 for e in episodes]
     proposals = propose_many([e.agent for e in episodes], [e.history for e in episodes], config,
-                             [e.streams for e in episodes])
+                             [e.streams for e in episodes], [e.shown for e in episodes])
     columns: list[list[Column]] = [[] for _ in episodes]
     by_t2i: dict[int, list[int]] = {}
     for i, episode in enumerate(episodes):
@@ -246,10 +268,14 @@ def step(episodes: Sequence[Episode], config: EpisodeConfig, batch_size: int = 2
                                     config.images_per_prompt, batch_size)
         for i, cols in zip(members, rendered):
             columns[i] = cols
-    for episode, proposal, cols in zip(episodes, proposals, columns):
+    for episode, proposal, cols, turn in zip(episodes, proposals, columns, turn_of):
         answer = answer_turn(episode.user, episode.history, cols, episode.streams)
-        record = record_turn(episode.history, proposal.candidates, cols, answer, config, reward=rewards)
+        record = record_turn(episode.history, proposal.candidates, cols, answer, config, reward=rewards,
+                             fallback=proposal.fallback)
         episode.history = episode.history.append(record)
+        if episode.shown is not None:
+            episode.shown.show(turn, cols)
+            episode.shown.answered(turn, answer.choice)
     return columns
 
 
@@ -278,7 +304,7 @@ def run_episodes(
     seeds = list(seeds) if seeds is not None else list(range(n))
     ids = list(session_ids) if session_ids is not None else [f"episode-{i:06d}" for i in range(n)]
     types = list(user_types) if user_types is not None else [getattr(u, "user_type", None) for u in users]
-    episodes = [Episode(a, u, History(p), EpisodeStreams(s), sid, k)
+    episodes = [Episode(a, u, History(p), EpisodeStreams(s), sid, k, shown_images_for(a.generator))
                 for a, u, p, s, sid, k in zip(agents, users, prompts, seeds, ids, types)]
     for turn in range(1, config.turns + 1):
         columns = step(episodes, config, batch_size, rewards)

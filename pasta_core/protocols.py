@@ -56,6 +56,30 @@ class GenerationRequest:
     per_category: int
     word_limit: int
     seed: int
+    #: The images shown in the history's turns, for generators that look at them (their
+    #: ``history_images`` attribute says which); None when none are kept.
+    images: HistoryImages | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@runtime_checkable
+class HistoryImages(Protocol):
+    """The images a person was shown in earlier turns, loaded on demand."""
+
+    def images(self, turn: int, column: int) -> Sequence[Image]:
+        """The M images of slate column ``column`` (0-based) of answered turn ``turn``
+        (1-based) as they were shown; empty when they are not kept (a column the person
+        passed over while only the chosen ones are kept, or a file gone from disk)."""
+        ...
+
+
+class FallbackCandidates(list):
+    """A generator's answer written by a fallback generator in its place (a list of
+    :class:`~pasta_core.types.Candidate`); ``fallback`` names it. The engine records the
+    name in the turn (:attr:`pasta_core.types.Turn.fallback`)."""
+
+    def __init__(self, candidates: Sequence[Candidate], fallback: str) -> None:
+        super().__init__(candidates)
+        self.fallback = str(fallback)
 
 
 @runtime_checkable
@@ -63,7 +87,11 @@ class CandidateGenerator(Protocol):
     """Turns a history into categorized prompt expansions (the paper's candidate generator).
 
     An optional ``prefetch`` attribute (default True) says whether a session may ask
-    ahead, once per possible click; paid APIs set it False."""
+    ahead, once per possible click; paid APIs set it False. An optional
+    ``history_images`` attribute (``none`` when absent, ``chosen`` or ``all``) says which
+    earlier images the generator reads from ``request.images``, so that the engine keeps
+    only those. A generator that answers with a fallback in its place returns a
+    :class:`FallbackCandidates`."""
 
     def generate(self, request: GenerationRequest) -> list[Candidate]:
         """Return ``per_category`` distinct candidates for each requested category.

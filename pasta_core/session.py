@@ -36,6 +36,7 @@ from pasta_core.errors import InvalidValueError, PastaError, SessionError
 from pasta_core.folder import SessionFolder, image_refs
 from pasta_core.plugins import Plugins, get_plugins
 from pasta_core.protocols import Answer, User
+from pasta_core.shown import shown_images_for
 from pasta_core.streams import EpisodeStreams
 from pasta_core.types import Candidate, Column, History, Trajectory
 from pasta_core.writes import FileJob, finish
@@ -92,6 +93,9 @@ class Session:
         self._history: History | None = None
         self._candidates: list[Candidate] = []
         self._columns: list[Column] = []
+        self._fallback: str | None = None  # the generator that wrote the candidates on show, if a fallback
+        # The images shown so far that the generator reads (None when it reads none).
+        self._shown = shown_images_for(agent.generator, self.store)
         self._workers: ThreadPoolExecutor | None = None  # prefetch branches
         self._writer: ThreadPoolExecutor | None = None  # one thread: slate files, in order
         self._writes: dict[int, list[FileJob]] = {}  # turn -> [grid, image 1, image 2, ...]
@@ -169,6 +173,9 @@ class Session:
         session = cls(agent, config, seed, folder, session_id, components, user_type)
         session.user = user
         session._history = history
+        if session._shown is not None:
+            for number, turn in enumerate(history.turns, start=1):
+                session._shown.refer(number, turn.choice, turn.image_refs)
         if restore_images:
             session.restore_images()
         if not session.done:
@@ -237,9 +244,13 @@ class Session:
         be in the background writer (:meth:`wait_for_files`). A background write that failed
         is raised here (before anything is recorded) or by :meth:`close`."""
         self._raise_write_errors()
-        refs = image_refs(self.turn, self._columns) if self.folder is not None else ()
-        record = record_turn(self.history, self._candidates, self._columns, answer, self.config, refs)
+        number = self.turn
+        refs = image_refs(number, self._columns) if self.folder is not None else ()
+        record = record_turn(self.history, self._candidates, self._columns, answer, self.config, refs,
+                             fallback=self._fallback)
         self._history = self.history.append(record)
+        if self._shown is not None:
+            self._shown.answered(number, answer.choice)
         self._columns, self._candidates = [], []
         self._save_trajectory()  # the row is on disk before the click returns; the images may follow
         # A critique changes the generator's input, so the prefetched branch is stale then.
@@ -297,10 +308,13 @@ class Session:
     def _prepare(self) -> list[Column]:
         proposal = self._next.result() if self._next is not None else None
         self._next = None
-        proposal = proposal or propose(self.agent, self.history, self.config, self.streams)
+        proposal = proposal or propose(self.agent, self.history, self.config, self.streams, self._shown)
         (columns,) = render_proposals(self.agent.t2i, [proposal], [self.streams], [self.turn],
                                       self.config.images_per_prompt)
         self._candidates, self._columns = list(proposal.candidates), columns
+        self._fallback = proposal.fallback
+        if self._shown is not None:
+            self._shown.show(self.turn, columns)
         if self.folder is not None:
             self._queue_slate(self.turn, columns)
         # A generator with a ``prefetch`` attribute set to False (paid LLM APIs by default)
@@ -319,7 +333,8 @@ class Session:
             hypothetical = record_turn(self.history, self._candidates, self._columns, Answer(choice), self.config,
                                        reward=False)
             history = self.history.append(hypothetical)
-            self._branches[choice] = self._executor().submit(propose, self.agent, history, self.config, self.streams)
+            self._branches[choice] = self._executor().submit(propose, self.agent, history, self.config, self.streams,
+                                                             self._shown)
 
     def _component_dict(self) -> dict[str, Any]:
         return {k: {"name": v.name, "options": v.options} for k, v in self.components.items()}

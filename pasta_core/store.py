@@ -39,6 +39,7 @@ SCHEMA = pa.schema(
         ("satisfaction", pa.list_(pa.int8())),
         ("comparison", pa.string()),
         ("metadata", pa.string()),
+        ("fallback", pa.string()),
     ],
     metadata={"pasta_format": str(FORMAT_VERSION)},
 )
@@ -67,6 +68,7 @@ def trajectory_rows(trajectory: Trajectory) -> list[dict[str, Any]]:
             "satisfaction": list(turn.satisfaction) if turn.satisfaction is not None else None,
             "comparison": turn.comparison,
             "metadata": metadata,
+            "fallback": turn.fallback,
         }
         for index, turn in enumerate(trajectory.turns, start=1)
     ]
@@ -97,6 +99,7 @@ def _turn(row: dict[str, Any]) -> Turn:
         image_refs=row.get("image_refs") or (),
         satisfaction=row.get("satisfaction"),
         comparison=row.get("comparison"),
+        fallback=row.get("fallback"),
     )
 
 

@@ -116,7 +116,9 @@ class Turn:
     ``choice`` is the 0-based index of the chosen column in ``slate``. ``reward`` is the
     turn's reward when known (simulated users, or labelled later). ``satisfaction`` (1-5 per
     column) and ``comparison`` (better/same/worse than the previous turn) are the rater
-    answers of the paper's evaluation phase, when collected.
+    answers of the paper's evaluation phase, when collected. ``fallback`` names the
+    generator that wrote the candidates in place of the session's own (e.g. ``template``
+    when an LLM provider failed that turn); None when the session's generator did.
     """
 
     candidates: tuple[Candidate, ...] = attrs.field(converter=_tuple)
@@ -128,6 +130,7 @@ class Turn:
     image_refs: tuple[tuple[str, ...], ...] = attrs.field(default=(), converter=_refs_converter)
     satisfaction: tuple[int, ...] | None = attrs.field(default=None, converter=_optional_ints)
     comparison: str | None = None
+    fallback: str | None = None
 
     def __attrs_post_init__(self) -> None:
         check_slate(self.slate, self.candidates)

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from pasta_core.errors import BackendError, InvalidValueError
-from pasta_core.protocols import CandidateGenerator, GenerationRequest
+from pasta_core.protocols import CandidateGenerator, FallbackCandidates, GenerationRequest
 from pasta_core.types import Candidate
 from pasta_llm.parsing import parse_answer
 from pasta_llm.prompt import Prompt, build_prompt
@@ -133,4 +133,4 @@ class LLMGenerator:
             GeneratorFallbackWarning,
             stacklevel=2,
         )
-        return list(self.fallback.generator.generate(request))
+        return FallbackCandidates(self.fallback.generator.generate(request), self.fallback.name)

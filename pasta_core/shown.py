@@ -1,0 +1,101 @@
+"""The images a person was shown in earlier turns, for generators that look at them.
+
+The paper's candidate generator is a multimodal model that reads the interaction history,
+images included. A generator says which earlier images it reads with its optional
+``history_images`` attribute (:data:`HISTORY_IMAGES`); the engine then keeps those in a
+:class:`ShownImages` and hands it to the generator as ``GenerationRequest.images``. Images
+of turns answered in this process are kept in memory as shown; those of a resumed session
+are read from its folder when asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pasta_core.errors import InvalidValueError, SessionError
+
+if TYPE_CHECKING:
+    from pasta_core.folder import SessionFolder
+    from pasta_core.types import Column
+
+#: Which earlier images a generator reads: none, the chosen column's, or every column's.
+HISTORY_IMAGES = ("none", "chosen", "all")
+
+
+def wanted_images(generator: Any) -> str:
+    """The ``history_images`` of ``generator`` (``none`` when it has no such attribute)."""
+    wanted = getattr(generator, "history_images", "none")
+    if wanted not in HISTORY_IMAGES:
+        raise InvalidValueError(f"history_images must be one of {', '.join(HISTORY_IMAGES)}; got {wanted!r}")
+    return str(wanted)
+
+
+def shown_images_for(generator: Any, folder: SessionFolder | None = None) -> ShownImages | None:
+    """A :class:`ShownImages` keeping what ``generator`` reads, or None when it reads none."""
+    wanted = wanted_images(generator)
+    return None if wanted == "none" else ShownImages(wanted, folder)
+
+
+class ShownImages:
+    """The images of a history's turns by (turn, column) (a ``HistoryImages``).
+
+    :meth:`show` keeps a whole slate while it is on show (a prefetched branch may choose
+    any column); :meth:`answered` then drops the passed-over columns unless ``keep`` is
+    ``all``. :meth:`refer` names the files of a turn answered before a resume, read from
+    ``folder`` on demand. Safe to call from several threads."""
+
+    def __init__(self, keep: str = "chosen", folder: SessionFolder | None = None) -> None:
+        if keep not in HISTORY_IMAGES[1:]:
+            raise InvalidValueError(f"keep must be chosen or all; got {keep!r}")
+        self.keep = keep
+        self.folder = folder
+        self._images: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self._refs: dict[tuple[int, int], tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def show(self, turn: int, columns: Sequence[Column]) -> None:
+        """Keep every column's images of ``turn`` (1-based), the slate now on show."""
+        with self._lock:
+            for index, column in enumerate(columns):
+                self._images[(turn, index)] = tuple(column.images)
+
+    def answered(self, turn: int, choice: int) -> None:
+        """``turn`` was answered with column ``choice``: drop the others unless keeping all."""
+        if self.keep == "all":
+            return
+        with self._lock:
+            for key in [k for k in self._images if k[0] == turn and k[1] != choice]:
+                del self._images[key]
+
+    def refer(self, turn: int, choice: int, refs: Sequence[Sequence[str]]) -> None:
+        """The saved files (``image_refs``) of an answered ``turn``, read when asked for."""
+        with self._lock:
+            for index, column in enumerate(refs):
+                if self.keep == "all" or index == choice:
+                    self._refs[(turn, index)] = tuple(column)
+
+    def images(self, turn: int, column: int) -> tuple[Any, ...]:
+        """The images of ``column`` (0-based) of ``turn`` (1-based); empty when not kept."""
+        with self._lock:
+            kept = self._images.get((turn, column))
+            refs = self._refs.get((turn, column), ())
+        if kept is not None:
+            return kept
+        if self.folder is None or not refs:
+            return ()
+        return self._read(refs)
+
+    def _read(self, refs: Sequence[str]) -> tuple[Any, ...]:
+        from PIL import Image
+
+        assert self.folder is not None
+        images = []
+        for ref in refs:
+            try:
+                with Image.open(self.folder.inside(ref)) as image:
+                    images.append(image.copy())
+            except (OSError, SessionError):
+                return ()  # a file gone from disk: the generator goes on without these images
+        return tuple(images)
