@@ -23,7 +23,7 @@ class _Runner:
     def __init__(self) -> None:
         from click.testing import CliRunner
 
-        from pasta_core.cli import cli, load_plugin_commands
+        from pasta_cli import cli, load_plugin_commands
 
         load_plugin_commands()
         self.cli = cli

@@ -30,7 +30,7 @@ def procedural_images_per_second(n: int = 128) -> float:
     from pasta_procedural import ProceduralT2I
 
     t2i = ProceduralT2I()
-    from pasta_core.data import initial_prompts
+    from pasta_cli.data import initial_prompts
 
     prompts = [initial_prompts()[i % 97] for i in range(n)]
     t2i.render(prompts[:4], list(range(4)))  # warm up

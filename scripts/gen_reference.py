@@ -76,7 +76,7 @@ def _commands(group: click.Command, prefix: str) -> list[tuple[str, click.Comman
 
 
 def cli_md() -> str:
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     lines = ["# Command line", "", "Every `pasta` command, including those added by the installed plugins.", ""]

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-.venv/bin/python -m ruff check pasta_core plugins tests contrib benchmarks scripts
+.venv/bin/python -m ruff check pasta_core pasta_cli plugins tests contrib benchmarks scripts
 # Architecture contracts: the core imports no plugin, no import cycles (pyproject.toml).
 .venv/bin/lint-imports --no-cache
 # The core's tests on the base install, without any extra (its own tox environment).

@@ -8,8 +8,8 @@ optimizer step and the weights stay identical: the result equals a one-process r
 the same global batch up to floating-point rounding. Only rank 0 writes checkpoints,
 metrics and progress bars.
 
-    torchrun --standalone --nproc-per-node 2 -m pasta_core user-model train ...  # CPU: gloo
-    torchrun --standalone --nproc-per-node 4 -m pasta_core value train ...       # GPUs: nccl
+    torchrun --standalone --nproc-per-node 2 -m pasta_cli user-model train ...  # CPU: gloo
+    torchrun --standalone --nproc-per-node 4 -m pasta_cli value train ...       # GPUs: nccl
 
 Outside ``torchrun`` (no ``WORLD_SIZE`` in the environment) :func:`data_parallel` gives a
 single-process object whose operations do nothing.

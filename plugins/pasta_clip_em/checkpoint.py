@@ -49,8 +49,8 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[Any, np.nd
     """(score model in eval mode, prior, config) from a checkpoint folder. The tensors are
     checked against the config before they reach the model (names, shapes, all finite):
     a truncated, foreign or diverged checkpoint is refused naming its file."""
+    from pasta_checkpoints import CheckpointError, load_safetensors
     from pasta_clip_em.model import LEGACY_PARAMETERS, OPTIONAL_PARAMETERS, ScoreModel
-    from pasta_core.checkpoints import CheckpointError, load_safetensors
 
     folder = Path(folder)
     config = ModelConfig.load(folder)
@@ -87,7 +87,7 @@ def load_encoder(folder: str | Path | None, config: ModelConfig, device: str = "
             raise InvalidValueError(f"{folder} has no {config.encoder_state} (its fine-tuned encoder); copy it back")
         if not hasattr(encoder, "load_finetuned"):
             raise InvalidValueError(f"encoder {config.encoder!r} cannot load fine-tuned weights")
-        from pasta_core.checkpoints import load_safetensors
+        from pasta_checkpoints import load_safetensors
 
         load_safetensors(path)  # readable and finite, or refused naming the file
         encoder.load_finetuned(path)

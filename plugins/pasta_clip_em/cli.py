@@ -102,12 +102,12 @@ def _train_config(kw: dict[str, Any], lr: float) -> Any:
 def _train(kw: dict[str, Any], plugins: Any) -> None:
     import numpy as np
 
+    from pasta_cli.options import parse_options
     from pasta_clip_em.cache import EmbeddingCache
     from pasta_clip_em.config import ModelConfig
     from pasta_clip_em.data import build_labels
     from pasta_clip_em.em import STATE_FILE, EMTrainer
     from pasta_clip_em.model import build_model
-    from pasta_core.cli.options import parse_options
 
     out = Path(kw["out"])
     resuming = (out / STATE_FILE).is_file() and not kw["fresh"]
@@ -239,8 +239,8 @@ def show_command(checkpoint: str, picture: str | None, prompts: int, t2i: str, p
 
 
 def _picture(user_model: Any, path: str, count: int, renderer: Any, per_type: int) -> None:
+    from pasta_cli.data import initial_prompts
     from pasta_clip_em.figure import top_images_picture
-    from pasta_core.data import initial_prompts
 
     items = []
     for n, prompt in enumerate(initial_prompts()[:count]):

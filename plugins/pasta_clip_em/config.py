@@ -86,7 +86,7 @@ class ModelConfig:
     def load(cls, folder: str | Path) -> ModelConfig:
         """The config of a checkpoint folder; a missing, unreadable, foreign or wrongly
         typed ``config.json`` is refused naming the file and the key."""
-        from pasta_core.checkpoints import CheckpointError, check_fields, read_json_config
+        from pasta_checkpoints import CheckpointError, check_fields, read_json_config
 
         path = Path(folder) / "config.json"
         if not path.is_file():
@@ -105,7 +105,7 @@ class ModelConfig:
             raise CheckpointError(f"{path}: {exc}") from None
 
 
-#: The kinds of ``config.json``'s fields (:func:`pasta_core.checkpoints.check_fields`).
+#: The kinds of ``config.json``'s fields (:func:`pasta_checkpoints.check_fields`).
 CONFIG_FIELDS = {
     "dim": "int>0", "types": "int>0", "hidden": "int>=0", "score_scale": "number>0", "offset_init": "number",
     "aggregator": "str", "aggregator_options": "object", "encoder": "str", "encoder_options": "object",

@@ -24,14 +24,13 @@ import numpy as np
 from pasta_core.atomic import move_into_place
 from pasta_core.config import EpisodeConfig
 from pasta_core.png import save_png
-from pasta_core.store import TrajectoryWriter
 from pasta_core.streams import run_seed
 from pasta_core.types import Trajectory
 from pasta_planted.episodes import EpisodeBatch, run_planted_episodes
 from pasta_planted.features import measured_attributes
 from pasta_planted.world import PlantedWorld
 from pasta_simulate.prompts import load_prompts
-from pasta_simulate.shards import check_manifest, run_shards, write_shard
+from pasta_simulate.shards import check_manifest, run_shards, shard_name, write_shard
 
 if TYPE_CHECKING:
     from pasta_core.plugins import Plugins
@@ -108,7 +107,7 @@ def generate_sessions(world: PlantedWorld, out: str | Path, count: int | None = 
                 trajectories += [_save_images(folder, t, c) for t, c in zip(batch.trajectories, batch.columns or [])]
             else:
                 trajectories += batch.trajectories
-        write_shard(folder / TrajectoryWriter.shard_name(indices.start // shard_size), trajectories)
+        write_shard(folder / shard_name(indices.start // shard_size), trajectories)
 
     shards, _ = run_shards(folder, count, shard_size, make_shard, progress, desc="human-like sessions")
     return shards

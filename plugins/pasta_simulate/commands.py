@@ -32,7 +32,7 @@ import click
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_command(**kw: Any) -> None:
     """Simulate N trajectories of a user model with a data-collection policy."""
-    from pasta_core.cli.options import parse_options
+    from pasta_cli.options import parse_options
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
     from pasta_simulate.simulate import SimulationSpec, simulate

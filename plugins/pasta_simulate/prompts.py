@@ -17,7 +17,7 @@ def load_prompts(path: str | os.PathLike[str] | None = None, max_words: int = MA
     """Initial prompts of at most ``max_words`` words: the packaged PartiPrompts, or a file
     (one prompt per line, or a TSV/CSV with a ``prompt`` column). Longer ones are skipped."""
     if path is None:
-        from pasta_core.data import initial_prompts
+        from pasta_cli.data import initial_prompts
 
         prompts: Sequence[str] = initial_prompts()
     else:

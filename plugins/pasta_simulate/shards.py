@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from pasta_core.atomic import write_atomically, write_bytes, write_json
 from pasta_core.errors import SessionError
-from pasta_core.store import TrajectoryWriter, to_table
+from pasta_core.store import to_table
 from pasta_core.types import Trajectory
 
 MANIFEST = "simulation.json"
@@ -39,6 +39,16 @@ EMBEDDING_COLUMN = "image_embeddings"
 SHARDS = "shards"
 
 log = logging.getLogger("pasta_simulate")
+
+
+def shard_name(index: int) -> str:
+    """The file name of shard ``index`` (0-based): ``part-00000.parquet``, ..."""
+    return f"part-{index:05d}.parquet"
+
+
+def finished_shards(folder: str | os.PathLike[str]) -> list[int]:
+    """The numbers of the shard files in ``folder``, sorted."""
+    return sorted(int(p.stem.split("-")[1]) for p in Path(folder).glob("part-*.parquet"))
 
 
 def embedding_array(rows: Sequence[np.ndarray | None]) -> pa.Array:
@@ -159,7 +169,7 @@ def _record(path: Path) -> dict[str, Any]:
 def record_shard(folder: Path, shard: int) -> None:
     """Record shard ``shard``'s row count, size and checksum in the manifest (call it once
     the shard is written; only one process writes the manifest)."""
-    path = folder / TrajectoryWriter.shard_name(shard)
+    path = folder / shard_name(shard)
     _update_records(folder, {path.name: _record(path)})
 
 
@@ -188,13 +198,13 @@ def unfinished_shards(folder: Path, sizes: Sequence[int]) -> list[int]:
     trajectories) when it has no file, or a file that fails :func:`shard_problem` (that one
     is removed, with a warning, and its record dropped). A good shard without a record
     gets one."""
-    finished = set(TrajectoryWriter.finished_shards(folder))
+    finished = set(finished_shards(folder))
     records = (read_manifest(folder) or {}).get(SHARDS, {})
     todo: list[int] = []
     damaged: list[Path] = []
     changes: dict[str, dict[str, Any] | None] = {}
     for shard, sessions in enumerate(sizes):
-        path = folder / TrajectoryWriter.shard_name(shard)
+        path = folder / shard_name(shard)
         if shard not in finished:
             todo.append(shard)
             continue
@@ -216,7 +226,7 @@ def unfinished_shards(folder: Path, sizes: Sequence[int]) -> list[int]:
 
 def shard_paths(folder: Path, num_shards: int) -> tuple[Path, ...]:
     """The files of shards 0 .. ``num_shards`` - 1."""
-    return tuple(folder / TrajectoryWriter.shard_name(s) for s in range(num_shards))
+    return tuple(folder / shard_name(s) for s in range(num_shards))
 
 
 def run_shards(folder: Path, count: int, shard_size: int, make_shard: Callable[[range], Any],

@@ -19,11 +19,10 @@ import numpy as np
 
 from pasta_core.engine import Agent, run_episodes
 from pasta_core.png import save_png
-from pasta_core.store import TrajectoryWriter
 from pasta_core.streams import run_seed
 from pasta_core.types import Trajectory
 from pasta_simulate.prompts import load_prompts
-from pasta_simulate.shards import encode_shard, write_shard
+from pasta_simulate.shards import encode_shard, shard_name, write_shard
 from pasta_simulate.spec import SimulationSpec
 
 if TYPE_CHECKING:
@@ -147,7 +146,7 @@ class Simulator:
     def make_shard(self, shard: int) -> int:
         """Compute and write shard number ``shard``; its trajectory count."""
         count, trajectories, rows = self._shard_rows(shard)
-        write_shard(self.folder / TrajectoryWriter.shard_name(shard), trajectories, rows)
+        write_shard(self.folder / shard_name(shard), trajectories, rows)
         return count
 
     def encode_shard(self, shard: int) -> tuple[int, bytes]:

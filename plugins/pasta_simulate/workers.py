@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pasta_core.errors import InvalidValueError
-from pasta_core.store import TrajectoryWriter
 from pasta_simulate.local import Executor, InProcessExecutor
 from pasta_simulate.shards import (
     check_manifest,
     record_shard,
+    shard_name,
     shard_paths,
     unfinished_shards,
     write_bytes_atomically,
@@ -80,7 +80,7 @@ def simulate_on(executor: Executor, spec: SimulationSpec, folder: str | os.PathL
     with tqdm(total=spec.count, initial=spec.count - spec.trajectories_in(todo), disable=not progress,
               desc=f"simulating ({executor.name})", unit="traj") as bar:
         for shard, (count, data) in executor.map(setup, shard_task, todo):
-            write_bytes_atomically(folder / TrajectoryWriter.shard_name(shard), data)
+            write_bytes_atomically(folder / shard_name(shard), data)
             record_shard(folder, shard)
             computed += count
             bar.update(count)

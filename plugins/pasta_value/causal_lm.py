@@ -60,7 +60,7 @@ def _load_lm(transformers: Any, folder: Path, dtype: Any) -> tuple[Any, Any]:
     """The tokenizer and the causal LM of a local model folder, checked: every safetensors
     file's header is read first and every weight must be finite, so a truncated, corrupt or
     diverged model is refused naming its folder (or file)."""
-    from pasta_core.checkpoints import CheckpointError, check_finite, read_header
+    from pasta_checkpoints import CheckpointError, check_finite, read_header
 
     for weights in sorted(folder.glob("*.safetensors")):
         read_header(weights)
@@ -198,7 +198,7 @@ def create_causal_lm(path: str | None = None, device: str = "cpu", **options: An
     q_token / v_token (texts) or q_token_id / v_token_id, max_length, dtype."""
     if not path:
         raise InvalidValueError("causal-lm needs path=FOLDER: a local transformers causal LM (e.g. Gemma 2B)")
-    from pasta_core.checkpoints import CheckpointError, check_fields, read_json_config
+    from pasta_checkpoints import CheckpointError, check_fields, read_json_config
 
     folder = Path(path)
     config_file = folder / CONFIG_FILE
@@ -216,5 +216,5 @@ def create_causal_lm(path: str | None = None, device: str = "cpu", **options: An
     return CausalLMValueModel(folder, device=device, **options)
 
 
-#: The kinds of the settings in a checkpoint's ``config.json`` (:func:`pasta_core.checkpoints.check_fields`).
+#: The kinds of the settings in a checkpoint's ``config.json`` (:func:`pasta_checkpoints.check_fields`).
 SETTINGS_FIELDS = {"q_token_id": "int>=0", "v_token_id": "int>=0", "max_length": "int>0", "dtype": "str", "lm": "str"}

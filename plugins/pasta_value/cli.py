@@ -53,7 +53,7 @@ def train_command(**kw: Any) -> None:
 
 
 def _user_model(kw: dict[str, Any]) -> Any:
-    from pasta_core.cli.options import parse_options
+    from pasta_cli.options import parse_options
     from pasta_core.plugins import get_plugins
 
     if not kw["user_model"]:
@@ -63,7 +63,7 @@ def _user_model(kw: dict[str, Any]) -> Any:
 
 
 def _train(kw: dict[str, Any]) -> None:
-    from pasta_core.cli.options import parse_options
+    from pasta_cli.options import parse_options
     from pasta_core.iql import IQLConfig, build_transitions, train_iql
     from pasta_core.plugins import get_plugins
     from pasta_value.rewards import describe_rewards, load_rewarded

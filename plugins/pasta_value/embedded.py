@@ -163,7 +163,7 @@ class EmbeddedValueModel(TorchValueModel):
     def load(cls, folder: str | os.PathLike[str], device: str = "cpu") -> EmbeddedValueModel:
         """The model saved in ``folder``; its config and weights are checked first (types,
         tensor names and shapes, all finite), and a bad file is named in the error."""
-        from pasta_core.checkpoints import CheckpointError, check_fields, load_safetensors
+        from pasta_checkpoints import CheckpointError, check_fields, load_safetensors
 
         config = read_config(folder)
         config_file = Path(folder) / CONFIG_FILE
@@ -184,7 +184,7 @@ class EmbeddedValueModel(TorchValueModel):
         return model
 
 
-#: The kinds of the settings in ``config.json`` (:func:`pasta_core.checkpoints.check_fields`).
+#: The kinds of the settings in ``config.json`` (:func:`pasta_checkpoints.check_fields`).
 SETTINGS_FIELDS = {"encoder": "str", "dim": "int>0?", "width": "int>0", "max_turns": "int>0", "seed": "int"}
 
 

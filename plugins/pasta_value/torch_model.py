@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from pasta_checkpoints import read_json_config
 from pasta_core.atomic import write_json
-from pasta_core.checkpoints import read_json_config
 from pasta_core.errors import InvalidValueError
 from pasta_core.protocols import PairOutputs, TrainableValueModel, ValueModel
 from pasta_core.types import Candidate, History

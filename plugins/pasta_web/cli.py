@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pasta_core.cli.options import parse_options
+from pasta_cli.options import parse_options
 
 
 def _loopback(host: str) -> bool:

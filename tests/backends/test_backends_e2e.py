@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 
 def _run(args):
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     return CliRunner().invoke(cli, ["run", *args], catch_exceptions=False)

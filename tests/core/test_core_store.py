@@ -1,4 +1,4 @@
-"""The trajectory Parquet format: round trips, sharding, streaming."""
+"""The trajectory Parquet format: round trips, folders of files, streaming."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pasta_core import SessionError, Trajectory
-from pasta_core.store import SCHEMA, TrajectoryWriter, read_trajectories, write_trajectories
+from pasta_core.store import SCHEMA, read_trajectories, write_trajectories
 from pasta_core.testing import strategies as pst
 
 
@@ -37,23 +37,13 @@ def test_file_is_plain_parquet_with_documented_schema(tmp_path, sample_trajector
     assert table.column("turn").to_pylist() == list(range(1, len(sample_trajectory.turns) + 1))
 
 
-def test_writer_shards_and_folder_reading(tmp_path, sample_trajectory):
+def test_a_folder_reads_its_files_in_name_order(tmp_path, sample_trajectory):
     import attrs
 
     items = [attrs.evolve(sample_trajectory, session_id=f"s{i}") for i in range(7)]
-    with TrajectoryWriter(tmp_path / "out", shard_size=3) as writer:
-        for item in items:
-            writer.write(item)
-    assert TrajectoryWriter.finished_shards(tmp_path / "out") == [0, 1, 2]
+    for part, start in enumerate(range(0, 7, 3)):
+        write_trajectories(tmp_path / "out" / f"part-{part:05d}.parquet", items[start : start + 3])
     assert [t.session_id for t in read_trajectories(tmp_path / "out")] == [f"s{i}" for i in range(7)]
-
-
-def test_writer_drops_the_partial_shard_on_error(tmp_path, sample_trajectory):
-    with pytest.raises(RuntimeError):
-        with TrajectoryWriter(tmp_path / "out", shard_size=3) as writer:
-            writer.write(sample_trajectory)
-            raise RuntimeError("killed")
-    assert TrajectoryWriter.finished_shards(tmp_path / "out") == []
 
 
 def test_missing_path_is_a_clear_error(tmp_path):

@@ -56,7 +56,7 @@ def test_every_skip_marker_gives_a_reason():
 
 def test_every_cli_command_has_help():
     reference = _gen_reference()
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     for path, command in reference._commands(cli, "pasta"):

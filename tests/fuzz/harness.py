@@ -1,6 +1,6 @@
 """Running ``pasta`` in-process the way a user's shell does, and the contract of a refusal.
 
-:func:`run_pasta` calls :func:`pasta_core.cli.main` (the console script) with ``argv`` and
+:func:`run_pasta` calls :func:`pasta_cli.main` (the console script) with ``argv`` and
 the given stdin bytes, and returns its exit code and what it wrote on stderr. An exception
 that escapes ``main`` is a failure of the contract, kept in :attr:`Result.escaped`.
 
@@ -41,7 +41,7 @@ class Result:
 
 def run_pasta(argv: list[str], stdin: bytes | None = None, errors: str = "strict") -> Result:
     """``pasta ARGV`` in this process, with ``stdin`` decoded as UTF-8 with ``errors``."""
-    from pasta_core.cli import main
+    from pasta_cli import main
 
     err = io.StringIO()
     old_stdin = sys.stdin

@@ -113,7 +113,7 @@ def test_debug_shows_the_traceback_of_a_refused_file(samples, tmp_path):
     from pasta_core.errors import PastaError
 
     run = CASES[[c.name for c in CASES].index("trajectory-garbage")].make(tmp_path, samples)
-    from pasta_core.cli import main
+    from pasta_cli import main
 
     with pytest.raises(PastaError, match="trajectory.parquet"):
         main(["--debug", *run.argv])

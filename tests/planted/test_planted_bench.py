@@ -15,7 +15,7 @@ def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
     (the CI form): every stage of every world and seed is ok (every extra is installed
     here, so nothing may be skipped), every figure has its interval, no held-out prompt
     is in any training data, and no agent beats the oracle on turn 1."""
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     runner = CliRunner()
@@ -65,7 +65,7 @@ def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
 def test_a_stage_that_raises_fails_the_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stage that raises is FAILED in the report and the JSON, the stages that need it
     are not run, and the command exits non-zero (it is not "skipped")."""
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
     from pasta_planted.bench import Bench, WorldRun
 
     def broken(self: Bench) -> dict:

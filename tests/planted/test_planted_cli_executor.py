@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 
 def test_executor_flag_gives_identical_shards(tmp_path):
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     runner = CliRunner()

@@ -65,7 +65,7 @@ def test_resume_after_a_kill_gives_the_same_shards(tmp_path: Path) -> None:
             "--images", "2", "--shard-size", "2", "--seed", "9", "--t2i-option", "size=32", "--quiet"]
     assert CliRunner().invoke(_cli(), [*args, "--out", str(tmp_path / "whole")]).exit_code == 0
     killed = tmp_path / "killed"
-    command = [sys.executable, "-c", "from pasta_core.cli import main; main()", *args, "--out", str(killed)]
+    command = [sys.executable, "-c", "from pasta_cli import main; main()", *args, "--out", str(killed)]
     process = subprocess.Popen(command, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     deadline = time.time() + 120
     while not (killed / "part-00000.parquet").exists() and time.time() < deadline and process.poll() is None:
@@ -82,7 +82,7 @@ def test_resume_after_a_kill_gives_the_same_shards(tmp_path: Path) -> None:
 
 
 def _cli():
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     return cli

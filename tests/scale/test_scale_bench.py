@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from pasta_bench.report import markdown, targets
-from pasta_core.cli import cli, load_plugin_commands
+from pasta_cli import cli, load_plugin_commands
 
 
 def _cli():

@@ -121,7 +121,7 @@ def test_ray_writes_the_same_files_and_resumes(local_ray, reference, tmp_path):
 def test_ray_on_the_command_line(local_ray, reference, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     monkeypatch.setenv("PASTA_EXECUTOR", "ray")

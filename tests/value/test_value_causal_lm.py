@@ -92,7 +92,7 @@ def test_a_damaged_or_diverged_model_folder_is_refused_naming_it(tiny_lm, tmp_pa
     import torch
     from safetensors.torch import load_file, save_file
 
-    from pasta_core.checkpoints import CheckpointError
+    from pasta_checkpoints import CheckpointError
 
     folder = shutil.copytree(tiny_lm, tmp_path / "lm")
     (weights,) = folder.glob("*.safetensors")

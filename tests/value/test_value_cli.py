@@ -23,7 +23,7 @@ TINY = ["--model-option", "encoder=words", "--model-option", "dim=16", "--model-
 
 
 def _invoke(args):
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
@@ -70,7 +70,7 @@ def test_train_without_rewards_or_user_model_says_what_to_do(tmp_path) -> None:
 
 
 def _cli():
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     return cli

@@ -40,7 +40,7 @@ def _poison_from(monkeypatch, step: int) -> None:
 
 
 def _invoke(args):
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     return CliRunner().invoke(cli, args)

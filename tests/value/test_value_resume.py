@@ -100,7 +100,7 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path) -> No
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
     def command(out):
-        return [sys.executable, "-m", "pasta_core", "value", "train", "--data", str(tmp_path / "sim.parquet"),
+        return [sys.executable, "-m", "pasta_cli", "value", "train", "--data", str(tmp_path / "sim.parquet"),
                 "--out", str(out), "--steps", "600", "--save-every", "25", "--batch-size", "32",
                 "--model-option", "encoder=words", "--model-option", "dim=16", "--model-option", "width=16"]
 

@@ -119,7 +119,7 @@ def test_a_session_over_http_from_prompt_to_export(client, app, settings, tmp_pa
     code = client.post(f"/api/sessions/{session_id}/finish", json={}).json()["completion_code"]
     assert client.get(f"/api/sessions/{session_id}").json()["completion_code"] == code
 
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     out = tmp_path / "export"
@@ -232,7 +232,7 @@ def test_study_arm_is_hidden_from_the_page(tmp_path):
 
 def test_cli_serve_options_and_export_errors(tmp_path):
     """`pasta serve --help` lists the options; export of a missing database is an error."""
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
     from pasta_web.cli import build_settings
 
     load_plugin_commands()

@@ -35,7 +35,7 @@ def _pragma(path, name):
 
 
 def _export(db, out):
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     return CliRunner().invoke(cli, ["sessions", "export", "--db", str(db), "--out", str(out)])

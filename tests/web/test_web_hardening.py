@@ -84,7 +84,7 @@ def test_configured_hosts_and_wildcards_are_served(tmp_path):
 def test_allowed_host_option_of_pasta_serve(tmp_path):
     """--allowed-host adds names (a bad one is a one-line error); a specific --host address
     is allowed too, the wildcard bind address is not."""
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
     from pasta_web.cli import build_settings
 
     kw = {

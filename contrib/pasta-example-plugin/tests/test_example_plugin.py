@@ -30,7 +30,7 @@ def test_topk_lies_between_mean_and_max():
 
 
 def test_runs_in_a_session(tmp_path):
-    from pasta_core.cli import cli, load_plugin_commands
+    from pasta_cli import cli, load_plugin_commands
 
     load_plugin_commands()
     result = CliRunner().invoke(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pasta_core.cli.options import check_text
+from pasta_cli.options import check_text
 from pasta_core.errors import InvalidValueError
 from pasta_core.types import Column, History, check_critique
 from pasta_core.users import Answer

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from pasta_core.cli.options import check_text, parse_options, writable_folder
+from pasta_cli.options import check_text, parse_options, writable_folder
 from pasta_core.config import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_SLATE_SIZE, MAX_TURNS
 
 
@@ -24,7 +24,7 @@ def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: 
 def _pick_prompt(seed: int) -> str:
     import numpy as np
 
-    from pasta_core.data import initial_prompts
+    from pasta_cli.data import initial_prompts
 
     prompts = initial_prompts()
     return prompts[int(np.random.default_rng(seed).integers(len(prompts)))]
@@ -130,7 +130,7 @@ def _user(session: Any, kw: dict[str, Any]) -> Any:
     from pasta_core.errors import PastaError, SessionError
 
     if kw["user_kind"] != "sim":
-        from pasta_core.cli.human import ConsoleUser
+        from pasta_cli.human import ConsoleUser
 
         session.user = {"kind": "human"}
         return ConsoleUser(session.saved_grid)

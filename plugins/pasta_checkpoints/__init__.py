@@ -1,5 +1,7 @@
 """Checked reading of the checkpoint files plugins load: ``config.json`` and safetensors.
 
+A library the plugins that save and load checkpoints share (``pasta_value``,
+``pasta_clip_em``), as ``pasta_llm`` is for the LLM plugins; it registers nothing.
 A checkpoint a person hands to PASTA may be truncated by a full disk, emptied by a killed
 copy, edited by hand, or come from another model. :func:`load_safetensors` refuses all of
 that with a :class:`CheckpointError` naming the file, before any tensor reaches a model:

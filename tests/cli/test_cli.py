@@ -19,7 +19,7 @@ def _session_dir(out):
 def test_sim_run_end_to_end_as_a_user_would(tmp_path):
     """The README's main command, in a subprocess through the installed console script."""
     result = subprocess.run(
-        [sys.executable, "-m", "pasta_core", "run", "--user", "sim", "--out", str(tmp_path), "--seed", "4"],
+        [sys.executable, "-m", "pasta_cli", "run", "--user", "sim", "--out", str(tmp_path), "--seed", "4"],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -112,7 +112,7 @@ def test_bad_option_syntax(cli_runner):
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = "import sys; from pasta_core.cli import main; sys.argv=['pasta','--help']\ntry: main()\nexcept SystemExit: pass\nprint(sorted(m for m in ('torch','pyarrow','diffusers','transformers') if m in sys.modules))"
+    code = "import sys; from pasta_cli import main; sys.argv=['pasta','--help']\ntry: main()\nexcept SystemExit: pass\nprint(sorted(m for m in ('torch','pyarrow','diffusers','transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
 
@@ -120,7 +120,7 @@ def test_help_does_not_import_heavy_libraries():
 def test_errors_a_user_causes_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
     """A corrupt session file ends in one line and exit 1; --debug lets the exception through.
     A bad option (an --out that is a file) is one line too, with click's exit code 2."""
-    from pasta_core.cli import main
+    from pasta_cli import main
     from pasta_core.errors import SessionError
 
     blocker = tmp_path / "a-file"
@@ -147,7 +147,7 @@ def test_errors_a_user_causes_are_one_line_and_debug_shows_the_traceback(tmp_pat
 def test_usage_errors_are_one_line_and_a_bare_group_shows_its_help(capsys):
     """click prints a usage error in three lines; the boundary prints one, with where to
     read the usage. ``pasta`` alone still shows its help."""
-    from pasta_core.cli import main
+    from pasta_cli import main
 
     with pytest.raises(SystemExit) as stopped:
         main(["run", "--turns", "0"])

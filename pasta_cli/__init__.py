@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from pasta_core.cli.plugins_cmd import plugins_command
-from pasta_core.cli.run import run_command
+from pasta_cli.plugins_cmd import plugins_command
+from pasta_cli.run import run_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

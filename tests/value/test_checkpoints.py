@@ -1,4 +1,4 @@
-"""pasta_core.checkpoints: safetensors headers, tensor names and shapes, finite values and
+"""pasta_checkpoints: safetensors headers, tensor names and shapes, finite values and
 config.json fields, each refused with a message naming the file."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from pasta_core.checkpoints import (
+from pasta_checkpoints import (
     CheckpointError,
     check_fields,
     check_shapes,

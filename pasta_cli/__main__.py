@@ -1,0 +1,5 @@
+"""``python -m pasta_cli`` runs the ``pasta`` command line."""
+
+from pasta_cli import main
+
+main()
