@@ -14,7 +14,10 @@ prompts), which is Anthropic's way of structured output. The key comes from
 - ``fallback``: ``none`` (default: a clear error) or ``template`` (offline answers for the
   failed turn, with a visible warning);
 - ``prefetch`` (false): let interactive sessions ask ahead for every possible click (hides
-  latency, costs one request per column instead of one per turn).
+  latency, costs one request per column instead of one per turn);
+- ``images``: which earlier images go with the prompt as base64 image blocks: ``chosen``
+  (default, the paper's setting: the chosen column of every earlier turn), ``all`` or
+  ``none``; ``image_max_side`` (512): their longest side in pixels.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from pasta_llm import (
     Prompt,
     RetryPolicy,
     api_key,
-    fallback_from_option,
-    option_bool,
+    llm_generator,
+    not_an_answer,
     option_float,
     option_int,
 )
@@ -72,11 +75,13 @@ class AnthropicAsk:
             model=self.model,
             max_tokens=self.max_tokens,
             system=prompt.system,
-            messages=[{"role": "user", "content": prompt.user}],
+            messages=[{"role": "user", "content": content(prompt)}],
             tools=[tool],
             tool_choice={"type": "tool", "name": TOOL_NAME},
             extra_body=self.sampling or None,
         )
+        if isinstance(message, (str, bytes)) or not hasattr(message, "content"):
+            raise not_an_answer("anthropic", message)  # the SDK hands back a page that is not JSON as text
         for block in message.content:
             if getattr(block, "type", None) == "tool_use" and block.name == TOOL_NAME:
                 return block.input
@@ -84,6 +89,17 @@ class AnthropicAsk:
         if any(texts):  # a model that ignored the tool: its text may still hold the JSON
             return "\n".join(texts)
         raise BackendError(f"anthropic answered without the {TOOL_NAME} tool call (stop: {message.stop_reason})")
+
+
+def content(prompt: Prompt) -> Any:
+    """The prompt's text, then each earlier image after its caption, as Messages API blocks."""
+    if not prompt.images:
+        return prompt.user
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": prompt.user}]
+    for image in prompt.images:
+        blocks.append({"type": "text", "text": image.caption})
+        blocks.append({"type": "image", "source": {"type": "base64", "media_type": image.mime, "data": image.base64}})
+    return blocks
 
 
 def make_client(timeout: float, base_url: str | None, http_client: Any = None) -> Any:
@@ -117,6 +133,8 @@ def create(
     base_url: str | None = None,
     fallback: str | None = "none",
     prefetch: Any = False,
+    images: Any = "chosen",
+    image_max_side: Any = 512,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
     *,
@@ -128,14 +146,11 @@ def create(
     fallback comes from it); ``http_client`` and ``retry`` are for Python callers and tests."""
     if not str(model).strip():
         raise InvalidValueError("option model must name a Claude model, e.g. claude-haiku-5-5")
-    answer_instead = fallback_from_option(fallback, plugins)
-    retry = retry or RetryPolicy()
-    retry.max_retries = option_int("max_retries", max_retries)
     client = make_client(option_float("timeout", timeout, 0.001), base_url, http_client)
     ask = AnthropicAsk(client, str(model), option_int("max_tokens", max_tokens, 1), _sampling(temperature, top_p))
-    return LLMGenerator(
-        "anthropic", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs),
-        fallback=answer_instead, prefetch=option_bool("prefetch", prefetch),
+    return llm_generator(
+        "anthropic", ask, is_transient, plugins=plugins, max_retries=max_retries, max_repairs=max_repairs,
+        fallback=fallback, prefetch=prefetch, retry=retry, images=images, image_max_side=image_max_side,
     )
 
 

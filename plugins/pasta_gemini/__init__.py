@@ -13,11 +13,15 @@ application/json and a ``responseJsonSchema`` of 5 categories x 5 prompts), nucl
 - ``fallback``: ``none`` (default: a clear error) or ``template`` (offline answers for the
   failed turn, with a visible warning);
 - ``prefetch`` (false): let interactive sessions ask ahead for every possible click (hides
-  latency, costs one request per column instead of one per turn).
+  latency, costs one request per column instead of one per turn);
+- ``images``: which earlier images go with the prompt as inline image parts: ``chosen``
+  (default, the paper's setting: the chosen column of every earlier turn), ``all`` or
+  ``none``; ``image_max_side`` (512): their longest side in pixels.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from pasta_core import hookimpl
@@ -27,8 +31,8 @@ from pasta_llm import (
     Prompt,
     RetryPolicy,
     api_key,
-    fallback_from_option,
-    option_bool,
+    llm_generator,
+    not_an_answer,
     option_float,
     option_int,
 )
@@ -81,8 +85,23 @@ class GeminiAsk:
             response_mime_type="application/json",
             response_json_schema=prompt.schema,
         )
-        response = self.client.models.generate_content(model=self.model, contents=prompt.user, config=config)
+        try:
+            response = self.client.models.generate_content(model=self.model, contents=contents(prompt), config=config)
+        except json.JSONDecodeError:
+            raise not_an_answer("gemini") from None  # the SDK decodes every answer as JSON
         return response.text or ""
+
+
+def contents(prompt: Prompt) -> Any:
+    """The prompt's text, then each earlier image after its caption, as Gemini parts."""
+    from google.genai import types
+
+    if not prompt.images:
+        return prompt.user
+    parts = [types.Part.from_text(text=prompt.user)]
+    for image in prompt.images:
+        parts += [types.Part.from_text(text=image.caption), types.Part.from_bytes(data=image.data, mime_type=image.mime)]
+    return parts
 
 
 def make_client(timeout: float, base_url: str | None, http_client: Any = None) -> Any:
@@ -109,6 +128,8 @@ def create(
     base_url: str | None = None,
     fallback: str | None = "none",
     prefetch: Any = False,
+    images: Any = "chosen",
+    image_max_side: Any = 512,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
     *,
@@ -120,9 +141,6 @@ def create(
     fallback comes from it); ``http_client`` and ``retry`` are for Python callers and tests."""
     if not str(model).strip():
         raise InvalidValueError("option model must name a Gemini model, e.g. gemini-2.5-flash")
-    answer_instead = fallback_from_option(fallback, plugins)
-    retry = retry or RetryPolicy()
-    retry.max_retries = option_int("max_retries", max_retries)
     client = make_client(option_float("timeout", timeout, 0.001), base_url, http_client)
     ask = GeminiAsk(
         client,
@@ -131,9 +149,9 @@ def create(
         option_float("top_p", top_p, 0.0, 1.0),
         None if max_output_tokens in (None, "") else option_int("max_output_tokens", max_output_tokens, 1),
     )
-    return LLMGenerator(
-        "gemini", ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs),
-        fallback=answer_instead, prefetch=option_bool("prefetch", prefetch),
+    return llm_generator(
+        "gemini", ask, is_transient, plugins=plugins, max_retries=max_retries, max_repairs=max_repairs,
+        fallback=fallback, prefetch=prefetch, retry=retry, images=images, image_max_side=image_max_side,
     )
 
 

@@ -12,6 +12,7 @@ import attrs
 from pasta_core.errors import BackendError, InvalidValueError
 from pasta_core.protocols import CandidateGenerator, FallbackCandidates, GenerationRequest
 from pasta_core.types import Candidate
+from pasta_llm.images import ImageOptions, history_image_parts
 from pasta_llm.parsing import parse_answer
 from pasta_llm.prompt import Prompt, build_prompt
 from pasta_llm.retry import RetryPolicy
@@ -46,6 +47,8 @@ class LLMGenerator:
     ``prefetch`` (default False) tells a :class:`~pasta_core.session.Session` whether it may
     ask for the next turn's candidates for every possible click ahead of time: that hides
     the provider's latency but costs one request per column instead of one per turn.
+    ``images`` says which earlier images go with the prompt (:mod:`pasta_llm.images`);
+    ``history_images`` tells the engine to keep them.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class LLMGenerator:
         max_repairs: int = 2,
         fallback: Fallback | None = None,
         prefetch: bool = False,
+        images: ImageOptions | None = None,
     ) -> None:
         if fallback is not None and not isinstance(fallback, Fallback):
             raise InvalidValueError(
@@ -70,6 +74,8 @@ class LLMGenerator:
         self.retry = retry or RetryPolicy()
         self.max_repairs = int(max_repairs)
         self.fallback = fallback
+        self.images = images or ImageOptions()
+        self.history_images = self.images.mode
         self.requests = 0
         self.fallbacks = 0
         self.fallback_turns: list[int] = []
@@ -86,12 +92,13 @@ class LLMGenerator:
                 self.requests += 1
             return self.ask(prompt)
 
-        return self.retry.call(once, self.is_transient)
+        return self.retry.call(once, self.is_transient, self.name)
 
     def _generate(self, request: GenerationRequest) -> list[Candidate]:
         problems: tuple[str, ...] = ()
+        images = history_image_parts(request, self.images)
         for _ in range(self.max_repairs + 1):
-            parsed = parse_answer(self._send(build_prompt(request, problems)), request)
+            parsed = parse_answer(self._send(build_prompt(request, problems, images)), request)
             if parsed.complete:
                 self.last_repairs = parsed.repairs
                 return list(parsed.candidates)

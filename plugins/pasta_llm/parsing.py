@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from pasta_core.errors import InvalidValueError
+from pasta_core.errors import BackendError, InvalidValueError
 from pasta_core.protocols import GenerationRequest
 from pasta_core.types import Candidate, word_count
 
@@ -44,6 +44,19 @@ def decode_json(raw: Any) -> Any:
         except ValueError:
             continue
     raise InvalidValueError("the answer is not JSON")
+
+
+def not_an_answer(provider: str, page: Any = None) -> BackendError:
+    """A one-line error for an answer that is not the API's JSON (an HTML login or error
+    page from a proxy, a wrong ``base_url``); ``page`` is the text, when the SDK gave it."""
+    seen = ""
+    if isinstance(page, (str, bytes)):
+        text = page.decode("utf-8", "replace") if isinstance(page, bytes) else page
+        seen = f": {' '.join(text.split())[:60]!r}"
+    return BackendError(
+        f"{provider}: the server's answer is not the API's JSON{seen}; check base_url "
+        "(a proxy or login page answers instead of the API?)"
+    )
 
 
 def _norm_category(name: str) -> str:

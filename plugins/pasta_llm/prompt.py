@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from pasta_core.protocols import GenerationRequest
+from pasta_llm.images import ImagePart
 
 #: What each built-in category asks for; other categories are passed by name only.
 CATEGORY_GUIDES: dict[str, str] = {
@@ -29,12 +30,14 @@ SYSTEM_INSTRUCTION = (
 
 @attrs.frozen
 class Prompt:
-    """One generation request as the provider sees it: instructions, text, answer schema."""
+    """One generation request as the provider sees it: instructions, text, answer schema,
+    and the images of earlier turns (each after its caption) that follow the text."""
 
     system: str
     user: str
     schema: dict[str, Any]
     seed: int
+    images: tuple[ImagePart, ...] = ()
 
 
 def answer_schema(categories: Sequence[str], per_category: int) -> dict[str, Any]:
@@ -53,15 +56,23 @@ def _history_lines(request: GenerationRequest) -> list[str]:
     lines = [f'Initial prompt (the person\'s intent): "{history.initial_prompt}"']
     for index, turn in enumerate(history.turns, start=1):
         lines.append(f'Turn {index}: the person chose "{turn.chosen.text}"')
+        passed = [c.text for c in turn.slate if c != turn.chosen]
+        if passed:
+            lines.append(f"Turn {index}: the person passed over " + ", ".join(f'"{t}"' for t in passed))
         if turn.critique:
             lines.append(f'Turn {index} critique: "{turn.critique}"')
     return lines
 
 
-def build_prompt(request: GenerationRequest, problems: Sequence[str] = ()) -> Prompt:
-    """The prompt for one turn; ``problems`` (from a rejected answer) are appended when asking again."""
+def build_prompt(
+    request: GenerationRequest, problems: Sequence[str] = (), images: Sequence[ImagePart] = ()
+) -> Prompt:
+    """The prompt for one turn; ``problems`` (from a rejected answer) are appended when asking
+    again; ``images`` (:func:`pasta_llm.images.history_image_parts`) follow the text."""
     n = request.per_category
     lines = _history_lines(request)
+    if images:
+        lines.append("The images the person was shown follow this text, each captioned with its turn and column.")
     lines += [
         "",
         f'Write {n} distinct prompt expansions of "{request.history.last_prompt}" '
@@ -86,4 +97,5 @@ def build_prompt(request: GenerationRequest, problems: Sequence[str] = ()) -> Pr
         user="\n".join(lines),
         schema=answer_schema(request.categories, n),
         seed=request.seed,
+        images=tuple(images),
     )

@@ -54,7 +54,8 @@ def good_reply(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 class Provider:
     """A scripted provider for ``httpx2.MockTransport``: records requests, plays replies.
 
-    ``replies`` items are ``(status, json)``, an exception to raise, or a callable of the
+    ``replies`` items are ``(status, json)`` or ``(status, json, headers)`` (a ``str``
+    instead of JSON is sent as an HTML page), an exception to raise, or a callable of the
     request body; the last item repeats.
     """
 
@@ -77,8 +78,10 @@ class Provider:
             raise reply("scripted failure", request=request)
         if callable(reply):
             reply = reply(json.loads(request.content))
-        status, payload = reply
-        return httpx2.Response(status, json=payload)
+        status, payload, *headers = reply
+        if isinstance(payload, str):  # a page that is not JSON (a proxy's login page)
+            return httpx2.Response(status, text=payload, headers={"content-type": "text/html", **dict(*headers)})
+        return httpx2.Response(status, json=payload, headers=dict(*headers))
 
     def client(self) -> Any:
         import httpx2
