@@ -18,7 +18,9 @@ an optional index ``j``):
 - ``world``: the ``i``-th world a world sampler draws (its population and utilities);
 - ``prompt-split``: which initial prompts are held out from all training data;
 - ``dataset``: the root of a benchmark's ``i``-th data set (training sessions, held-out
-  sessions, pairs, simulated trajectories, evaluation episodes).
+  sessions, pairs, simulated trajectories, evaluation episodes);
+- ``replay``: the root of the turn streams of a recorded session replayed to another
+  agent (a distillation teacher), keyed by a number derived from the session id.
 
 Turn level (:class:`EpisodeStreams`, root = the episode seed, turn ``t`` is 1-based):
 
@@ -38,7 +40,7 @@ import numpy as np
 
 #: Purpose -> code; codes are never reused (a retired purpose keeps its number).
 RUN_PURPOSES: dict[str, int] = {"user-type": 1, "prompt": 2, "episode": 3, "rater": 4, "request": 5,
-                                "world": 6, "prompt-split": 7, "dataset": 8}
+                                "world": 6, "prompt-split": 7, "dataset": 8, "replay": 9}
 TURN_PURPOSES: dict[str, int] = {"generator": 11, "selector": 12, "image": 13, "choice": 14, "rating": 15}
 _MASK = 0xFFFFFFFF
 

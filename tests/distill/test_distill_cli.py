@@ -1,0 +1,44 @@
+"""pasta distill data / train from the command line: the figures printed, errors in one line."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+
+def _invoke(*args):
+    from pasta_cli import cli, load_plugin_commands
+
+    load_plugin_commands()
+    return CliRunner().invoke(cli, ["distill", *args])
+
+
+def test_data_from_recorded_and_simulated_sessions_then_train(teacher_model, sessions, tmp_path):
+    """Recorded sessions and sessions the teacher plays in simulation become pairs in three formats."""
+    out = tmp_path / "data"
+    result = _invoke("data", "--sessions", sessions, "--simulate", "2", "--teacher-option", f"model={teacher_model}",
+                     "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "data.json").read_text())
+    assert summary["sources"] == {"simulated": 10, "human": 30}
+    assert {k: v["rows"] for k, v in summary["files"].items()} == {"openai": 40, "gemini": 40, "parquet": 40}
+    assert "openai: 40 rows, every line checked against the provider's format" in result.output
+    trained = _invoke("train", "--data", str(out), "--out", str(tmp_path / "model"), "--steps", "2", "--width", "16",
+                      "--batch-size", "4", "--quiet")
+    assert trained.exit_code == 0, trained.output
+    assert "compact model:" in trained.output and "2 steps" in trained.output
+
+
+def test_mistakes_are_one_line(tmp_path):
+    for args, message in [
+        (["data", "--out", str(tmp_path)], "nothing to distill: give --sessions PATH and/or --simulate N"),
+        (["data", "--out", str(tmp_path), "--sessions", str(tmp_path)], "the value selector needs model=DIR"),
+        (["data", "--out", str(tmp_path), "--sessions", str(tmp_path / "none"), "--teacher-selector", "random"],
+         "no trajectory file or folder"),
+        (["train", "--data", str(tmp_path), "--out", str(tmp_path / "m")], "no distillation pairs at"),
+        (["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--steps", "0"], "--steps must be at least 1"),
+    ]:
+        result = _invoke(*args)
+        assert result.exit_code != 0 and message in result.output, (args, result.output)
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

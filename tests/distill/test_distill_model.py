@@ -1,0 +1,126 @@
+"""pasta distill train (Trainer, safetensors, resume, LoRA) and the distilled generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pasta_core.config import EpisodeConfig
+from pasta_core.errors import BackendError
+from pasta_core.plugins import get_plugins
+from pasta_llm import GeneratorFallbackWarning
+
+
+def _request(history, turn=None, word_limit=30, seed=5):
+    from pasta_core.config import DEFAULT_CATEGORIES
+    from pasta_core.protocols import GenerationRequest
+
+    return GenerationRequest(history, turn or len(history.turns) + 1, DEFAULT_CATEGORIES, 5, word_limit, seed)
+
+
+def test_compact_model_is_saved_as_safetensors_and_resumes(pairs, compact_model):
+    """The model and checkpoints are safetensors; a longer rerun resumes from the last checkpoint."""
+    from pasta_distill.train import TrainConfig, train_compact
+
+    folder = Path(compact_model)
+    info = json.loads((folder / "distill.json").read_text())
+    assert info["codec"] == "compact" and info["training"]["steps"] == 4 and info["patterns"] > 0
+    assert (folder / "model.safetensors").stat().st_size == info["weights_bytes"]
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-4"]
+    assert (folder / "checkpoints" / "checkpoint-4" / "model.safetensors").is_file()
+    again = train_compact(pairs, folder, TrainConfig(steps=6, batch_size=8, save_every=2, width=32), progress=False)
+    assert again["training"]["resumed_from"].endswith("checkpoint-4") and again["training"]["steps"] == 6
+
+
+def test_distilled_agent_proposes_a_slate_in_one_call(compact_model, pairs):
+    """The slate comes from one model call: L prompts of distinct categories within the word limit,
+    shown as they are by the distilled selector."""
+    from pasta_core.engine import Agent, propose
+    from pasta_core.streams import EpisodeStreams
+
+    plugins = get_plugins()
+    generator = plugins.create("generator", "distilled", model=compact_model)
+    agent = Agent(generator, plugins.create("selector", "distilled"), plugins.create("t2i", "procedural"))
+    for n, pair in enumerate(pairs[:10]):
+        proposal = propose(agent, pair.history, EpisodeConfig(), EpisodeStreams(n))
+        assert proposal.slate == proposal.candidates and len(proposal.slate) == 4
+        assert len({c.category for c in proposal.slate}) == 4
+        assert all(len(c.text.split()) <= pair.word_limit for c in proposal.slate)
+        base = pair.history.last_prompt
+        assert all(base in c.text or pair.history.initial_prompt in c.text for c in proposal.slate)
+    assert generator.requests == 10 and generator.fallbacks == 0
+
+
+def test_a_failing_model_falls_back_on_the_teacher(teacher_model, compact_model, pairs):
+    """Unusable answers are asked again, then the teacher's pipeline answers; without a fallback, one error."""
+    from pasta_distill.generator import TeacherPipeline
+
+    plugins = get_plugins()
+    generator = plugins.create("generator", "distilled", model=compact_model, fallback="teacher",
+                               teacher_model=teacher_model, max_repairs=1)
+    asked = []
+    generator.ask = lambda prompt: asked.append(prompt) or "not json at all"
+    request = _request(pairs[7].history, seed=11)
+    with pytest.warns(GeneratorFallbackWarning, match="teacher answered"):
+        slate = generator.generate(request)
+    teacher = TeacherPipeline(plugins.create("generator", "template"),
+                              plugins.create("selector", "value", model=teacher_model), 4)
+    assert slate == teacher.generate(request) and slate.fallback == "teacher"
+    assert len(asked) == 2 and "could not be used" in asked[1].user and generator.fallback_turns == [request.turn]
+    bare = plugins.create("generator", "distilled", model=compact_model, max_repairs=0)
+    bare.ask = lambda prompt: '{"slate": []}'
+    with pytest.raises(BackendError, match="no usable slate after 1 tries.*fallback=teacher teacher_model=DIR"):
+        bare.generate(request)
+
+
+def test_chat_model_fine_tunes_fully_or_with_lora(tiny_chat_model, pairs, tmp_path):
+    """A chat model is trained on the answer tokens only, LoRA merged on save, and served by
+    the distilled generator (a random tiny model answers badly: the teacher's pipeline answers)."""
+    from pasta_distill.local import ChatAsk
+    from pasta_distill.train import TrainConfig, chat_examples, train_chat
+
+    for lora in (False, True):
+        out = tmp_path / f"chat-{lora}"
+        info = train_chat(pairs[:8], tiny_chat_model, out, TrainConfig(steps=2, batch_size=4, lr=1e-3, save_every=2,
+                                                                       lora=lora), progress=False)
+        assert info["lora"] is lora and info["parameters"] == info["base_parameters"]
+        assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+    from transformers import AutoTokenizer
+
+    examples = chat_examples(pairs[:1], AutoTokenizer.from_pretrained(tiny_chat_model))
+    item = examples[0]
+    answered = [t for t, label in zip(item["input_ids"], item["labels"]) if label != -100]
+    assert answered == item["input_ids"][-len(answered):] and 0 < len(answered) < len(item["input_ids"])
+    generator = get_plugins().create("generator", "distilled", model=str(out), max_new_tokens=8, max_repairs=0)
+    assert isinstance(generator.ask, ChatAsk)
+    with pytest.raises(BackendError, match="no usable slate"):
+        generator.generate(_request(pairs[3].history))
+
+
+def test_a_hosted_fine_tuned_model_through_the_gemini_generator(pairs, monkeypatch):
+    """backend=gemini model=ID: the distilled prompt and slate schema go to the provider; its answer is checked."""
+    import httpx2
+
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key-0123")
+    seen = []
+    slate = [{"category": c, "prompt": f"a white cat, {c} {i}"} for i, c in enumerate(["style", "Moods", "detail",
+                                                                                      "style", "twist"])]
+
+    def handler(request):
+        seen.append((str(request.url), json.loads(request.content)))
+        text = json.dumps({"slate": slate})
+        return httpx2.Response(200, json={"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
+                                                          "finishReason": "STOP"}]})
+
+    generator = get_plugins().create("generator", "distilled", backend="gemini", model="tunedModels/pasta-123",
+                                     http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    got = generator.generate(_request(pairs[6].history))
+    assert [(c.category, c.text) for c in got] == [("style", "a white cat, style 0"), ("mood", "a white cat, Moods 1"),
+                                                   ("detail", "a white cat, detail 2"), ("twist", "a white cat, twist 4")]
+    url, body = seen[0]
+    assert "tunedModels/pasta-123:generateContent" in url
+    assert body["generationConfig"]["responseJsonSchema"]["required"] == ["slate"]
+    assert "propose a slate of 4 prompts" in body["contents"][0]["parts"][0]["text"]
+    assert generator.requests == 1 and any("second prompt" in r for r in generator.last_repairs)
