@@ -91,3 +91,21 @@ def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> str:
     from pasta_diffusers.tiny import save_tiny_pipeline
 
     return str(save_tiny_pipeline("sd", tmp_path_factory.mktemp("tiny-sd")))
+
+
+@pytest.fixture(scope="session")
+def tiny_sd3(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny random StableDiffusion3Pipeline (two CLIP encoders, no T5) saved to a folder."""
+    from pasta_diffusers.tiny import save_tiny_pipeline
+
+    return str(save_tiny_pipeline("sd3", tmp_path_factory.mktemp("tiny-sd3")))
+
+
+@pytest.fixture(scope="session")
+def tiny_loras(tmp_path_factory: pytest.TempPathFactory, tiny_sdxl: str, tiny_sd3: str) -> dict[str, list[str]]:
+    """Two random LoRA files (safetensors, built with peft) for each of tiny_sdxl and tiny_sd3."""
+    from pasta_diffusers.tiny import save_tiny_lora
+
+    folders = {"sdxl": tiny_sdxl, "sd3": tiny_sd3}
+    return {kind: [str(save_tiny_lora(folder, tmp_path_factory.mktemp(f"lora-{kind}-{i}"), seed=i))
+                   for i in range(2)] for kind, folder in folders.items()}
