@@ -10,22 +10,15 @@ but ``[world]`` is optional.
 from __future__ import annotations
 
 import math
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import attrs
+import tomllib
 
 from pasta_core.errors import InvalidValueError
 from pasta_planted.features import ATTRIBUTES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    from pasta_core.errors import require
-
-    tomllib = require("tomli", "train")
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -88,8 +87,6 @@ def load_arms(path: str | Path) -> tuple[Arm, ...]:
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix == ".toml":
-            if sys.version_info < (3, 11):  # pragma: no cover
-                raise InvalidValueError("TOML arms files need Python 3.11+; use JSON")
             import tomllib
 
             data: Any = tomllib.loads(text)
