@@ -12,7 +12,7 @@ import attrs
 from pasta_core.errors import BackendError, InvalidValueError
 from pasta_core.protocols import CandidateGenerator, FallbackCandidates, GenerationRequest
 from pasta_core.types import Candidate
-from pasta_llm.images import ImageOptions, history_image_parts
+from pasta_llm.images import EncodedImages, ImageOptions, history_image_parts
 from pasta_llm.parsing import parse_answer
 from pasta_llm.prompt import Prompt, build_prompt
 from pasta_llm.retry import RetryPolicy
@@ -76,6 +76,7 @@ class LLMGenerator:
         self.fallback = fallback
         self.images = images or ImageOptions()
         self.history_images = self.images.mode
+        self._encoded = EncodedImages(self.images.max_side)
         self.requests = 0
         self.fallbacks = 0
         self.fallback_turns: list[int] = []
@@ -96,7 +97,7 @@ class LLMGenerator:
 
     def _generate(self, request: GenerationRequest) -> list[Candidate]:
         problems: tuple[str, ...] = ()
-        images = history_image_parts(request, self.images)
+        images = history_image_parts(request, self.images, self._encoded)
         for _ in range(self.max_repairs + 1):
             parsed = parse_answer(self._send(build_prompt(request, problems, images)), request)
             if parsed.complete:

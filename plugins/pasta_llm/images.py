@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 import attrs
@@ -79,11 +82,43 @@ def encode_image(image: Any, max_side: int) -> bytes:
     return buffer.getvalue()
 
 
-def history_image_parts(request: GenerationRequest, options: ImageOptions) -> tuple[ImagePart, ...]:
+class EncodedImages:
+    """:func:`encode_image` with a bounded memory of the images already encoded, so that the
+    same earlier image is encoded once per session rather than once per turn (an image is
+    known by identity while it lives; thread-safe)."""
+
+    def __init__(self, max_side: int, size: int = 256) -> None:
+        self.max_side = max_side
+        self.size = size
+        self._done: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, image: Any) -> bytes:
+        with self._lock:
+            hit = self._done.get(id(image))
+        if hit is not None and hit[0]() is image:
+            return hit[1]
+        data = encode_image(image, self.max_side)
+        try:
+            ref = weakref.ref(image)
+        except TypeError:  # not weak-referenceable: encode each time
+            return data
+        with self._lock:
+            self._done[id(image)] = (ref, data)
+            while len(self._done) > self.size:
+                self._done.popitem(last=False)
+        return data
+
+
+def history_image_parts(
+    request: GenerationRequest, options: ImageOptions, encode: EncodedImages | None = None
+) -> tuple[ImagePart, ...]:
     """The image parts of ``request``'s history that ``options`` asks for, in turn and
-    column order (none when the mode is ``none`` or the request carries no images)."""
+    column order (none when the mode is ``none`` or the request carries no images);
+    ``encode`` remembers the images encoded for earlier turns."""
     if options.mode == "none" or request.images is None:
         return ()
+    encode = encode or EncodedImages(options.max_side)
     parts: list[ImagePart] = []
     for number, turn in enumerate(request.history.turns, start=1):
         columns = range(len(turn.slate)) if options.mode == "all" else [turn.choice]
@@ -92,5 +127,5 @@ def history_image_parts(request: GenerationRequest, options: ImageOptions) -> tu
             shown = request.images.images(number, column)
             for index, image in enumerate(shown, start=1):
                 caption = f"Turn {number}, column {column + 1} ({state}), image {index} of {len(shown)}:"
-                parts.append(ImagePart(caption, "image/jpeg", encode_image(image, options.max_side)))
+                parts.append(ImagePart(caption, "image/jpeg", encode(image)))
     return tuple(parts)

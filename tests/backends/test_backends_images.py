@@ -160,3 +160,18 @@ def test_an_llm_generator_tells_the_engine_which_images_it_reads():
         made = [plugins.create("generator", "openai", base_url=server.url, model="m", images=mode,
                                retry=RetryPolicy()) for mode in ("none", "chosen", "all")]
     assert [g.history_images for g in made] == ["none", "chosen", "all"]
+
+
+def test_each_earlier_image_is_encoded_once(monkeypatch):
+    """Turn after turn the same earlier images are sent; each is scaled and encoded once."""
+    import pasta_llm.images as images
+
+    calls = []
+    real = images.encode_image
+    monkeypatch.setattr(images, "encode_image", lambda image, side: calls.append(image) or real(image, side))
+    encode = images.EncodedImages(64)
+    request = _request(turns=3)
+    first = images.history_image_parts(request, images.ImageOptions("all", 64), encode)
+    again = images.history_image_parts(request, images.ImageOptions("all", 64), encode)
+    assert first == again and len(first) == 32
+    assert len(calls) == len({id(i) for i in calls}) == 4 * 2  # the 4 column pictures of each of 2 turns
