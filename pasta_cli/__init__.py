@@ -18,8 +18,15 @@ from pasta_cli.run import run_command
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pasta-t2i", prog_name="pasta")
 @click.option("--debug", is_flag=True, envvar="PASTA_DEBUG", help="Show tracebacks instead of one-line errors.")
-def cli(debug: bool) -> None:
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              envvar="PASTA_LOG_LEVEL", help="Log to stderr from this level on (info: each LLM provider retry and "
+              "its wait).")
+def cli(debug: bool, log_level: str | None) -> None:
     """PASTA: personalized, multi-turn text-to-image generation."""
+    if log_level:
+        import logging
+
+        logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
 
 
 cli.add_command(run_command)

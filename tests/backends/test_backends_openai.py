@@ -193,3 +193,23 @@ def test_a_session_records_the_turn_the_fallback_answered(no_key, no_sleep, tmp_
     images = [sum(p["type"] == "image_url" for p in b["messages"][1]["content"]) if i else 0
               for i, b in enumerate(server.bodies)]
     assert images == [0, 4, 8]  # the chosen column's 4 images of each earlier turn
+
+
+def test_pasta_run_logs_each_retry_with_log_level_info(tmp_path):
+    """What a person at the command line sees: the retry and its wait, then the session."""
+    import os
+    import subprocess
+    import sys
+
+    limited = (429, error("slow down"), {"retry-after": "0.01"})
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    with StubServer(limited, good) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "pasta_cli", "--log-level", "info", "run", "--generator", "openai",
+             "--generator-option", f"base_url={server.url}", "--generator-option", "model=vl", "--user", "sim",
+             "--turns", "1", "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, env=env,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "INFO pasta_llm: openai: RateLimitError 429; retry 1 of 4 in 0.01 s (the provider's Retry-After)" in result.stderr
+    assert len(server.seen) == 2
