@@ -90,8 +90,9 @@ class CandidateGenerator(Protocol):
     ahead, once per possible click; paid APIs set it False. An optional
     ``history_images`` attribute (``none`` when absent, ``chosen`` or ``all``) says which
     earlier images the generator reads from ``request.images``, so that the engine keeps
-    only those. A generator that answers with a fallback in its place returns a
-    :class:`FallbackCandidates`."""
+    only those, and an optional ``history_image_side`` (pixels) how large at most it needs
+    them (the engine keeps them scaled down to it). A generator that answers with a
+    fallback in its place returns a :class:`FallbackCandidates`."""
 
     def generate(self, request: GenerationRequest) -> list[Candidate]:
         """Return ``per_category`` distinct candidates for each requested category.

@@ -2,10 +2,11 @@
 
 The paper's candidate generator is a multimodal model that reads the interaction history,
 images included. A generator says which earlier images it reads with its optional
-``history_images`` attribute (:data:`HISTORY_IMAGES`); the engine then keeps those in a
+``history_images`` attribute (:data:`HISTORY_IMAGES`), and how large at most with an
+optional ``history_image_side`` (pixels); the engine then keeps those in a
 :class:`ShownImages` and hands it to the generator as ``GenerationRequest.images``. Images
-of turns answered in this process are kept in memory as shown; those of a resumed session
-are read from its folder when asked for.
+of turns answered in this process are kept in memory (scaled down to that side once the
+turn is answered); those of a resumed session are read from its folder when asked for.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def wanted_images(generator: Any) -> str:
 def shown_images_for(generator: Any, folder: SessionFolder | None = None) -> ShownImages | None:
     """A :class:`ShownImages` keeping what ``generator`` reads, or None when it reads none."""
     wanted = wanted_images(generator)
-    return None if wanted == "none" else ShownImages(wanted, folder)
+    side = getattr(generator, "history_image_side", None)
+    return None if wanted == "none" else ShownImages(wanted, folder, side)
 
 
 class ShownImages:
@@ -43,14 +45,17 @@ class ShownImages:
 
     :meth:`show` keeps a whole slate while it is on show (a prefetched branch may choose
     any column); :meth:`answered` then drops the passed-over columns unless ``keep`` is
-    ``all``. :meth:`refer` names the files of a turn answered before a resume, read from
-    ``folder`` on demand. Safe to call from several threads."""
+    ``all``, and scales the kept images down to at most ``max_side`` pixels a side when
+    set (what the generator sends anyway; it bounds the memory of long sessions).
+    :meth:`refer` names the files of a turn answered before a resume, read from ``folder``
+    on demand. Safe to call from several threads."""
 
-    def __init__(self, keep: str = "chosen", folder: SessionFolder | None = None) -> None:
+    def __init__(self, keep: str = "chosen", folder: SessionFolder | None = None, max_side: int | None = None) -> None:
         if keep not in HISTORY_IMAGES[1:]:
             raise InvalidValueError(f"keep must be chosen or all; got {keep!r}")
         self.keep = keep
         self.folder = folder
+        self.max_side = max_side
         self._images: dict[tuple[int, int], tuple[Any, ...]] = {}
         self._refs: dict[tuple[int, int], tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -62,12 +67,14 @@ class ShownImages:
                 self._images[(turn, index)] = tuple(column.images)
 
     def answered(self, turn: int, choice: int) -> None:
-        """``turn`` was answered with column ``choice``: drop the others unless keeping all."""
-        if self.keep == "all":
-            return
+        """``turn`` was answered with column ``choice``: drop the others unless keeping all,
+        and scale the kept ones down to ``max_side``."""
         with self._lock:
-            for key in [k for k in self._images if k[0] == turn and k[1] != choice]:
-                del self._images[key]
+            for key in [k for k in self._images if k[0] == turn]:
+                if self.keep == "all" or key[1] == choice:
+                    self._images[key] = tuple(_smaller(image, self.max_side) for image in self._images[key])
+                else:
+                    del self._images[key]
 
     def refer(self, turn: int, choice: int, refs: Sequence[Sequence[str]]) -> None:
         """The saved files (``image_refs``) of an answered ``turn``, read when asked for."""
@@ -88,6 +95,9 @@ class ShownImages:
         return self._read(refs)
 
     def _read(self, refs: Sequence[str]) -> tuple[Any, ...]:
+        return tuple(_smaller(image, self.max_side) for image in self._read_files(refs))
+
+    def _read_files(self, refs: Sequence[str]) -> tuple[Any, ...]:
         from PIL import Image
 
         assert self.folder is not None
@@ -99,3 +109,12 @@ class ShownImages:
             except (OSError, SessionError):
                 return ()  # a file gone from disk: the generator goes on without these images
         return tuple(images)
+
+
+def _smaller(image: Any, max_side: int | None) -> Any:
+    """``image`` scaled down to at most ``max_side`` pixels a side (itself when it fits)."""
+    if not max_side or max(image.size) <= max_side:
+        return image
+    smaller = image.copy()
+    smaller.thumbnail((max_side, max_side))
+    return smaller

@@ -48,7 +48,7 @@ class LLMGenerator:
     ask for the next turn's candidates for every possible click ahead of time: that hides
     the provider's latency but costs one request per column instead of one per turn.
     ``images`` says which earlier images go with the prompt (:mod:`pasta_llm.images`);
-    ``history_images`` tells the engine to keep them.
+    ``history_images`` and ``history_image_side`` tell the engine which to keep, how large.
     """
 
     def __init__(
@@ -76,6 +76,7 @@ class LLMGenerator:
         self.fallback = fallback
         self.images = images or ImageOptions()
         self.history_images = self.images.mode
+        self.history_image_side = self.images.max_side
         self._encoded = EncodedImages(self.images.max_side)
         self.requests = 0
         self.fallbacks = 0

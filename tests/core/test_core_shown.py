@@ -131,3 +131,17 @@ def test_shown_images_refuse_an_unknown_mode():
 
     with pytest.raises(InvalidValueError, match="history_images must be one of none, chosen, all"):
         wanted_images(Odd())
+
+
+def test_kept_images_are_scaled_to_the_side_the_generator_needs():
+    generator = Looking("chosen")
+    generator.history_image_side = 100
+    plugins = get_plugins()
+    agent = Agent(generator, plugins.create("selector", "random"), plugins.create("t2i", "procedural", size=300))
+    session = Session(agent, EpisodeConfig(turns=3), seed=4, prefetch=False)
+    first = session.start("a red fox in snow")
+    assert first[0].images[0].size == (300, 300)
+    session.choose(0)
+    kept = generator.requests[-1].images.images(1, 0)
+    assert [i.size for i in kept] == [(100, 100)] * 4
+    assert generator.requests[-1].images.images(1, 0)[0] is kept[0]  # scaled once, not per request
