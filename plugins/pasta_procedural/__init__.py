@@ -1,8 +1,10 @@
-"""The ``procedural`` text-to-image model: an offline renderer whose pictures follow the prompt.
+"""The ``procedural`` text-to-image model: an offline renderer whose pictures show the prompt.
 
-Prompt words choose the palette (colour and scene words), the subjects and their count
-(nouns, numbers), the layout (position and size words), the texture (style words such as
-"watercolor", "pixel art", "sketch") and the colour grading (mood and lighting words).
+The prompt's nouns are drawn as pictograms (Twemoji, through a shipped word table; see
+:mod:`pasta_procedural.pictograms`), tinted by colour words, as many as count words say,
+placed by position and relation words ("on", "left of"). Scene words set the sky, ground and
+props, weather words draw fog, rain or snow, style words choose the texture pass ("watercolor",
+"pixel art", "sketch") and mood words the colour grading.
 """
 
 from __future__ import annotations
@@ -40,4 +42,4 @@ class ProceduralT2I:
 
 @hookimpl
 def pasta_register_t2i_models(register: Any) -> None:
-    register("procedural", ProceduralT2I, "offline renderer: prompt words -> palette, shapes, layout, texture")
+    register("procedural", ProceduralT2I, "offline renderer: prompt nouns -> pictograms in a scene, styled and graded")

@@ -32,6 +32,7 @@ SCENES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "forest": ((150, 200, 160), (40, 90, 40)), "jungle": ((120, 190, 120), (25, 80, 30)),
     "snow": ((225, 235, 245), (245, 248, 252)), "winter": ((200, 215, 235), (235, 240, 248)),
     "city": ((170, 180, 200), (80, 85, 95)), "street": ((180, 185, 195), (90, 90, 95)),
+    "downtown": ((170, 180, 200), (80, 85, 95)), "bay": ((140, 195, 235), (30, 90, 150)),
     "mountain": ((160, 200, 235), (90, 110, 90)), "field": ((170, 215, 245), (110, 170, 70)),
     "garden": ((175, 215, 240), (80, 150, 70)), "underwater": ((40, 130, 170), (10, 50, 90)),
     "room": ((215, 200, 180), (150, 120, 90)), "kitchen": ((230, 225, 210), (170, 150, 120)),
@@ -66,27 +67,42 @@ STYLES: dict[str, str] = {
     "mosaic": "mosaic", "stained": "mosaic", "glass": "mosaic", "abstract": "mosaic",
 }
 
-# Subject words -> the shape drawn for them.
-SHAPES: dict[str, str] = {}
-for _shape, _words in {
-    "animal": "cat dog kitten puppy retriever poodle fox bear rabbit horse cow sheep lion tiger wolf bird owl "
-    "duck penguin fish whale dolphin elephant giraffe panda monkey deer squirrel mouse frog "
-    "turtle dragon unicorn creature animal animals koala raccoon otter",
-    "person": "man woman person people child girl boy robot astronaut knight wizard chef "
-    "king queen doctor teacher musician dancer warrior couple family crowd",
-    "building": "house castle tower building skyscraper church temple cabin barn city "
-    "bridge lighthouse shop cafe library palace",
-    "plant": "tree trees flower flowers rose sunflower plant forest bush cactus mushroom "
-    "garden leaf leaves",
-    "vehicle": "car truck bus train bicycle bike boat ship airplane plane rocket "
-    "motorcycle tractor submarine",
-    "orb": "sun moon planet star stars ball balloon globe apple orange bubble clock "
-    "coin donut pizza cookie egg",
-    "object": "cup mug bowl vase bottle book chair table lamp guitar piano hat shoe "
-    "box teapot candle umbrella sign painting computer phone",
-}.items():
-    for _word in _words.split():
-        SHAPES[_word] = _shape
+# Nouns drawn in the sky rather than on the ground.
+FLYING = frozenset(
+    "bird birds songbird eagle owl parrot bat butterfly bee plane airplane jet helicopter rocket "
+    "balloon kite sun moon star stars cloud clouds planet ufo dragon angel fairy".split()
+)
+
+# Scene words also put a few small pictograms (table words) along the horizon or in the sky:
+# (noun in the pictogram table, how many, in the sky).
+SCENE_PROPS: dict[str, tuple[str, int, bool]] = {
+    "forest": ("pine", 5, False), "jungle": ("palm", 4, False), "garden": ("tulip", 5, False),
+    "field": ("seedling", 4, False), "city": ("building", 4, False), "downtown": ("building", 4, False), "street": ("building", 3, False),
+    "mountain": ("mountain", 2, False), "desert": ("cactus", 2, False), "beach": ("palm", 2, False),
+    "ocean": ("wave", 3, False), "sea": ("wave", 3, False), "bay": ("sailboat", 2, False), "underwater": ("fish", 4, False),
+    "night": ("moon", 1, True), "midnight": ("moon", 1, True), "moonlight": ("moon", 1, True),
+    "sunset": ("sun", 1, True), "sunrise": ("sun", 1, True), "dawn": ("sun", 1, True), "dusk": ("sun", 1, True),
+    "space": ("planet", 2, True), "storm": ("lightning", 2, True), "snow": ("snowflake", 4, True),
+    "winter": ("snowflake", 3, True), "autumn": ("maple", 3, False), "fire": ("fire", 3, False),
+}
+
+# Places that are drawn even before another noun ("a harbour town", "a farm house").
+PLACES = frozenset("harbour harbor port marina farm island village river lake castle church".split())
+
+# Weather words drawn over the scene: "fog" (a haze), "rain" (streaks), "snow" (flakes),
+# "stars" (dots in a night sky).
+WEATHER: dict[str, str] = {
+    "fog": "fog", "foggy": "fog", "mist": "fog", "misty": "fog", "haze": "fog", "hazy": "fog",
+    "rain": "rain", "rainy": "rain", "raining": "rain", "storm": "rain", "snow": "snow",
+    "snowy": "snow", "snowing": "snow", "blizzard": "snow", "night": "stars", "midnight": "stars",
+    "starry": "stars", "space": "stars",
+}
+
+# "X on Y": X stands on Y; "X above Y": X floats over Y; "X under Y": X stands at Y's foot.
+RELATIONS: dict[str, str] = {
+    "on": "on", "atop": "on", "onto": "on", "above": "above", "over": "above", "under": "front",
+    "below": "front", "beneath": "front", "underneath": "front", "beside": "beside",
+}
 
 COUNTS: dict[str, int] = {
     "a": 1, "an": 1, "one": 1, "single": 1, "lone": 1, "two": 2, "pair": 2, "couple": 2,

