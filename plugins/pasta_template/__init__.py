@@ -1,15 +1,19 @@
-"""The ``template`` candidate generator: seeded, offline prompt expansions.
+"""The ``template`` candidate generator: seeded, offline prompt refinements.
 
-Each turn it expands the last chosen prompt (the intent on turn 1) in five categories:
-``rephrase`` (same meaning, other words), ``detail`` (an added detail), ``style`` (an art
-style), ``mood`` (lighting and mood) and ``twist`` (a subject variation or creative twist).
-A critique steers it: words it knows ("brighter", "more colorful", "no cartoon") add or
-remove phrases. Every candidate respects the turn's word limit.
+Each turn it refines the last chosen prompt (the intent on turn 1) in five categories, each a
+different kind of change: ``rephrase`` (the same content in other words or another order),
+``detail`` (one more concrete detail: a feature, a setting or a view), ``style`` (another art
+style, replacing the old one), ``mood`` (another light or colour tone, replacing the old one)
+and ``twist`` (a subject variation or a creative twist: a new form or an unexpected place).
+The prompt holds one phrase per slot (:mod:`pasta_template.prompt`), so refinements replace
+rather than stack. A critique steers it: words it knows ("brighter", "more colorful", "no
+cartoon") set or remove phrases. Every candidate respects the turn's word limit.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -18,20 +22,32 @@ from pasta_core import hookimpl
 from pasta_core.protocols import GenerationRequest
 from pasta_core.types import Candidate, History, word_count
 from pasta_template import vocab
+from pasta_template.prompt import Prompt, compose, parse, unframed, vary_subject
 
 _WORD = re.compile(r"[a-z0-9'\-]+")
-_COLOURS = frozenset(
-    "red orange yellow green blue purple pink brown black white gray grey gold silver teal".split()
-)
+
+
+_DANGLING = frozenset("a an the of on in at to with by for and or from under near".split())
 
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def critique_terms(history: History) -> tuple[list[str], set[str]]:
-    """Phrases the critiques ask for, and words they ask to drop."""
-    wanted: list[str] = []
+def _trigrams(text: str) -> Counter:
+    words = _words(text)
+    return Counter(zip(words, words[1:], words[2:]))
+
+
+def _repeats(text: str, base: str) -> bool:
+    """Whether ``text`` says a three-word clause twice that ``base`` says once at most."""
+    before = _trigrams(base)
+    return any(n > max(1, before[g]) for g, n in _trigrams(text).items())
+
+
+def critique_terms(history: History) -> tuple[list[tuple[str, str]], set[str]]:
+    """(slot, phrase) pairs the critiques ask for, and words they ask to drop."""
+    wanted: list[tuple[str, str]] = []
     unwanted: set[str] = set()
     for critique in history.critiques:
         words = _words(critique)
@@ -41,29 +57,77 @@ def critique_terms(history: History) -> tuple[list[str], set[str]]:
                 unwanted.add(word)
             elif word in vocab.CRITIQUE_WANTS:
                 wanted.append(vocab.CRITIQUE_WANTS[word])
-            elif word in _COLOURS:
-                wanted.append(f"in {word} tones")
+            elif word in vocab.COLOURS:
+                wanted.append(("tone", f"in {word} tones"))
     return list(dict.fromkeys(wanted)), unwanted
 
 
-def _drop_words(text: str, unwanted: set[str]) -> str:
-    kept = [w for w in text.split() if w.lower().strip(",.") not in unwanted]
-    return " ".join(kept) if kept else text
+def _steered(base: Prompt, wanted: list[tuple[str, str]], unwanted: set[str]) -> Prompt:
+    """``base`` with the critiques' phrases set and the phrases holding unwanted words removed."""
+    for slot, phrase in base.slots:
+        if set(_words(phrase)) & unwanted:
+            base = base.with_slot(slot, None)
+    kept = [w for w in base.subject.split() if w.lower().strip(",.") not in unwanted]
+    if kept and kept[-1].lower() not in ("a", "an", "the", "of"):
+        base = Prompt(" ".join(kept), base.slots, base.frame, base.style_first, base.setting_first)
+    for slot, phrase in wanted:
+        if not set(_words(phrase)) & unwanted:
+            base = base.with_slot(slot, phrase)
+    return base
 
 
-def _rephrase(base: str, rng: np.random.Generator) -> list[str]:
-    swapped = " ".join(vocab.SYNONYMS.get(w.lower(), w) for w in base.split())
-    texts = [t.format(p=base) for t in vocab.REPHRASE]
-    texts += [t.format(p=swapped) for t in vocab.REPHRASE if swapped != base]
-    if swapped != base:
-        texts.append(swapped)
-    return [texts[i] for i in rng.permutation(len(texts))]
+def _rephrasings(base: Prompt) -> list[Prompt]:
+    """The same content written otherwise: synonyms, a frame added or dropped, the style or
+    the setting moved to the front or back."""
+    swapped = " ".join(vocab.SYNONYMS.get(w.lower(), w) for w in base.subject.split())
+    subjects = [base.subject] + ([swapped] if swapped != base.subject else [])
+    frames = [] if base.framed else [f for f in vocab.FRAMES if f != base.frame]
+    found = []
+    if base.framed:  # "a portrait of an old man" -> "an old man, as a portrait"
+        subjects += [t for s in list(subjects) for t in unframed(s)]
+    for subject in subjects:
+        prompt = Prompt(subject, base.slots, base.frame, base.style_first, base.setting_first)
+        found.append(prompt)
+        found += [Prompt(subject, base.slots, f, False, base.setting_first) for f in frames]
+        if base.get("style") and not base.framed:
+            found.append(Prompt(subject, base.slots, "", not base.style_first, base.setting_first))
+        if base.get("setting"):
+            found.append(Prompt(subject, base.slots, base.frame, base.style_first, not base.setting_first))
+    return found
 
 
-def _extend(base: str, phrases: list[str], rng: np.random.Generator) -> list[str]:
-    present = set(_words(base))
-    fresh = [p for p in phrases if not set(_words(p)) <= present]
-    return [f"{base} {fresh[i]}" for i in rng.permutation(len(fresh))]
+def _set(base: Prompt, slot: str, phrases: list[str]) -> list[Prompt]:
+    """``base`` with ``slot`` set to each phrase that repeats none of its subject's words."""
+    return [base.with_slot(slot, p) for p in phrases if p != base.get(slot) and not base.shares_words(p)]
+
+
+def _variations(base: Prompt, taken: set[str]) -> list[Prompt]:
+    """Subject variations ("a tiny white cat") and creative twists (a form, a place)."""
+    found = []
+    for word in vocab.VARIATIONS:
+        subject = vary_subject(base.subject, word)
+        if subject is not None:
+            found.append(Prompt(subject, base.slots, base.frame, base.style_first, base.setting_first))
+    found += _set(base, "form", vocab.FORM) if "form" not in taken else []
+    return found + (_set(base, "setting", vocab.CREATIVE_SETTING) if "setting" not in taken else [])
+
+
+def _refinements(category: str, base: Prompt) -> list[Prompt]:
+    taken = base.in_subject()
+    if category == "rephrase":
+        return _rephrasings(base)
+    if category == "twist":
+        return _variations(base, taken)
+    if category == "detail":
+        open_slots = [s for s in ("feature", "setting", "view") if s not in taken and not base.get(s)]
+        phrases = {"feature": vocab.FEATURE, "setting": vocab.SETTING, "view": vocab.VIEW}
+        return [p for s in open_slots or ["view"] for p in _set(base, s, phrases[s])]
+    if category == "style":
+        return _set(base, "style", vocab.STYLE)
+    if category == "mood":
+        return [p for s in ("light", "tone") if s not in taken for p in _set(base, s, getattr(vocab, s.upper()))]
+    # A category we have no list for: any kind of change.
+    return [p for c in ("detail", "style", "mood", "twist") for p in _refinements(c, base)]
 
 
 class TemplateGenerator:
@@ -72,47 +136,38 @@ class TemplateGenerator:
     def generate(self, request: GenerationRequest) -> list[Candidate]:
         history = request.history
         wanted, unwanted = critique_terms(history)
-        base = _drop_words(history.last_prompt, unwanted)
+        base = _steered(parse(history.last_prompt), wanted, unwanted)
+        base_text = compose(base)
         result: list[Candidate] = []
         for index, category in enumerate(request.categories):
             rng = np.random.default_rng([request.seed, request.turn, index])
-            texts = self._texts(category, base, rng)
-            texts = [self._with_wanted(t, wanted, request.word_limit) for t in texts]
-            texts = [t for t in texts if not set(_words(t)) & unwanted - set(_words(base))]
+            options = _refinements(category, base)
+            texts = [compose(options[i]) for i in rng.permutation(len(options))]
+            allowed = set(_words(base_text))
+            texts = [t for t in texts if t != base_text and not set(_words(t)) & unwanted - allowed]
+            texts = [t for t in texts if not _repeats(t, base_text)]
             result += self._pick(texts, request.per_category, request.word_limit, category, base)
         return result
 
     @staticmethod
-    def _texts(category: str, base: str, rng: np.random.Generator) -> list[str]:
-        if category == "rephrase":
-            return _rephrase(base, rng)
-        phrases = vocab.CATEGORY_PHRASES.get(category)
-        if phrases is None:  # a category we have no list for: draw from all lists
-            phrases = [p for ps in vocab.CATEGORY_PHRASES.values() for p in ps]
-        return _extend(base, phrases, rng)
-
-    @staticmethod
-    def _with_wanted(text: str, wanted: list[str], limit: int) -> str:
-        for phrase in wanted:
-            if phrase.lower() not in text.lower() and word_count(text) + word_count(phrase) <= limit:
-                text = f"{text} {phrase}"
-        return text
-
-    @staticmethod
-    def _pick(texts: list[str], count: int, limit: int, category: str, base: str) -> list[Candidate]:
+    def _pick(texts: list[str], count: int, limit: int, category: str, base: Prompt) -> list[Candidate]:
         chosen: list[str] = []
         for text in texts:
             if word_count(text) <= limit and text not in chosen:
                 chosen.append(text)
             if len(chosen) == count:
                 break
-        words = base.split()[:limit]
-        # Too tight a limit for any phrase: fall back to shortened forms of the prompt itself.
-        while len(chosen) < count and words:
-            candidate = " ".join(words)
-            if candidate not in chosen:
-                chosen.append(candidate)
-            words = words[:-1]
+        # Too few refinements (a tight limit): the prompt with fewer phrases, then shortened
+        # (ending on "a", "of", "on", ... only as a last resort).
+        fallbacks = [compose(Prompt(base.subject, base.slots[:k])) for k in range(len(base.slots), -1, -1)]
+        words = base.subject.split()[:limit]
+        cuts = [" ".join(words[:k]) for k in range(len(words), 0, -1)]
+        fallbacks += [t for t in cuts if t.split()[-1].lower() not in _DANGLING] + cuts
+        for text in fallbacks:
+            if len(chosen) == count:
+                break
+            if word_count(text) <= limit and text not in chosen:
+                chosen.append(text)
         return [Candidate(t, category) for t in chosen]
 
 
