@@ -18,6 +18,13 @@ from pasta_llm.prompt import Prompt, build_prompt
 from pasta_llm.retry import RetryPolicy
 
 
+def brief(exc: BaseException, limit: int = 200) -> str:
+    """An error's text on one line, cut at ``limit`` characters (an SDK may put a whole HTML
+    page in its message)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class GeneratorFallbackWarning(UserWarning):
     """An LLM generator answered with its fallback generator for a turn."""
 
@@ -120,10 +127,10 @@ class LLMGenerator:
             if self.is_transient(exc):
                 error = BackendError(
                     f"{self.name} failed after {self.retry.max_retries} retries: "
-                    f"{type(exc).__name__}: {exc}"
+                    f"{type(exc).__name__}: {brief(exc)}"
                 )
             else:
-                error = BackendError(f"{self.name} request failed: {type(exc).__name__}: {exc}")
+                error = BackendError(f"{self.name} request failed: {type(exc).__name__}: {brief(exc)}")
             error.__cause__ = exc
             return self._fall_back(request, error)
 

@@ -87,3 +87,16 @@ def test_a_retry_after_date_in_the_future():
 
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 <= retry_after(_Failed({"retry-after": later})) <= 30
+
+
+@pytest.mark.parametrize("name", ["anthropic", "gemini"])
+@pytest.mark.parametrize("status", [403, 502])
+def test_an_html_error_page_is_one_short_line(keys, no_sleep, make_request, name, status):
+    """SDKs put a whole proxy page in their error's text; the error stays one short line."""
+    page = "<html>\n<head><title>Forbidden</title></head>\n<body>\n" + "<p>blocked by the proxy</p>\n" * 60 + "</body></html>"
+    with pytest.raises(BackendError) as info:
+        _create(name, Provider((status, page)), no_sleep, max_retries=1).generate(make_request())
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400
+    assert message.startswith(f"{name} request failed" if status == 403 else f"{name} failed after 1 retries")
+    assert "<title>Forbidden</title>" in message and "set the generator option fallback=template" in message
