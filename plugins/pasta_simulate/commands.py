@@ -29,6 +29,9 @@ import click
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes computing shards.")
 @click.option("--executor", type=click.Choice(["in-process", "process", "ray"]), default=None,
               help="Where shards run (default: PASTA_EXECUTOR, else in-process; see docs/scaling.md).")
+@click.option("--worker-gpus", type=click.FloatRange(0, 64, min_open=True), default=None,
+              help="GPUs each Ray worker reserves (1: its own; 0.5: two share one): one T2I pipeline per worker, "
+                   "on its GPU with --t2i-option device=auto. Needs --executor ray.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate_command(**kw: Any) -> None:
     """Simulate N trajectories of a user model with a data-collection policy."""
@@ -50,7 +53,8 @@ def simulate_command(**kw: Any) -> None:
             embeddings=kw["embeddings"], save_images=kw["save_images"],
         )
         result = simulate(spec, kw["out"], progress=not kw["quiet"], batch_size=kw["batch_size"],
-                          workers=kw["workers"], executor=kw["executor"], plugins=get_plugins())
+                          workers=kw["workers"], executor=kw["executor"], worker_gpus=kw["worker_gpus"],
+                          plugins=get_plugins())
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
     rate = result.computed / result.seconds if result.seconds > 0 else float("nan")

@@ -50,7 +50,7 @@ __all__ = ["EMBEDDING_COLUMN", "MANIFEST", "MAX_PROMPT_WORDS", "SimulationResult
 
 def simulate(spec: SimulationSpec, folder: str | os.PathLike[str], progress: bool = True,
              user_model: Any = None, batch_size: int = 50, workers: int = 1,
-             executor: Any = None, *, plugins: Plugins) -> SimulationResult:
+             executor: Any = None, worker_gpus: float | None = None, *, plugins: Plugins) -> SimulationResult:
     """Simulate ``spec.count`` trajectories into ``folder`` (resuming a killed run), with
     components built from ``plugins``.
 
@@ -60,10 +60,11 @@ def simulate(spec: SimulationSpec, folder: str | os.PathLike[str], progress: boo
 
     ``executor`` (``in-process``, ``process``, ``ray`` or an executor object, see
     :mod:`pasta_simulate.executors`; default: the ``PASTA_EXECUTOR`` environment switch)
-    runs the shards there instead, with ``workers`` workers when ``workers`` > 1.
+    runs the shards there instead, with ``workers`` workers when ``workers`` > 1;
+    ``worker_gpus`` gives each Ray worker that share of a GPU (one T2I pipeline per worker).
     """
-    if executor is not None or os.environ.get("PASTA_EXECUTOR"):
-        chosen = get_executor(executor, workers=workers if workers > 1 else None)
+    if executor is not None or os.environ.get("PASTA_EXECUTOR") or worker_gpus:
+        chosen = get_executor(executor, workers=workers if workers > 1 else None, gpus_per_worker=worker_gpus)
         return simulate_on(chosen, spec, folder, batch_size=batch_size, progress=progress, user_model=user_model,
                            plugins=plugins)
     if workers > 1:
