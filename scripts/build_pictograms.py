@@ -51,7 +51,7 @@ PREFERRED = preferred()
 # Words the renderer uses for something else, or too vague to draw.
 NOT_NOUNS = set(
     "red orange yellow green blue purple pink brown black white gray grey gold silver face symbol sign "
-    "mark button word other object thing animal nature place travel person people weather time day "
+    "mark button word other object thing animal nature place travel person people weather time day view "
     "night light dark up down left right top bottom small big large hand body fun celebration love "
     "happy sad smile laugh japanese chinese american food drink activity sport game tool office "
     "vehicle transport building house home water sea ocean sky space sunset dusk dawn forest garden "

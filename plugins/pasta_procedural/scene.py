@@ -86,7 +86,7 @@ class Scene:
             "warmth": self.warmth,
             "detail": self.detail,
             "count": float(sum(s.count for s in self.subjects)),
-            "scale": float(max(s.scale for s in self.subjects)),
+            "scale": float(max((s.scale for s in self.subjects), default=1.0)),
             "style": float(STYLE_NAMES.index(self.style)),
         }
 
@@ -178,6 +178,16 @@ class _Parser:
         self.subjects.append(subject)
 
 
+def _scene_subject(words: list[str], parser: _Parser) -> list[Subject]:
+    """A prompt that names only a scene ("a mountain", "a kitchen") shows its pictogram."""
+    for i, word in enumerate(words):
+        found = pictograms.lookup(words, i) if word in lexicon.SCENES else None
+        if found is not None:
+            parser.shown.append((word, "pictogram"))
+            return [Subject(found[0], found[1], parser.color, parser.count, parser.anchor, 1.0)]
+    return []
+
+
 def _subjects(words: list[str], accent: RGB) -> tuple[tuple[Subject, ...], list[tuple[str, str]]]:
     parser = _Parser()
     i = 0
@@ -190,6 +200,8 @@ def _subjects(words: list[str], accent: RGB) -> tuple[tuple[Subject, ...], list[
         # A place after the last noun ("a cat on the left") places it.
         subjects[-1] = attrs.evolve(subjects[-1], anchor=parser.anchor, relation=None)
     if not subjects:
+        subjects = _scene_subject(words, parser)
+    if not subjects and not _props(words):
         # An abstract prompt still gets a subject: an orb in the prompt's accent colour.
         subjects = [Subject("", None, accent, parser.count, parser.anchor, parser.scale)]
     elif parser.scale != 1.0:  # a size word after the nouns ("a dog, close-up") sizes them all

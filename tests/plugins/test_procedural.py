@@ -165,3 +165,11 @@ def test_fog_and_dusk_are_visible():
     assert foggy.std() < 0.8 * clear.std()  # the haze flattens the picture
     day, dusk = (_arr(t2i) for t2i in ProceduralT2I().render(["a house", "a house at dusk"], [4, 4]))
     assert dusk[:64].mean() < day[:64].mean() - 20  # a darker sky
+
+
+def test_a_scene_alone_is_drawn_and_only_abstract_prompts_get_an_orb():
+    from pasta_procedural.pictograms import table
+
+    assert [s.pictogram for s in describe("a mountain").subjects] == [table()["mountain"]]
+    assert describe("Ha Long Bay").subjects == () and describe("Ha Long Bay").props  # boats, no orb
+    assert [s.pictogram for s in describe("gravity").subjects] == [None]  # the orb
