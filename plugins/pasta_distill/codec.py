@@ -1,20 +1,22 @@
-"""The compact codec of the embedded distilled model: the teacher's prompt patterns as tokens.
+"""The compact codec of the embedded distilled model: each slate item one token.
 
-An offline teacher writes its prompts from the last chosen prompt: "{p} as an oil painting",
-"a depiction of {p}", or from the person's intent with other phrases, "{i} in watercolor at
-dusk". The codec learns these *patterns* from the training pairs (a prompt with the last
-chosen prompt written ``{p}``, or else the intent written ``{i}``) and makes each pattern of
-each category one token; each chosen column and the word room left are tokens too, and the
-words of the packaged prompts and of the pairs. A slate of L prompts is then L tokens and a
-five-turn history about forty, so a small model trained from scratch learns it in minutes
-on 2 cores, and a slate costs L forward passes. A prompt that fits no learned pattern is read
-as its category's token and its words (the model reads it; it never writes one).
+An offline teacher writes each candidate from the last chosen prompt by an *edit*: a phrase
+added at the end ("... at golden hour"), in front ("a picture of ..."), before a phrase
+already there, or in place of one ("in watercolor" for "as an oil painting"). The codec
+reads every prompt as its edit of the prompt it expanded, (removed words, added words,
+where), learned from the training pairs, and makes each edit of each category one token;
+each chosen column and the word room left are tokens too, as are the words of the packaged
+prompts and of the pairs. A five-turn history is about forty tokens, and the model proposes
+a whole slate from *one* forward pass: the next-token scores of the edits that apply, best
+of each category, the L best categories (:class:`pasta_distill.local.CompactAsk`). A
+prompt no learned edit writes is read as its category's token and its words.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,37 +25,83 @@ import attrs
 from pasta_core.errors import BackendError
 from pasta_core.types import Candidate, History
 
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>", "<turn>", "<critique>", "<slate>", "{p}", "{i}")
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>", "<turn>", "<critique>", "<slate>")
 MAX_ROOM = 40
 MAX_COLUMNS = 16
-_SEP = "|"
+START, END = "^", "$"
+
+#: (removed words, added words, where: START, END or the words the addition goes before).
+Edit = tuple[str, str, str]
 
 
-def pattern_of(text: str, base: str, intent: str) -> str | None:
-    """The pattern ``text`` follows: ``base`` (the last chosen prompt) written ``{p}``, or
-    else ``intent`` written ``{i}``; None when it holds neither."""
-    if "{" in text:
+_WORD = re.compile(r"[^\s,;:]+|[,;:]")
+
+
+def _words(text: str) -> list[str]:
+    """Words, with commas, semicolons and colons as words of their own."""
+    return _WORD.findall(text)
+
+
+def _text(words: list[str]) -> str:
+    return re.sub(r" ([,;:])", r"\1", " ".join(words))
+
+
+def edit_of(text: str, base: str) -> Edit | None:
+    """How ``text`` is written from ``base``: what is removed and added between their
+    common first and last words, and where (None when they are the same or the edit does
+    not write ``text`` back)."""
+    a, b = _words(base), _words(text)
+    suffix = 0  # the common end first: a frame put in front keeps the whole base as the end
+    while suffix < min(len(a), len(b)) and a[-1 - suffix] == b[-1 - suffix]:
+        suffix += 1
+    prefix = 0
+    while prefix < min(len(a), len(b)) - suffix and a[prefix] == b[prefix]:
+        prefix += 1
+    removed, added = a[prefix:len(a) - suffix], b[prefix:len(b) - suffix]
+    if not removed and not added:
         return None
-    for whole, mark in ((base, "{p}"), (intent, "{i}")):
-        if whole and f" {whole} " in f" {text} ":  # whole words only
-            return f" {text} ".replace(f" {whole} ", f" {mark} ", 1).strip()
-    return None
+    where = START if prefix == 0 else END if suffix == 0 else " ".join(a[len(a) - suffix:][:2])
+    edit = (" ".join(removed), " ".join(added), where)
+    return edit if apply_edit(edit, base) == text else None
 
 
-def expand(pattern: str, base: str, intent: str) -> str:
-    """The prompt a pattern writes for this base and intent."""
-    return pattern.replace("{p}", base).replace("{i}", intent)
+def _find(words: list[str], part: list[str]) -> int:
+    for i in range(len(words) - len(part) + 1):
+        if words[i:i + len(part)] == part:
+            return i
+    return -1
 
 
-def pattern_token(category: str, pattern: str) -> str:
-    """One token for a category's pattern: a slate item is one token."""
-    return f"{category}{_SEP}{pattern.replace(' ', '_')}"
+def apply_edit(edit: Edit, base: str) -> str | None:
+    """The prompt an edit writes from ``base``, or None when it does not apply."""
+    removed, added, where = (part.split() for part in edit)
+    words = _words(base)
+    if removed:
+        at = _find(words, removed)
+        return None if at < 0 else _text(words[:at] + added + words[at + len(removed):])
+    if edit[2] == START:
+        return _text(added + words)
+    if edit[2] == END:
+        return _text(words + added)
+    at = _find(words, where)
+    return None if at < 1 else _text(words[:at] + added + words[at:])
 
 
-def token_pattern(token: str) -> tuple[str, str] | None:
-    """(category, pattern) of a pattern token, None for other tokens."""
-    category, sep, pattern = token.partition(_SEP)
-    return (category, pattern.replace("_", " ")) if sep and ("{p}" in pattern or "{i}" in pattern) else None
+def edit_token(category: str, edit: Edit) -> str | None:
+    """One token for a category's edit (None if its text cannot be one token)."""
+    parts = (category, *edit)
+    if any("|" in p or "_" in p for p in parts):
+        return None
+    return "|".join(p.replace(" ", "_") for p in parts)
+
+
+def token_edit(token: str) -> tuple[str, Edit] | None:
+    """(category, edit) of an edit token; None for other tokens."""
+    parts = token.split("|")
+    if len(parts) != 4:
+        return None
+    category, removed, added, where = (p.replace("_", " ") for p in parts)
+    return category, (removed, added, where)
 
 
 def category_token(category: str) -> str:
@@ -77,64 +125,66 @@ def slate_items(history: History) -> Iterable[tuple[Candidate, str]]:
         base = turn.chosen.text
 
 
+def _token(candidate: Candidate, base: str) -> str | None:
+    edit = edit_of(candidate.text, base)
+    return None if edit is None else edit_token(candidate.category, edit)
+
+
 @attrs.frozen
 class Codec:
     """Token strings <-> ids (the saved tokenizer's vocabulary) and the encodings."""
 
     tokens: tuple[str, ...]
     ids: dict[str, int] = attrs.field(init=False, eq=False, repr=False)
-    patterns: dict[str, list[tuple[int, str]]] = attrs.field(init=False, eq=False, repr=False)
+    edits: dict[int, tuple[str, Edit]] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "ids", {t: i for i, t in enumerate(self.tokens)})
-        patterns: dict[str, list[tuple[int, str]]] = {}
-        for token, index in self.ids.items():
-            parsed = token_pattern(token)
-            if parsed:
-                patterns.setdefault(parsed[0], []).append((index, parsed[1]))
-        object.__setattr__(self, "patterns", patterns)
+        edits = {i: parsed for t, i in self.ids.items() if (parsed := token_edit(t)) is not None}
+        object.__setattr__(self, "edits", edits)
 
     @classmethod
-    def build(cls, items: Iterable[tuple[Candidate, str, str]], words: Iterable[str]) -> Codec:
-        """A codec whose patterns are those of ``items`` (candidate, the prompt it expanded,
-        the intent) and whose words are ``words`` and the packaged prompts'."""
+    def build(cls, items: Iterable[tuple[Candidate, str]], words: Iterable[str]) -> Codec:
+        """A codec whose edits are those of ``items`` (candidate, the prompt it expanded)
+        and whose words are ``words`` and the packaged prompts'."""
         from pasta_simulate.prompts import load_prompts
 
-        patterns, categories = [], []
-        for candidate, base, intent in items:
-            categories.append(category_token(candidate.category))
-            pattern = pattern_of(candidate.text, base, intent)
-            if pattern is not None:
-                patterns.append(pattern_token(candidate.category, pattern))
+        edits, categories = set(), set()
+        for candidate, base in items:
+            categories.add(category_token(candidate.category))
+            token = _token(candidate, base)
+            if token is not None:
+                edits.add(token)
         vocabulary = [w for text in (*load_prompts(), *words) for w in text.split()]
         tokens = [*SPECIALS, *(chosen_token(i) for i in range(MAX_COLUMNS)), *(room_token(i) for i in range(MAX_ROOM + 1)),
-                  *sorted(set(categories)), *sorted(set(patterns)), *vocabulary]
+                  *sorted(categories), *sorted(edits), *vocabulary]
         return cls(tuple(dict.fromkeys(tokens)))
 
-    def item(self, candidate: Candidate, base: str, intent: str) -> list[str]:
-        """The tokens of one slate item: its pattern's token, or its category's and its words."""
-        pattern = pattern_of(candidate.text, base, intent)
-        if pattern is not None and pattern_token(candidate.category, pattern) in self.ids:
-            return [pattern_token(candidate.category, pattern)]
+    def item(self, candidate: Candidate, base: str) -> list[str]:
+        """The tokens of one slate item: its edit's token, or its category's and its words."""
+        token = _token(candidate, base)
+        if token is not None and token in self.ids:
+            return [token]
         return [category_token(candidate.category), *candidate.text.split()]
 
     def history(self, history: History, word_limit: int) -> list[str]:
-        """The tokens a request is read as, ending where the slate begins."""
-        intent = history.initial_prompt
-        tokens = ["<bos>", *intent.split()]
-        base = intent
+        """The tokens a request is read as, ending where the slate's scores are read."""
+        tokens = ["<bos>", *history.initial_prompt.split()]
+        base = history.initial_prompt
         for turn in history.turns:
             tokens.append("<turn>")
             for candidate in turn.slate:
-                tokens += self.item(candidate, base, intent)
+                tokens += self.item(candidate, base)
             tokens.append(chosen_token(turn.choice))
             if turn.critique:
                 tokens += ["<critique>", *turn.critique.split()]
             base = turn.chosen.text
         return [*tokens, room_token(word_limit - len(base.split())), "<slate>"]
 
-    def target(self, slate: Sequence[Candidate], history: History) -> list[str]:
-        return [*(t for c in slate for t in self.item(c, history.last_prompt, history.initial_prompt)), "<eos>"]
+    def targets(self, slate: Sequence[Candidate], history: History) -> list[int]:
+        """The ids of the slate's items that have a token (what the model learns to score high)."""
+        ids = [self.ids.get(_token(c, history.last_prompt) or "") for c in slate]
+        return [i for i in ids if i is not None]
 
     def to_ids(self, tokens: Sequence[str]) -> list[int]:
         unknown = self.ids["<unk>"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from pasta_core.errors import BackendError, require
 from pasta_core.types import Candidate
-from pasta_distill.codec import Codec, expand
+from pasta_distill.codec import Codec, apply_edit
 from pasta_distill.prompt import SlatePrompt, slate_answer
 
 #: The file a distilled model folder holds beside its weights.
@@ -31,66 +31,56 @@ def read_info(folder: str | Path) -> dict[str, Any]:
     return info
 
 
-def _pick(logits: Any, allowed: list[int], attempt: int, generator: Any) -> int:
-    """The allowed token the model prefers (a first ask), or one sampled from it (a retry)."""
-    import torch
-
-    scores = logits[allowed]
-    if attempt == 0:
-        return allowed[int(torch.argmax(scores))]
-    return allowed[int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator))]
-
-
 class CompactAsk:
-    """One slate from the compact model: L pattern tokens, each of a category not used yet
-    and within the word limit (the slate's rules are enforced while decoding, so every
-    answer is a well-formed slate; the model chooses everything in it)."""
+    """One slate from the compact model in one forward pass: the next-token scores of the
+    learned edits; walking down them, the first edit of a category not taken yet that
+    applies to the last chosen prompt within the word limit, until ``size`` categories are
+    taken (the best of each of the best categories, best first). A retry samples: the scores
+    plus Gumbel noise, seeded. The slate's rules hold by construction; the model chooses
+    everything in it."""
 
     codec_name = "compact"
 
     def __init__(self, model: Any, codec: Codec, max_positions: int) -> None:
+        import numpy as np
+
         self.model, self.codec, self.max_positions = model, codec, max_positions
+        self.edit_ids = np.fromiter(codec.edits, dtype=np.int64)
 
-    def _options(self, prompt: SlatePrompt) -> dict[int, Candidate]:
-        """Token -> the candidate it writes, for every pattern that fits the request."""
-        request = prompt.request
-        base, intent = request.history.last_prompt, request.history.initial_prompt
-        options = {}
-        for category in request.categories:
-            for token, pattern in self.codec.patterns.get(category, ()):
-                text = expand(pattern, base, intent)
-                if len(text.split()) <= request.word_limit and text != base:
-                    options[token] = Candidate(text, category)
-        return options
-
-    def _step(self, token: int, past: Any) -> tuple[Any, Any]:
-        import torch
-
-        out = self.model(input_ids=torch.tensor([[token]]), cache=past, use_cache=True)
-        return out.logits[0, -1], out.cache
-
-    def __call__(self, prompt: SlatePrompt) -> str:
+    def scores(self, prompt: SlatePrompt) -> Any:
+        """The model's next-token scores after the request's history (one forward pass)."""
         import torch
 
         ids = self.codec.to_ids(self.codec.history(prompt.request.history, prompt.request.word_limit))
-        if len(ids) + prompt.request.size > self.max_positions:
+        if len(ids) > self.max_positions:
             raise BackendError(f"the history is {len(ids)} tokens, over the model's {self.max_positions}")
-        options = self._options(prompt)
-        generator = torch.Generator().manual_seed(prompt.seed)
-        slate: list[Candidate] = []
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([ids]), use_cache=True)
-            logits, past = out.logits[0, -1], out.cache
-            while len(slate) < prompt.request.size:
-                used = {c.category for c in slate}
-                allowed = [t for t, c in options.items() if c.category not in used]
-                if not allowed:
+            return self.model(input_ids=torch.tensor([ids]), logits_to_keep=1).logits[0, -1].numpy()
+
+    def slate(self, prompt: SlatePrompt, logits: Any) -> list[Candidate]:
+        """The slate the scores ``logits`` give for the request (see the class docstring)."""
+        import numpy as np
+
+        request = prompt.request
+        base, wanted = request.history.last_prompt, set(request.categories)
+        scores = logits[self.edit_ids]
+        if prompt.attempt:
+            scores = scores + np.random.default_rng(prompt.seed).gumbel(size=scores.shape)
+        slate: list[Candidate] = []
+        for token in self.edit_ids[np.argsort(-scores, kind="stable")]:
+            category, edit = self.codec.edits[int(token)]
+            if category not in wanted or any(c.category == category for c in slate):
+                continue
+            text = apply_edit(edit, base)
+            if text and text != base and len(text.split()) <= request.word_limit and \
+                    all(c.text != text for c in slate):
+                slate.append(Candidate(text, category))
+                if len(slate) == request.size:
                     break
-                token = _pick(logits, allowed, prompt.attempt, generator)
-                slate.append(options[token])
-                if len(slate) < prompt.request.size:
-                    logits, past = self._step(token, past)
-        return slate_answer(slate)
+        return slate
+
+    def __call__(self, prompt: SlatePrompt) -> str:
+        return slate_answer(self.slate(prompt, self.scores(prompt)))
 
 
 class ChatAsk:

@@ -63,46 +63,73 @@ class TrainConfig:
 
 
 class Examples:
-    """A list of token-id examples as a torch dataset (``input_ids`` and ``labels``)."""
+    """Token-id examples as a torch dataset: ``input_ids`` and ``labels`` (next-token
+    labels for the chat codec; the slate's item ids for the compact one)."""
 
-    def __init__(self, rows: list[tuple[list[int], list[int]]]) -> None:
+    def __init__(self, rows: list[dict[str, list[int]]]) -> None:
         self.rows = rows
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict[str, list[int]]:
-        prompt, answer = self.rows[index]
-        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
+        return self.rows[index]
 
 
-def collate(pad_id: int) -> Any:
-    """Pads a batch on the right; padded positions carry no loss and no attention."""
+def _padded(rows: list[list[int]], value: int, left: bool = False) -> Any:
+    import torch
+
+    width = max(len(r) for r in rows)
+    out = torch.full((len(rows), width), value, dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            if left:
+                out[i, width - len(r):] = torch.tensor(r)
+            else:
+                out[i, :len(r)] = torch.tensor(r)
+    return out
+
+
+def collate_answers(pad_id: int) -> Any:
+    """The chat codec's batches: padded on the right, padded positions without loss or attention."""
     def collate_batch(batch: list[dict[str, list[int]]]) -> dict[str, Any]:
-        import torch
-
-        width = max(len(b["input_ids"]) for b in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, b in enumerate(batch):
-            n = len(b["input_ids"])
-            ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(b["input_ids"]), torch.tensor(b["labels"]), 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        ids = _padded([b["input_ids"] for b in batch], pad_id)
+        return {"input_ids": ids, "labels": _padded([b["labels"] for b in batch], -100),
+                "attention_mask": _padded([[1] * len(b["input_ids"]) for b in batch], 0)}
     return collate_batch
 
 
-def codec_items(pairs: Sequence[Pair]) -> list[tuple[Any, str, str]]:
+def collate_slates(pad_id: int) -> Any:
+    """The compact codec's batches: histories padded on the left (their last positions line up,
+    where the slate is scored), positions counted from each history's first token."""
+    def collate_batch(batch: list[dict[str, list[int]]]) -> dict[str, Any]:
+        mask = _padded([[1] * len(b["input_ids"]) for b in batch], 0, left=True)
+        return {"input_ids": _padded([b["input_ids"] for b in batch], pad_id, left=True), "attention_mask": mask,
+                "position_ids": (mask.cumsum(1) - 1).clamp(min=0), "labels": _padded([b["labels"] for b in batch], -100),
+                "logits_to_keep": 1}
+    return collate_batch
+
+
+def slate_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+    """Mean negative log-probability of the teacher's slate items at the last position."""
+    import torch
+
+    logp = torch.log_softmax(outputs.logits[:, -1].float(), dim=-1)
+    valid = labels >= 0
+    picked = logp.gather(1, labels.clamp(min=0))
+    return -(picked * valid).sum() / valid.sum().clamp(min=1)
+
+
+def codec_items(pairs: Sequence[Pair]) -> list[tuple[Any, str]]:
     """Every prompt of the pairs (targets and those shown) with what it expanded, once."""
     from pasta_distill.codec import slate_items
 
-    seen: dict[tuple[Any, str, str], None] = {}
+    seen: dict[tuple[Any, str], None] = {}
     for pair in pairs:
-        intent = pair.history.initial_prompt
         for candidate in pair.slate:
-            seen[(candidate, pair.history.last_prompt, intent)] = None
+            seen[(candidate, pair.history.last_prompt)] = None
         for candidate, base in slate_items(pair.history):
-            seen[(candidate, base, intent)] = None
+            seen[(candidate, base)] = None
     return list(seen)
 
 
@@ -111,13 +138,13 @@ def codec_words(pairs: Sequence[Pair]) -> list[str]:
 
 
 def compact_examples(pairs: Sequence[Pair], codec: Codec, max_positions: int) -> tuple[Examples, int]:
-    """(examples, pairs dropped for being longer than the model's positions)."""
+    """(examples, pairs dropped: longer than the model's positions, or no item with a token)."""
     rows = []
     for pair in pairs:
         prompt = codec.to_ids(codec.history(pair.history, pair.word_limit))
-        answer = codec.to_ids(codec.target(pair.slate, pair.history))
-        if len(prompt) + len(answer) <= max_positions:
-            rows.append((prompt, answer))
+        targets = codec.targets(pair.slate, pair.history)
+        if targets and len(prompt) <= max_positions:
+            rows.append({"input_ids": prompt, "labels": targets})
     return Examples(rows), len(pairs) - len(rows)
 
 
@@ -127,8 +154,8 @@ def chat_examples(pairs: Sequence[Pair], tokenizer: Any) -> Examples:
     rows = []
     for pair in pairs:
         prompt = chat_prompt_ids(tokenizer, SYSTEM_INSTRUCTION, user_text(request_of(pair)))
-        answer = tokenizer(slate_answer(pair.slate), add_special_tokens=False)["input_ids"]
-        rows.append((prompt, list(answer) + [tokenizer.eos_token_id]))
+        answer = [*tokenizer(slate_answer(pair.slate), add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+        rows.append({"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer})
     return Examples(rows)
 
 
@@ -138,8 +165,8 @@ def last_checkpoint(folder: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def fit(model: Any, examples: Examples, pad_id: int, out: Path, config: TrainConfig, resume: bool,
-        progress: bool) -> dict[str, Any]:
+def fit(model: Any, examples: Examples, collator: Any, out: Path, config: TrainConfig, resume: bool,
+        progress: bool, loss: Any = None) -> dict[str, Any]:
     """Train ``model`` on ``examples`` with transformers' Trainer; returns its figures."""
     transformers = require("transformers", "distill")
     require("accelerate", "distill")
@@ -151,7 +178,8 @@ def fit(model: Any, examples: Examples, pad_id: int, out: Path, config: TrainCon
         save_total_limit=2, report_to="none", seed=config.seed, use_cpu=config.device == "cpu",
         disable_tqdm=not progress, remove_unused_columns=False, dataloader_num_workers=0,
     )
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=examples, data_collator=collate(pad_id))
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=examples, data_collator=collator,
+                                   compute_loss_func=loss)
     start = last_checkpoint(checkpoints) if resume else None
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=start)
@@ -193,8 +221,8 @@ def train_compact(pairs: Sequence[Pair], out: str | os.PathLike[str], config: Tr
     examples, dropped = compact_examples(pairs, codec, model_config.n_positions)
     if not len(examples):
         raise InvalidValueError("no pair fits the model (every history is too long)")
-    figures = fit(model, examples, ids["<pad>"], folder, config, resume, progress)
-    return _finish(model, folder, {"codec": "compact", "patterns": sum(map(len, codec.patterns.values())),
+    figures = fit(model, examples, collate_slates(ids["<pad>"]), folder, config, resume, progress, slate_loss)
+    return _finish(model, folder, {"codec": "compact", "edits": len(codec.edits),
                                    "vocabulary": len(codec.tokens), "pairs": len(pairs),
                                    "dropped_too_long": dropped, "config": attrs.asdict(config), "training": figures})
 
@@ -223,7 +251,7 @@ def train_chat(pairs: Sequence[Pair], base: str, out: str | os.PathLike[str], co
                                                            lora_dropout=0.0, target_modules="all-linear",
                                                            task_type="CAUSAL_LM"))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    figures = fit(model, chat_examples(pairs, tokenizer), pad, folder, config, resume, progress)
+    figures = fit(model, chat_examples(pairs, tokenizer), collate_answers(pad), folder, config, resume, progress)
     if lora:
         model = model.merge_and_unload()
     tokenizer.save_pretrained(str(folder))

@@ -87,3 +87,21 @@ def test_gemini_format_breaks_are_found(line):
 def test_a_bad_line_is_named():
     with pytest.raises(InvalidValueError, match=r"out.jsonl line 2 is not a valid gemini tuning example"):
         check_lines("gemini", [GOOD_GEMINI, {"contents": []}], "out.jsonl")
+
+
+@pytest.mark.parametrize(("base", "text"), [
+    ("a white cat", "a white cat at golden hour"),
+    ("a white cat at dusk", "a white cat, as an oil painting at dusk"),
+    ("a white cat, as an oil painting", "a white cat, in watercolor"),
+    ("a white cat", "a picture of a white cat"),
+    ("a white cat in the snow seen up close", "a white cat in the snow on a pirate ship seen up close"),
+])
+def test_an_edit_writes_the_prompt_again_and_carries_over(base, text):
+    """The compact codec's edits rewrite the teacher's prompt from its base, and apply to other
+    prompts that hold the same anchor (what lets the model propose for new intents)."""
+    from pasta_distill.codec import apply_edit, edit_of
+
+    edit = edit_of(text, base)
+    assert apply_edit(edit, base) == text
+    other = base.replace("a white cat", "an old lighthouse")
+    assert apply_edit(edit, other) == text.replace("a white cat", "an old lighthouse")

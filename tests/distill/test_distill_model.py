@@ -26,7 +26,7 @@ def test_compact_model_is_saved_as_safetensors_and_resumes(pairs, compact_model)
 
     folder = Path(compact_model)
     info = json.loads((folder / "distill.json").read_text())
-    assert info["codec"] == "compact" and info["training"]["steps"] == 4 and info["patterns"] > 0
+    assert info["codec"] == "compact" and info["training"]["steps"] == 4 and info["edits"] > 0
     assert (folder / "model.safetensors").stat().st_size == info["weights_bytes"]
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-4"]
     assert (folder / "checkpoints" / "checkpoint-4" / "model.safetensors").is_file()
@@ -48,8 +48,7 @@ def test_distilled_agent_proposes_a_slate_in_one_call(compact_model, pairs):
         assert proposal.slate == proposal.candidates and len(proposal.slate) == 4
         assert len({c.category for c in proposal.slate}) == 4
         assert all(len(c.text.split()) <= pair.word_limit for c in proposal.slate)
-        base = pair.history.last_prompt
-        assert all(base in c.text or pair.history.initial_prompt in c.text for c in proposal.slate)
+        assert all(c.text != pair.history.last_prompt for c in proposal.slate)
     assert generator.requests == 10 and generator.fallbacks == 0
 
 
