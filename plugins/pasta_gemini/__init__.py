@@ -16,7 +16,8 @@ application/json and a ``responseJsonSchema`` of 5 categories x 5 prompts), nucl
   latency, costs one request per column instead of one per turn);
 - ``images``: which earlier images go with the prompt as inline image parts: ``chosen``
   (default, the paper's setting: the chosen column of every earlier turn), ``all`` or
-  ``none``; ``image_max_side`` (512): their longest side in pixels.
+  ``none``; ``image_max_side`` (512): their longest side in pixels; ``max_images`` (64):
+  the most a request carries (whole turns, the latest first).
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ def create(
     prefetch: Any = False,
     images: Any = "chosen",
     image_max_side: Any = 512,
+    max_images: Any = 64,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
     *,
@@ -152,6 +154,7 @@ def create(
     return llm_generator(
         "gemini", ask, is_transient, plugins=plugins, max_retries=max_retries, max_repairs=max_repairs,
         fallback=fallback, prefetch=prefetch, retry=retry, images=images, image_max_side=image_max_side,
+        max_images=max_images,
     )
 
 

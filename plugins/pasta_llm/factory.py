@@ -28,14 +28,15 @@ def llm_generator(
     retry: RetryPolicy | None = None,
     images: Any = "none",
     image_max_side: Any = 512,
+    max_images: Any = 64,
 ) -> LLMGenerator:
     """An :class:`LLMGenerator` from the shared options (CLI strings accepted): retries,
     repairs, the ``fallback`` generator (built from ``plugins``), ``prefetch``, and which
-    earlier images go with the prompt (``images``, ``image_max_side``)."""
+    earlier images go with the prompt (``images``, ``image_max_side``, ``max_images``)."""
     retry = retry or RetryPolicy()
     retry.max_retries = option_int("max_retries", max_retries)
     return LLMGenerator(
         name, ask, is_transient, retry=retry, max_repairs=option_int("max_repairs", max_repairs),
         fallback=fallback_from_option(fallback, plugins), prefetch=option_bool("prefetch", prefetch),
-        images=image_options(images, image_max_side),
+        images=image_options(images, image_max_side, max_images),
     )

@@ -5,7 +5,8 @@ option of an LLM generator says which earlier images it sends: ``none``, ``chose
 chosen column's M images of every earlier turn, the paper's setting) or ``all`` (every
 column, each labelled chosen or passed over). Each is scaled down to at most
 ``image_max_side`` pixels on its longer side and sent as a JPEG, after a caption naming
-its turn and column. Providers put the parts in their own request shapes.
+its turn and column; at most ``max_images`` go with one request (whole turns, the latest
+first: Anthropic takes 100 a request). Providers put the parts in their own request shapes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pasta_core.protocols import GenerationRequest
 IMAGE_MODES = ("none", "chosen", "all")
 #: The default longest side of a sent image, in pixels.
 DEFAULT_MAX_SIDE = 512
+#: The default number of images one request carries at most (the latest turns' first).
+DEFAULT_MAX_IMAGES = 64
 JPEG_QUALITY = 85
 
 
@@ -49,26 +52,32 @@ class ImagePart:
 
 @attrs.frozen
 class ImageOptions:
-    """Which earlier images a generator sends (``mode``) and their longest side in pixels."""
+    """Which earlier images a generator sends (``mode``), their longest side in pixels and
+    how many a request carries at most."""
 
     mode: str = "none"
     max_side: int = DEFAULT_MAX_SIDE
+    max_images: int = DEFAULT_MAX_IMAGES
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in IMAGE_MODES:
             raise InvalidValueError(f"option images must be one of {', '.join(IMAGE_MODES)}; got {self.mode!r}")
         if not isinstance(self.max_side, int) or self.max_side < 16:
             raise InvalidValueError(f"option image_max_side must be an integer of at least 16, got {self.max_side!r}")
+        if not isinstance(self.max_images, int) or self.max_images < 1:
+            raise InvalidValueError(f"option max_images must be a positive integer, got {self.max_images!r}")
 
 
-def image_options(images: Any, max_side: Any) -> ImageOptions:
-    """The ``images`` and ``image_max_side`` options (CLI strings accepted)."""
+def image_options(images: Any, max_side: Any, max_images: Any = DEFAULT_MAX_IMAGES) -> ImageOptions:
+    """The ``images``, ``image_max_side`` and ``max_images`` options (CLI strings accepted)."""
     mode = str(images if images not in (None, "") else "none").strip().lower()
-    try:
-        side = int(max_side)
-    except (TypeError, ValueError):
-        raise InvalidValueError(f"option image_max_side must be an integer, got {max_side!r}") from None
-    return ImageOptions(mode, side)
+    numbers = []
+    for name, value in (("image_max_side", max_side), ("max_images", max_images)):
+        try:
+            numbers.append(int(value))
+        except (TypeError, ValueError):
+            raise InvalidValueError(f"option {name} must be an integer, got {value!r}") from None
+    return ImageOptions(mode, *numbers)
 
 
 def encode_image(image: Any, max_side: int) -> bytes:
@@ -114,18 +123,31 @@ def history_image_parts(
     request: GenerationRequest, options: ImageOptions, encode: EncodedImages | None = None
 ) -> tuple[ImagePart, ...]:
     """The image parts of ``request``'s history that ``options`` asks for, in turn and
-    column order (none when the mode is ``none`` or the request carries no images);
-    ``encode`` remembers the images encoded for earlier turns."""
+    column order (none when the mode is ``none`` or the request carries no images); at
+    most ``options.max_images``, whole turns from the latest back. ``encode`` remembers
+    the images encoded for earlier turns."""
     if options.mode == "none" or request.images is None:
         return ()
     encode = encode or EncodedImages(options.max_side)
-    parts: list[ImagePart] = []
-    for number, turn in enumerate(request.history.turns, start=1):
-        columns = range(len(turn.slate)) if options.mode == "all" else [turn.choice]
-        for column in columns:
-            state = "chosen" if column == turn.choice else "passed over"
-            shown = request.images.images(number, column)
-            for index, image in enumerate(shown, start=1):
-                caption = f"Turn {number}, column {column + 1} ({state}), image {index} of {len(shown)}:"
-                parts.append(ImagePart(caption, "image/jpeg", encode(image)))
-    return tuple(parts)
+    kept: list[list[tuple[str, Any]]] = []
+    room = options.max_images
+    for number in range(len(request.history.turns), 0, -1):
+        shown = _turn_images(request, number, options.mode)
+        if len(shown) > room:
+            break
+        kept.insert(0, shown)
+        room -= len(shown)
+    return tuple(ImagePart(caption, "image/jpeg", encode(image)) for turn in kept for caption, image in turn)
+
+
+def _turn_images(request: GenerationRequest, number: int, mode: str) -> list[tuple[str, Any]]:
+    """(caption, image) of the columns of turn ``number`` that ``mode`` sends."""
+    assert request.images is not None
+    turn = request.history.turns[number - 1]
+    result = []
+    for column in range(len(turn.slate)) if mode == "all" else [turn.choice]:
+        state = "chosen" if column == turn.choice else "passed over"
+        shown = request.images.images(number, column)
+        for index, image in enumerate(shown, start=1):
+            result.append((f"Turn {number}, column {column + 1} ({state}), image {index} of {len(shown)}:", image))
+    return result

@@ -22,7 +22,8 @@ a ``base_url`` of your own (a local vLLM, Ollama or llama.cpp) needs none. Optio
 - ``fallback``: ``none`` (default: a clear error) or ``template``;
 - ``prefetch`` (false);
 - ``images``: earlier images as ``image_url`` parts (data URLs): ``chosen`` (default),
-  ``all`` or ``none`` (for text-only models); ``image_max_side`` (512).
+  ``all`` or ``none`` (for text-only models); ``image_max_side`` (512); ``max_images``
+  (64: whole turns, the latest first).
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def create(
     prefetch: Any = False,
     images: Any = "chosen",
     image_max_side: Any = 512,
+    max_images: Any = 64,
     http_client: Any = None,
     retry: RetryPolicy | None = None,
     *,
@@ -220,7 +222,7 @@ def create(
     return llm_generator(
         "openai", OpenAIAsk(client, name, kind, sampling), is_transient, plugins=plugins, max_retries=max_retries,
         max_repairs=max_repairs, fallback=fallback, prefetch=prefetch, retry=retry, images=images,
-        image_max_side=image_max_side,
+        image_max_side=image_max_side, max_images=max_images,
     )
 
 

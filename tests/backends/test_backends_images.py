@@ -18,7 +18,7 @@ from pasta_llm import RetryPolicy
 
 #: One colour per slate column, so a sent image shows which column it came from.
 COLOURS = [(220, 30, 30), (30, 200, 40), (30, 60, 220), (230, 200, 20)]
-CHOICES = [2, 0, 3]
+CHOICES = [2, 0, 3, 1]
 
 
 def _request(turns: int, keep: str = "all", size: tuple[int, int] = (640, 480)) -> GenerationRequest:
@@ -113,7 +113,7 @@ def test_by_default_the_chosen_images_are_sent(provider):
     text, parts = PROVIDERS[provider](_request(turns=4))
     assert len(parts) == 3 * 4
     assert {mime for _, mime, _ in parts} == {"image/jpeg"}
-    assert [_column_of(_decoded(data)) for _, _, data in parts] == [c for c in CHOICES for _ in range(4)]
+    assert [_column_of(_decoded(data)) for _, _, data in parts] == [c for c in CHOICES[:3] for _ in range(4)]
     assert parts[0][0] == "Turn 1, column 3 (chosen), image 1 of 4:"
     assert all(max(_decoded(data).size) == 512 for _, _, data in parts)  # the default cap
     assert "The images the person was shown follow this text" in text
@@ -175,3 +175,23 @@ def test_each_earlier_image_is_encoded_once(monkeypatch):
     again = images.history_image_parts(request, images.ImageOptions("all", 64), encode)
     assert first == again and len(first) == 32
     assert len(calls) == len({id(i) for i in calls}) == 4 * 2  # the 4 column pictures of each of 2 turns
+
+
+@pytest.mark.parametrize("mode, cap, turns_sent", [
+    ("chosen", 12, [2, 3, 4]),  # 3 earlier turns of 4 images fit in 12
+    ("chosen", 11, [3, 4]),  # whole turns only, the latest first
+    ("all", 16, [4]),
+    ("all", 15, []),  # not even the last turn fits
+])
+def test_at_most_max_images_whole_turns_the_latest_first(mode, cap, turns_sent):
+    _, parts = _openai_parts(_request(turns=5, keep=mode), images=mode, max_images=str(cap))
+    sent = sorted({int(caption.split(",")[0].split()[1]) for caption, _, _ in parts})
+    per_turn = 4 if mode == "chosen" else 16
+    assert sent == turns_sent and len(parts) == per_turn * len(turns_sent)
+
+
+def test_max_images_must_be_positive():
+    from pasta_core.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="option max_images must be a positive integer"):
+        get_plugins().create("generator", "anthropic", max_images="0")
