@@ -195,3 +195,18 @@ def test_max_images_must_be_positive():
 
     with pytest.raises(InvalidValueError, match="option max_images must be a positive integer"):
         get_plugins().create("generator", "anthropic", max_images="0")
+
+
+def test_a_server_that_refuses_images_says_to_turn_them_off():
+    """A text-only model answers 400 to image parts; after trying plain JSON once the
+    error says what to set."""
+    from openai_stub import error
+
+    from pasta_core.errors import BackendError
+
+    with StubServer((400, error("this model does not take image input"))) as server:
+        generator = get_plugins().create("generator", "openai", base_url=server.url, model="text-only")
+        with pytest.raises(BackendError, match=r"400: this model does not take image input\); if the model takes no "
+                                               r"images, set --generator-option images=none"):
+            generator.generate(_request(turns=2))
+    assert [("response_format" in b) for b in server.bodies] == [True, False]
