@@ -54,7 +54,8 @@ class TeacherPipeline:
 class DistilledGenerator(LLMGenerator):
     """Asks the distilled model for the slate of ``slate_size`` prompts, at most one per
     category, and answers with exactly those candidates (the ``distilled`` selector shows
-    them as they are). Answers are parsed and repaired (:func:`parse_slate`), asked again
+    them as they are). Unlike other generators it returns one candidate for each of L
+    categories, not ``per_category`` for each: it is meant for that selector. Answers are parsed and repaired (:func:`parse_slate`), asked again
     with their problems up to ``max_repairs`` times, and then answered by the fallback
     (the teacher's pipeline) or refused with a :class:`BackendError`."""
 

@@ -22,7 +22,9 @@ stream, so seeds share no data):
 4. value model: IQL on human-like only (rewards labelled by the learned user model under
    each session's most likely type), simulated only, and mixed data, plus one per learned
    type (the value-slate agent);
-5. agents: the learned agents on the world's evaluation episodes.
+5. distill (with ``[bench] distill`` or ``--distill``): the value-mixed agent distilled
+   into one model (:mod:`pasta_planted.bench_distill`);
+6. agents: the learned agents (and the distilled one) on the world's evaluation episodes.
 
 A stage is ``ok``, ``skipped`` on purpose (an optional extra is not installed:
 :class:`StageSkipped` or :class:`~pasta_core.errors.MissingDependencyError`, said so), or
@@ -119,13 +121,15 @@ class WorldRun(Stages):
     training seeds (:class:`Bench`) run on it."""
 
     def __init__(self, config: PlantedConfig, out: str | Path, quick: bool, progress: bool, workers: int = 2,
-                 encoder: str = "embedded", *, plugins: Any) -> None:
+                 encoder: str = "embedded", distill: bool | None = None, *, plugins: Any) -> None:
         from pasta_procedural import ProceduralT2I
         from pasta_simulate.prompts import load_prompts
 
         self.config, self.plugins, self.workers = config, plugins, workers
         self.world = PlantedWorld(config, plugins)
         self.sizes = config.quick if quick else config.bench
+        if distill is not None:
+            self.sizes = attrs.evolve(self.sizes, distill=distill)
         self.quick, self.progress = quick, progress
         self.out = Path(out)
         self.label = f" {self.out.name}"
@@ -237,6 +241,8 @@ class Bench(Stages):
         self.stage("user_model", self.user_model, needs=("data", "held_out"))
         self.stage("simulation", self.simulation, needs=("user_model",))
         self.stage("value_models", self.value_models, needs=("user_model",))
+        if self.sizes.distill:
+            self.stage("distill", self.distill, needs=("value_models",))
         self.stage("agents", self.agents, needs=("value_models",))
 
     # ----- stages ------------------------------------------------------------------------
@@ -309,6 +315,11 @@ class Bench(Stages):
         self.state["value_models"] = models
         return figures
 
+    def distill(self) -> dict[str, Any]:
+        from pasta_planted.bench_distill import distill_stage
+
+        return distill_stage(self)
+
     def agents(self) -> dict[str, Any]:
         from pasta_planted.bench_agents import learned_agents_stage
 
@@ -325,10 +336,11 @@ def failed_stages(figures: dict[str, Any]) -> list[str]:
 
 
 def run_bench(world_files: list[str | None], out: str | Path, quick: bool = False, seeds: list[int] | None = None,
-              progress: bool = True, workers: int = 2, encoder: str = "embedded", *,
+              progress: bool = True, workers: int = 2, encoder: str = "embedded", distill: bool | None = None, *,
               plugins: Any) -> dict[str, Any]:
     """Run every world of ``world_files`` (``None``: the packaged example world) with each
-    training seed of ``seeds``, components from ``plugins``; write the set's figures,
+    training seed of ``seeds``, components from ``plugins`` (``distill``: the distillation
+    stage on or off, None: as the world files say); write the set's figures,
     report and plot to ``out``. Raises :class:`BenchFailed` (after writing) if any stage
     failed."""
     from pasta_planted.bench_report import write_outputs
@@ -349,7 +361,7 @@ def run_bench(world_files: list[str | None], out: str | Path, quick: bool = Fals
         name = Path(path).stem if path else "example-world"
         if any(w["name"] == name for w in worlds):
             name = f"{name}-{i}"
-        figures = WorldRun(config, out / name, quick, progress, workers, encoder, plugins=plugins).run(seeds)
+        figures = WorldRun(config, out / name, quick, progress, workers, encoder, distill, plugins=plugins).run(seeds)
         worlds.append({"name": name, **figures})
     figures = {"worlds": worlds, "seeds": seeds, "quick": quick, "encoder": encoder, "workers": workers}
     figures["total_seconds"] = round(time.perf_counter() - started, 2)

@@ -90,7 +90,7 @@ def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
 def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any, plugins: Any,
                           config: EpisodeConfig | None = None) -> Callable[[int, int], Any]:
     """Selector factory of an agent spec: {"kind": random|first|oracle|greedy-oracle|
-    posterior|value|value-slate, ...}; the factory takes (planted type, episode seed)."""
+    posterior|value|value-slate|distilled, ...}; the factory takes (planted type, episode seed)."""
     kind = spec["kind"]
     m = (config or EpisodeConfig()).images_per_prompt
     if kind == "random":
@@ -122,6 +122,10 @@ def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any, p
         user_model = plugins.create("user-model", "clip-em", path=spec["user_model"])
         slate = SlateValueSelector(models, user_model, t2i, spec.get("temperature", 0.0))
         return lambda k, s: slate
+    if kind == "distilled":  # the distilled generator's slate, as it is
+        from pasta_selectors import FirstSelector
+
+        return lambda k, s: FirstSelector()
     if kind == "value":
         from pasta_value.selector import create_value_selector
 
@@ -167,9 +171,22 @@ def evaluate_spec(job: AgentJob, plugins: Any) -> dict[str, Any]:
     config, spec, episodes, seed, episode_config, image_size, prompts = job
     world = PlantedWorld(config, plugins)
     t2i = RememberingT2I(ProceduralT2I(size=image_size))
-    return evaluate_agent(world, make_selector_factory(world, spec, t2i, plugins, episode_config), episodes, seed,
-                          episode_config, t2i, plugins.create("generator", "template"), progress=False,
-                          name=spec["name"], prompts=prompts)
+    generator = generator_of(spec, plugins)
+    result = evaluate_agent(world, make_selector_factory(world, spec, t2i, plugins, episode_config), episodes, seed,
+                            episode_config, t2i, generator, progress=False, name=spec["name"], prompts=prompts)
+    if spec["kind"] == "distilled":
+        result["model_calls"] = generator.requests
+        result["fallback_turns"] = generator.fallbacks
+    return result
+
+
+def generator_of(spec: dict[str, Any], plugins: Any) -> Any:
+    """The candidate generator of an agent spec: the template one, or for the distilled
+    agent its model (the teacher's pipeline answering a turn it cannot)."""
+    if spec["kind"] == "distilled":
+        return plugins.create("generator", "distilled", model=spec["model"], fallback="teacher",
+                              teacher_model=spec["teacher"])
+    return plugins.create("generator", "template")
 
 
 def _evaluate_spec_in_worker(job: AgentJob) -> dict[str, Any]:
@@ -181,7 +198,7 @@ def _evaluate_spec_in_worker(job: AgentJob) -> dict[str, Any]:
 
 
 #: Rough relative cost of evaluating an agent (longest first balances the workers).
-_COST = {"oracle": 8, "posterior": 6, "greedy-oracle": 3, "value-slate": 3, "value": 2}
+_COST = {"oracle": 8, "posterior": 6, "greedy-oracle": 3, "value-slate": 3, "value": 2, "distilled": 2}
 
 
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
@@ -243,7 +260,8 @@ class EarlyAgents:
 
 
 def learned_specs(bench: Any) -> list[dict[str, Any]]:
-    """The agents of one training seed: a value agent per data regime and the value-slate agent."""
+    """The agents of one training seed: a value agent per data regime, the value-slate agent
+    and, when the distill stage ran, the distilled agent."""
     specs: list[dict[str, Any]] = []
     for regime, path in bench.state.get("value_models", {}).items():
         if regime.startswith("slate-"):
@@ -252,6 +270,8 @@ def learned_specs(bench: Any) -> list[dict[str, Any]]:
                           "temperature": bench.sizes.value_slate_temperature})
         else:
             specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
+    if "distilled" in bench.state:
+        specs.append({"name": "distilled", "kind": "distilled", **bench.state["distilled"]})
     return specs
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from pasta_core.streams import run_seed
 
 #: The data sets of a bench run, each rooted at its own ``dataset`` stream of a seed.
-DATASETS = {"train": 0, "test": 1, "pairs": 2, "simulated": 3, "evaluation": 4}
+DATASETS = {"train": 0, "test": 1, "pairs": 2, "simulated": 3, "evaluation": 4, "distill": 5}
 
 
 def dataset_seed(root: int, name: str) -> int:

@@ -102,6 +102,7 @@ def markdown(figures: dict[str, Any]) -> str:
                 e = summary[key]
                 lines.append(f"| {key[3:]} | **{_est(e['mean'])}** | {e['worst']['world']}: {_est(e['worst'])} | "
                              + " | ".join(_est(e["worlds"].get(n)) for n in names) + " |")
+    lines += _distillation(figures, summary)
     lines += ["", "## Held-out prompts and the oracle's bound", ""]
     for w in figures["worlds"]:
         o, b = w["summary"]["prompt_overlap"], w["summary"]["oracle"]
@@ -134,6 +135,37 @@ def markdown(figures: dict[str, Any]) -> str:
             for name, s in run["stages"].items():
                 lines.append(f"| {w['name']} | {seed} | {name} | {_status(s)} | {s['seconds']} | {s.get('reason', '')} |")
     return "\n".join(lines) + "\n"
+
+
+def _ms(entry: dict[str, Any]) -> str:
+    return f"{entry['ms']['mean']:.2f} [{entry['ms']['ci95'][0]:.2f}, {entry['ms']['ci95'][1]:.2f}]"
+
+
+def _distillation(figures: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """The distilled agent against its teacher: gap kept, latency, calls, training, exports."""
+    rows = [(w["name"], seed, run["stages"]["distill"]) for w in figures["worlds"]
+            for seed, run in w.get("seeds", {}).items() if run["stages"].get("distill", {}).get("status") == "ok"]
+    if not rows:
+        return []
+    lines = ["", "## Distillation (issue 20)", "",
+             f"Share of value-mixed's gap over random kept by the distilled agent: **{_est(summary.get('kept/distilled', {}).get('mean'))}**. "
+             "Latency: one turn's proposal (candidates and slate) alone, mean ms [95%], on held-out histories; calls: "
+             "model calls per turn.", "",
+             "| world | seed | teacher ms | distilled ms | speed-up | teacher (MiniLM) ms | speed-up (MiniLM) | "
+             "value-model calls | distilled calls | fallback turns | training s | parameters | MB | pairs (sim/human) | "
+             "rows openai/gemini/parquet |", "|---" * 15 + "|"]
+    for world, seed, d in rows:
+        lat = d["latency"]
+        minilm = lat.get("teacher_minilm")
+        files = d["files"]
+        lines.append(
+            f"| {world} | {seed} | {_ms(lat['teacher'])} | {_ms(lat['distilled'])} | {_est(lat['speedup'])} | "
+            f"{_ms(minilm) if minilm else '-'} | {_est(lat.get('speedup_minilm'))} | "
+            f"{lat['teacher']['value_model_calls_per_turn']:.2f} | {lat['distilled']['model_calls_per_turn']:.2f} | "
+            f"{lat['distilled']['fallback_turns']} | {d['training']['seconds']} | {d['parameters']:,} | "
+            f"{d['weights_bytes'] / 1e6:.2f} | {d['pairs']['simulated']}/{d['pairs']['human']} | "
+            f"{files['openai']}/{files['gemini']}/{files['parquet']} |")
+    return lines
 
 
 def plot(figures: dict[str, Any], path: Path) -> None:

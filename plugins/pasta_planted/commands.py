@@ -83,8 +83,10 @@ def worlds_command(count: int, seed: int, out: str) -> None:
 @click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="Processes evaluating agents.")
 @click.option("--encoder", default="embedded", show_default=True,
               help="The user model's encoder (embedded, or randconv: shares no code with the planted attributes).")
+@click.option("--distill/--no-distill", default=None,
+              help="The distillation stage and the distilled agent [as the world files say: off, on with --quick].")
 def bench_planted_command(world_file: str | None, worlds_dir: str | None, seeds: int, quick: bool, out: str,
-                          seed: int, workers: int, encoder: str) -> None:
+                          seed: int, workers: int, encoder: str, distill: bool | None) -> None:
     """End-to-end benchmark on planted worlds: EM user model, IQL value models, agents
     against the true oracle; figures over worlds and training seeds with 95% intervals."""
     from pasta_core.errors import PastaError
@@ -97,7 +99,7 @@ def bench_planted_command(world_file: str | None, worlds_dir: str | None, seeds:
             raise click.UsageError("give --world or --worlds, not both")
         files: list[str | None] = [str(p) for p in world_files(worlds_dir)] if worlds_dir else [world_file]
         result = run_bench(files, out, quick=quick, seeds=list(range(seed, seed + seeds)), workers=workers,
-                           encoder=encoder, plugins=get_plugins())
+                           encoder=encoder, distill=distill, plugins=get_plugins())
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"report: {result['files']['report']}\nfigures: {result['files']['json']}\nplot: {result['files']['plot']}")

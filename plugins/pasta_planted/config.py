@@ -162,6 +162,11 @@ class BenchConfig:
     ``value_center_rewards`` takes from each session's final reward the mean final reward
     of its user type (in its regime) before the one-model regimes train: a per-type shift
     changes no choice, so it is noise to a value model that does not see the type.
+    ``distill`` adds the distillation stage and the ``distilled`` agent
+    (:mod:`pasta_planted.bench_distill`; ``pasta bench planted --distill``): pairs from the
+    human-like sessions and ``distill_simulated`` sessions the teacher plays, the compact
+    model trained for ``distill_steps``, latency over ``distill_latency_histories`` turns
+    (and against the MiniLM value model when ``distill_latency_minilm``).
     """
 
     sessions: int = attrs.field(default=2000, converter=int)
@@ -189,6 +194,11 @@ class BenchConfig:
     value_center_rewards: bool = attrs.field(default=False, converter=bool)
     held_out_prompts: float = attrs.field(default=0.3, converter=float)
     evaluation_seed: int = attrs.field(default=0, converter=int)
+    distill: bool = attrs.field(default=False, converter=bool)
+    distill_simulated: int = attrs.field(default=300, converter=int)
+    distill_steps: int = attrs.field(default=1500, converter=int)
+    distill_latency_histories: int = attrs.field(default=200, converter=int)
+    distill_latency_minilm: bool = attrs.field(default=True, converter=bool)
 
     def __attrs_post_init__(self) -> None:
         if not 0 < self.held_out_prompts < 1:
@@ -218,7 +228,8 @@ class PlantedConfig:
     bench: BenchConfig = BenchConfig()
     quick: BenchConfig = BenchConfig(
         sessions=100, test_sessions=40, pair_raters=30, pairs_per_rater=8, em_steps=100, em_dim=32,
-        simulated=30, iql_steps=200, episodes=30, oracle_images=1,
+        simulated=30, iql_steps=200, episodes=30, oracle_images=1, distill=True, distill_simulated=10,
+        distill_steps=40, distill_latency_histories=20, distill_latency_minilm=False,
     )
     source: str = attrs.field(default="<defaults>", eq=False)
 

@@ -123,3 +123,15 @@ def test_a_hosted_fine_tuned_model_through_the_gemini_generator(pairs, monkeypat
     assert body["generationConfig"]["responseJsonSchema"]["required"] == ["slate"]
     assert "propose a slate of 4 prompts" in body["contents"][0]["parts"][0]["text"]
     assert generator.requests == 1 and any("second prompt" in r for r in generator.last_repairs)
+
+
+def test_the_distilled_selector_keeps_the_slate_as_it_is():
+    """The selector passes the conformance suite and shows a distilled slate in its order."""
+    from pasta_core.testing import check_selector
+    from pasta_core.types import Candidate, History
+
+    selector = get_plugins().create("selector", "distilled")
+    check_selector(selector, max_examples=20)
+    slate = [Candidate("a cat at dusk", "mood"), Candidate("a cat in watercolor", "style"),
+             Candidate("a picture of a cat", "rephrase"), Candidate("a cat made of glass", "twist")]
+    assert selector.select(History("a cat"), slate, 4, 0) == slate

@@ -44,7 +44,11 @@ def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
         assert {"random", "first", "oracle"} <= set(agents)
         for run in world["seeds"].values():
             learned = run["stages"]["agents"]["agents"]
-            assert set(learned) == {"value-human", "value-simulated", "value-mixed", "value-slate-mixed"}
+            assert set(learned) == {"value-human", "value-simulated", "value-mixed", "value-slate-mixed", "distilled"}
+            distill = run["stages"]["distill"]
+            assert distill["files"]["openai"] == distill["files"]["gemini"] == distill["files"]["parquet"] > 0
+            assert distill["latency"]["distilled"]["model_calls_per_turn"] <= 1.0
+            assert learned["distilled"]["model_calls"] > 0
             for agent in learned.values():
                 assert [t["turn"] for t in agent["per_turn"]] == [2, 3, 4, 5]
             um = run["stages"]["user_model"]
@@ -52,13 +56,15 @@ def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
                 assert key in um
     summary = figures["summary"]["figures"]
     for key in ("gap/value-mixed", "gap/value-slate-mixed", "diff/value-mixed - value-human", "em/gap_share",
-                "em/ratio", "utility/oracle"):
+                "em/ratio", "utility/oracle", "gap/distilled", "kept/distilled"):
         entry = summary[key]
         assert len(entry["mean"]["ci95"]) == 2 and entry["worst"]["world"] in ("world-00", "world-01")
         assert set(entry["worlds"]) == {"world-00", "world-01"}
     targets = figures["summary"]["targets"]
     assert targets["ablation"]["claim"] in ("better", "non-inferior", "inferior", "not shown")
     assert targets["em_converges"]["met"] is True
+    assert {"distilled_kept", "distilled_one_call", "distilled_speedup"} <= set(targets)
+    assert "## Distillation (issue 20)" in report
     assert "## Targets" in report and "oracle" in report and "FAILED" not in report
 
 
