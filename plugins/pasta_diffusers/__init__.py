@@ -57,3 +57,9 @@ def pasta_register_t2i_models(register: Any) -> None:
     register("sdxl", create_sdxl, "Stable Diffusion XL via diffusers (model=folder or hub id)")
     register("sd", create_sd, "Stable Diffusion 1.x/2.x via diffusers (model=folder or hub id)")
 
+
+@hookimpl
+def pasta_register_bench_commands(bench: Any) -> None:
+    from pasta_diffusers.bench import t2i_command
+
+    bench.add_command(t2i_command)

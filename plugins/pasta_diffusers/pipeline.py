@@ -149,7 +149,7 @@ class DiffusersT2I:
         return images
 
 
-def _set_scheduler(pipeline: Any, name: str | None, settings: dict[str, Any]) -> None:
+def set_scheduler(pipeline: Any, name: str | None, settings: dict[str, Any]) -> None:
     """Swap in scheduler ``name`` (a short or class name; None keeps the pipeline's) with
     ``settings`` over its config; a setting the scheduler does not have is refused."""
     if (not name or name.strip().lower() == "default") and not settings:
@@ -255,7 +255,7 @@ def build(
         raise InvalidValueError(f"t2i {plugin!r} needs option model (a pipeline folder or a Hugging Face id)")
     source = opt.resolve_model(str(model or defaults.model), plugin)
     loaded = _load(cls, source, plugin, torch_dtype, variant)
-    _set_scheduler(loaded, scheduler, scheduler_settings)
+    set_scheduler(loaded, scheduler, scheduler_settings)
     fused = apply_loras(loaded, loras, fuse)
     if slicing:
         loaded.enable_attention_slicing()
