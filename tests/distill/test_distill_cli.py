@@ -42,3 +42,21 @@ def test_mistakes_are_one_line(tmp_path):
         result = _invoke(*args)
         assert result.exit_code != 0 and message in result.output, (args, result.output)
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_data_from_a_session_folder(teacher_model, tmp_path):
+    """A session folder written by `pasta run` is a recorded session: one pair per answered turn."""
+    from pasta_cli import cli, load_plugin_commands
+
+    load_plugin_commands()
+    ran = CliRunner().invoke(cli, ["run", "--user", "sim", "--turns", "3", "--prompt", "a red fox", "--out",
+                                   str(tmp_path / "runs"), "--t2i-option", "size=32"])
+    assert ran.exit_code == 0, ran.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    result = _invoke("data", "--sessions", str(folder), "--teacher-option", f"model={teacher_model}",
+                     "--out", str(tmp_path / "data"), "--format", "openai", "--quiet")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in (tmp_path / "data" / "openai.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and not (tmp_path / "data" / "gemini.jsonl").exists()
+    assert 'Initial prompt (the person\'s intent): "a red fox"' in lines[2]["messages"][1]["content"]
+    assert "Turn 2 chosen: column" in lines[2]["messages"][1]["content"]
