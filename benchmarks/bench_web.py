@@ -25,6 +25,7 @@ memory back every 10 s). ``os.getloadavg()`` before and after says how busy the 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -40,6 +41,8 @@ from typing import Any
 import httpx
 
 HOST = "127.0.0.1"
+#: The package that runs ``pasta`` (``pasta_cli``; ``pasta_core`` in older checkouts).
+_CLI = "pasta_cli" if importlib.util.find_spec("pasta_cli") else "pasta_core"
 
 
 class Budget:
@@ -161,12 +164,13 @@ def free_port() -> int:
 def start_server(folder: str, port: int, extra: list[str], baseline: str | None = None) -> subprocess.Popen[bytes]:
     """``pasta serve`` on 127.0.0.1; with ``baseline``, the web app found in that folder
     (e.g. an older version's ``plugins/``, from ``git archive``) instead of this one."""
-    command = [sys.executable, "-m", "pasta_core", "serve", "--host", HOST, "--port", str(port),
+    command = [sys.executable, "-m", _CLI, "serve", "--host", HOST, "--port", str(port),
                "--db", f"{folder}/pasta.sqlite3", "--log-level", "warning", "--max-sessions", "10000", *extra]
     env = dict(os.environ)
     if baseline:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
-    else:  # every visitor comes from 127.0.0.1: the per-address limits are lifted for the bench
+    usage = subprocess.run([*command[:4], "--help"], env=env, capture_output=True, text=True).stdout
+    if "--max-live-per-address" in usage:  # every visitor comes from 127.0.0.1: lifted for the bench
         command += ["--max-live-per-address", "10000", "--new-sessions-per-address", "1000000"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 60
@@ -289,7 +293,11 @@ def main() -> None:
                     loads.append(run_load(base, server.pid, sessions, budget, args))
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
     result = {
         "server": f"web app from {args.baseline_server}" if args.baseline_server else "this checkout",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pasta_core.atomic import write_text
 from pasta_core.config import MAX_SEED, EpisodeConfig
 from pasta_core.errors import SessionError
-from pasta_core.png import save_png
+from pasta_core.png import save_png, write_png
 from pasta_core.store import read_trajectories, write_trajectories
 from pasta_core.types import Column, History, Trajectory, Turn
 
@@ -151,8 +151,14 @@ class SessionFolder:
             raise SessionError(f"image path {ref!r} in {self.path} points outside the session folder")
         return path
 
-    def write_image(self, image: Any, ref: str) -> None:
-        save_png(image, self.inside(ref))
+    def write_image(self, image: Any, ref: str, encode: Callable[[Any], bytes] | None = None) -> None:
+        """Write the image recorded as ``ref`` atomically; ``encode`` gives its PNG bytes
+        (default :func:`~pasta_core.png.png_bytes`: a caller that has them already passes
+        a function that returns them)."""
+        if encode is None:
+            save_png(image, self.inside(ref))
+        else:
+            write_png(encode(image), self.inside(ref))
 
     def write_picture(self, picture: Any, path: Path) -> None:
         """Write a picture of the folder (a grid) atomically."""

@@ -62,9 +62,14 @@ def png_bytes(image: Any, level: int = 1) -> bytes:
 def save_png(image: Any, path: str | os.PathLike[str], level: int = 1) -> Path:
     """Write ``image`` as PNG atomically: a crash leaves the whole file or none, never a
     truncated one (which a resumed session would take for a saved image)."""
+    return write_png(png_bytes(image, level), path)
+
+
+def write_png(data: bytes, path: str | os.PathLike[str]) -> Path:
+    """Write PNG bytes (:func:`png_bytes`) atomically, as :func:`save_png` does."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # No sync (durable=False): an image is made again from its seed, and the simulator and
     # the bench write many thousands of small ones. Unique temporary names: two writers
     # never share one.
-    return write_bytes(path, png_bytes(image, level), durable=False, unique=True)
+    return write_bytes(path, data, durable=False, unique=True)

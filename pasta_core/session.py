@@ -12,7 +12,9 @@ of every answered turn (``trajectory.parquet``, small) before :meth:`Session.cho
 returns, so a crash loses at most the turn in flight. A slate's files (its grid picture
 ``grids/turn-T.png``, then its images ``images/turn-T/col-C-img-M.png``) are written by
 one background thread, each file atomically, while the person looks: the click never
-waits for them. A caller that must wait for them (:meth:`Session.close`, a server about
+waits for them. A caller that has no use for the grid pictures (a server) passes
+``grids=False``; one that has already encoded an image (for a page) passes ``encode``,
+which the writer asks for each image's PNG bytes. A caller that must wait for them (:meth:`Session.close`, a server about
 to serve an image) writes the ones not yet started itself (:mod:`pasta_core.writes`).
 A crash may keep some of them from disk; :meth:`Session.resume` re-renders those from
 the seeds in the trajectory (the T2I model is seeded per image, so they come back the
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -76,9 +78,13 @@ class Session:
         components: dict[str, ComponentSpec] | None = None,
         user_type: int | None = None,
         prefetch: bool = True,
+        grids: bool = True,
+        encode: Callable[[Any], bytes] | None = None,
     ) -> None:
         self.agent = agent
         self.prefetch = prefetch
+        self.grids = grids  # whether each slate's labelled grid picture is saved
+        self.encode = encode  # an image's PNG bytes for its file (default: pasta_core.png)
         self.config = config or EpisodeConfig()
         self.seed = int(seed)
         self.streams = EpisodeStreams(self.seed)
@@ -139,6 +145,8 @@ class Session:
         plugins: Plugins | None = None,
         agent: Agent | None = None,
         restore_images: bool = True,
+        grids: bool = True,
+        encode: Callable[[Any], bytes] | None = None,
     ) -> Session:
         """Reload an interrupted session from its folder and prepare its next turn.
 
@@ -146,7 +154,8 @@ class Session:
         sessions); by default they are built from the names recorded in the folder. With
         ``restore_images`` the answered turns' images and grids that a crash kept from disk
         are made again first (:meth:`restore_images`); a caller that restores images on
-        demand itself (the web app) passes False."""
+        demand itself (the web app) passes False. ``grids`` and ``encode`` are the
+        constructor's."""
         store = SessionFolder(folder)
         state = store.read_state()  # its shape is checked there; the config's values here
         components = {k: ComponentSpec(v["name"], dict(v.get("options", {})))
@@ -170,7 +179,7 @@ class Session:
                 agent = _build_agent(plugins or get_plugins(), components)
             except PastaError as exc:
                 raise SessionError(f"{store.state_file}: components: {exc}") from exc
-        session = cls(agent, config, seed, folder, session_id, components, user_type)
+        session = cls(agent, config, seed, folder, session_id, components, user_type, grids=grids, encode=encode)
         session.user = user
         session._history = history
         if session._shown is not None:
@@ -355,8 +364,9 @@ class Session:
         )
 
     def grid_path(self, turn: int | None = None) -> Path | None:
-        """Where the labelled grid picture of a turn is (or will be) saved."""
-        if self.store is None:
+        """Where the labelled grid picture of a turn is (or will be) saved (None without a
+        folder, or with ``grids=False``)."""
+        if self.store is None or not self.grids:
             return None
         return self.store.grid_path(turn or self.turn)
 
@@ -364,7 +374,7 @@ class Session:
         """The grid picture of the slate on show, once it is on disk (waits for it only:
         the writer does a slate's grid before its images)."""
         pending = self._writes.get(self.turn)
-        if pending is not None:
+        if pending is not None and self.grids:
             finish(pending[:1])
         return self.grid_path()
 
@@ -379,19 +389,19 @@ class Session:
         made = 0
         for number, turn in enumerate(self.history.turns, start=1):
             made += self.store.restore_images(turn, self.agent.t2i)
-            grid = self.store.grid_path(number)
-            if turn.image_refs and not grid.is_file():
+            grid = self.grid_path(number)
+            if grid is not None and turn.image_refs and not grid.is_file():
                 self._write_grid(number, self.store.saved_columns(turn), grid)
         return made
 
     def _queue_slate(self, turn: int, columns: list[Column]) -> None:
-        """Hand the slate's grid, then its images, to the background writer."""
+        """Hand the slate's grid (unless ``grids`` is off), then its images, to the
+        background writer."""
         while len(self._writes) >= MAX_PENDING_SLATES:  # the disk is behind: wait for the oldest
             finish(self._writes[min(self._writes)])
             self._raise_write_errors()
         grid = self.grid_path(turn)
-        assert grid is not None
-        jobs = [FileJob(lambda: self._write_grid(turn, columns, grid))]
+        jobs = [FileJob(lambda: self._write_grid(turn, columns, grid))] if grid is not None else []
         for column, refs in zip(columns, image_refs(turn, columns)):
             for image, ref in zip(column.images, refs):
                 jobs.append(FileJob(lambda image=image, ref=ref: self._write_image(image, ref)))
@@ -409,7 +419,7 @@ class Session:
 
     def _write_image(self, image: Any, ref: str) -> None:
         assert self.store is not None
-        self.store.write_image(image, ref)
+        self.store.write_image(image, ref, self.encode)
 
     def _raise_write_errors(self) -> None:
         """Forget finished background writes; raise the error of one that failed."""

@@ -193,9 +193,14 @@ def create_app(settings: ServerSettings, plugins: Plugins | None = None, service
         return {"ok": True}
 
     @app.get("/api/sessions/{session_id}/images/{turn}/{column}/{image}")
-    def image(request: Request, session_id: str, turn: int, column: int, image: int) -> Response:
-        found = web.image(owner(request), session_id, turn, column, image)
+    async def image(request: Request, session_id: str, turn: int, column: int, image: int) -> Response:
+        # An image on show whose bytes are ready is answered here, on the event loop; any
+        # other (to encode, or a file) in a worker thread.
         headers = {"Cache-Control": "private, max-age=3600"}
+        who = owner(request)
+        found = web.encoded_image(who, session_id, turn, column, image)
+        if found is None:
+            found = await run_in_threadpool(web.image, who, session_id, turn, column, image)
         if isinstance(found, Path):
             return FileResponse(found, media_type="image/png", headers=headers)
         return Response(found, media_type="image/png", headers=headers)

@@ -217,48 +217,80 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 
 class SlateBuffer(RenderListener):
-    """The images of the slate being rendered (or last rendered), served as PNG bytes.
+    """The images of the slate being rendered (or last rendered), and their PNG bytes.
 
-    An image is encoded when the page first asks for it (in that request's thread, not
-    while the T2I model is held), and the bytes are kept for the next ask."""
+    Each image is encoded once, by whichever needs it first: the page asking for it (in
+    that request's thread, not while the T2I model is held) or the session's writer
+    saving its file (:meth:`encode`, given to the session); the other gets the same bytes."""
 
     def __init__(self, images_per_prompt: int, changed: Callable[[], None] | None = None) -> None:
         self.images_per_prompt = images_per_prompt
         self.turn = 0
         self.prompts: list[str] = []
         self.total = 0
-        self.images: dict[ImageKey, Any] = {}  # a PIL image, or its PNG bytes once asked for
+        self.images: dict[ImageKey, Any] = {}  # PIL images
+        self.encoded: dict[ImageKey, bytes] = {}  # their PNG bytes, once asked for
+        self._keys: dict[int, ImageKey] = {}  # id(image) -> its key (the image is held above)
         self._lock = threading.Lock()
         self._changed = changed or (lambda: None)
+
+    def _clear(self) -> None:
+        self.images, self.encoded, self._keys = {}, {}, {}
 
     def expect(self, turn: int) -> None:
         """The next render is the slate of ``turn``."""
         with self._lock:
-            self.turn, self.prompts, self.total, self.images = turn, [], 0, {}
+            self.turn, self.prompts, self.total = turn, [], 0
+            self._clear()
         self._changed()
 
     def started(self, prompts: Sequence[str]) -> None:
         m = self.images_per_prompt
         with self._lock:
             self.prompts = [prompts[i] for i in range(0, len(prompts), m)]
-            self.total, self.images = len(prompts), {}
+            self.total = len(prompts)
+            self._clear()
         self._changed()
 
     def finished(self, index: int, image: Any) -> None:
+        key = divmod(index, self.images_per_prompt)
         with self._lock:
-            self.images[divmod(index, self.images_per_prompt)] = image
+            self.images[key] = image
+            self._keys[id(image)] = key
         self._changed()
 
+    def ready(self, turn: int, column: int, image: int) -> bytes | None:
+        """The PNG bytes of an image of the slate on show if they are encoded already."""
+        with self._lock:
+            return self.encoded.get((column, image)) if turn == self.turn else None
+
     def get(self, turn: int, column: int, image: int) -> bytes | None:
+        """The PNG bytes of an image of the slate on show (encoded now if need be); None
+        if the buffer does not hold it."""
         key = (column, image)
         with self._lock:
-            found = self.images.get(key) if turn == self.turn else None
-        if found is None or isinstance(found, bytes):
-            return found
-        data = png_bytes(found)
+            if turn != self.turn or key not in self.images:
+                return None
+            found, data = self.images[key], self.encoded.get(key)
+        return data if data is not None else self._encode(key, found)
+
+    def encode(self, image: Any) -> bytes:
+        """PNG bytes of ``image``: those already made if it is in the buffer (each image
+        is encoded once), else made now."""
         with self._lock:
-            if turn == self.turn and key in self.images:
-                self.images[key] = data
+            key = self._keys.get(id(image))
+            if key is None or self.images.get(key) is not image:
+                key = None
+            data = self.encoded.get(key) if key is not None else None
+        if data is not None:
+            return data
+        return png_bytes(image) if key is None else self._encode(key, image)
+
+    def _encode(self, key: ImageKey, image: Any) -> bytes:
+        data = png_bytes(image)
+        with self._lock:
+            if self.images.get(key) is image:
+                data = self.encoded.setdefault(key, data)
         return data
 
     def snapshot(self) -> tuple[int, list[str], int, set[ImageKey]]:

@@ -406,8 +406,9 @@ class WebSessions:
     def _start(self, live: LiveSession) -> None:
         row = live.row
         live.buffer.expect(1)
-        session = Session(live.agent, self.config, row.seed, row.folder, row.id, live.components)
+        session = Session(live.agent, self.config, row.seed, row.folder, row.id, live.components, **self._files(live))
         live.session = session
+        session.prefetch = self._idle()
         columns = session.start(row.initial_prompt)
         self._shown(live, columns, [("shown", 1, columns)])
 
@@ -420,7 +421,8 @@ class WebSessions:
         live.buffer.expect(folder.answered_turns() + 1)
         answered = self.store.turns(row.id)
         session = Session.resume(folder.path, plugins=self.plugins, agent=live.agent,
-                                 restore_images=False)  # restored on demand, through the lock
+                                 restore_images=False,  # restored on demand, through the lock
+                                 **self._files(live))
         live.session = session
         in_folder = len(session.history.turns)
         events: list[Event] = []
@@ -436,8 +438,24 @@ class WebSessions:
                 return
         self._shown(live, session.columns, [*events, ("shown", session.turn, session.columns)])
 
+    @staticmethod
+    def _files(live: LiveSession) -> dict[str, Any]:
+        """How a web session writes its folder: no grid pictures (the page shows the images
+        themselves, and nothing of the web app reads a grid), and each image's file from
+        the PNG bytes the page is served (encoded once)."""
+        return {"grids": False, "encode": live.buffer.encode}
+
+    def _idle(self) -> bool:
+        """Whether no other slate waits to be rendered. A session prepares the next turn
+        for each possible click (prefetch) only then: three of those four proposals are
+        never used, and under load that work delays the slates people are waiting for.
+        (The proposal is the same either way; only when it is made changes.)"""
+        with self._registry_lock:
+            return self._queued <= 1  # the job asking is one of them
+
     def _choose(self, live: LiveSession, turn: int, column: int, critique: str | None) -> None:
         assert live.session is not None
+        live.session.prefetch = self._idle()
         columns = live.session.choose(column, critique)
         if columns is None:
             self._finish_interaction(live)
@@ -482,10 +500,19 @@ class WebSessions:
             if not self._stop.is_set():
                 with self._renders_done:
                     self._renders_done.wait_for(lambda: self._queued == 0, timeout=BELIEF_DEFER_SECONDS)
-            with self._beliefs_posted:
-                jobs, self._beliefs = self._beliefs, deque()
-            for live, events in jobs:
-                self._update_belief(live, events)  # logs and reports its own errors
+            self._update_beliefs(self._take_beliefs())
+
+    def _take_beliefs(self) -> deque[tuple[LiveSession, Sequence[Event]]]:
+        with self._beliefs_posted:
+            jobs, self._beliefs = self._beliefs, deque()
+        return jobs
+
+    def _update_beliefs(self, jobs: deque[tuple[LiveSession, Sequence[Event]]]) -> None:
+        """Update every belief in ``jobs``, in order. (A function of its own: the belief
+        thread's loop keeps no reference to the sessions, their images included, while
+        it waits for the next batch.)"""
+        while jobs:
+            self._update_belief(*jobs.popleft())  # logs and reports its own errors
 
     def _update_belief(self, live: LiveSession, events: Sequence[Event]) -> None:
         tracker = self.tracker()
@@ -646,6 +673,16 @@ class WebSessions:
         }
 
     # -- images -----------------------------------------------------------------------------
+
+    def encoded_image(self, owner: str, session_id: str, turn: int, column: int, image: int) -> bytes | None:
+        """The PNG bytes of an image on show if they are encoded already, found in memory
+        without the database (so the server's event loop may call this); None otherwise:
+        :meth:`image` then answers (and checks the request) in full."""
+        with self._registry_lock:
+            live = self._live.get(session_id)
+        if live is None or not hmac.compare_digest(live.row.owner, owner):
+            return None
+        return live.buffer.ready(turn, column - 1, image - 1)
 
     def image(self, owner: str, session_id: str, turn: int, column: int, image: int) -> bytes | Path:
         """PNG bytes of an image being shown, or the file of a saved one: the image the turn

@@ -1,0 +1,109 @@
+"""The web app's work per click, done once (issue 22, item 5: quick under load): each
+image is encoded once for the page and its file, no grid pictures are drawn, encoded
+images are answered without a worker thread, and the belief view's thread keeps no
+session once it has updated it."""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import pasta_web.live
+from pasta_core.png import png_bytes
+from pasta_web.app import create_app
+from pasta_web.service import WebSessions, image_url
+
+OWNER = "e" * 64
+
+
+@pytest.fixture()
+def encodes(monkeypatch) -> list[int]:
+    """Counts the web app's PNG encodings (ids of the images encoded)."""
+    seen: list[int] = []
+
+    def counting(image, level: int = 1) -> bytes:
+        seen.append(id(image))
+        return png_bytes(image, level)
+
+    monkeypatch.setattr(pasta_web.live, "png_bytes", counting)
+    return seen
+
+
+def test_each_image_is_encoded_once_for_the_page_and_its_file(settings, plugins, encodes):
+    web = WebSessions(settings, plugins, background=False)
+    try:
+        row = web.create(OWNER, "a lighthouse on a cliff")
+        live = web._live[row.id]  # noqa: SLF001 - the test looks inside on purpose
+        shown = [image for column in live.session.columns for image in column.images]
+        served = {(c, m): web.image(OWNER, row.id, 1, c, m) for c in range(1, 5) for m in range(1, 5)}
+        assert all(isinstance(data, bytes) for data in served.values())
+        web.choose(OWNER, row.id, 1, 2)
+        live.session.wait_for_files(1)
+        turn = web.store.turns(row.id)[0]
+        for (c, m), data in served.items():
+            assert (Path(row.folder) / turn.image_refs[c - 1][m - 1]).read_bytes() == data
+        assert sorted(encodes[:16]) == sorted(id(image) for image in shown)  # 16 images, 16 encodings
+        assert not (Path(row.folder) / "grids").exists()
+    finally:
+        web.close()
+
+
+def test_an_encoded_image_is_answered_without_the_database_or_a_thread(settings, plugins):
+    web = WebSessions(settings, plugins, background=False)
+    try:
+        row = web.create(OWNER, "a lighthouse on a cliff")
+        web._live[row.id].session.wait_for_files(1)  # noqa: SLF001 - the writer has encoded them
+        data = web.encoded_image(OWNER, row.id, 1, 1, 1)
+        assert data is not None and data == web.image(OWNER, row.id, 1, 1, 1)
+        assert web.encoded_image("f" * 64, row.id, 1, 1, 1) is None  # another visitor: the full path
+        assert web.encoded_image(OWNER, row.id, 2, 1, 1) is None  # not the turn on show
+        app = create_app(settings, service=web)
+        with TestClient(app, base_url="http://localhost") as client:
+            sid = client.post("/api/sessions", json={"prompt": "a red boat"}).json()["id"]
+            stranger = TestClient(app, base_url="http://localhost")
+            deadline = time.monotonic() + 30
+            while client.get(f"/api/sessions/{sid}").json()["live"]["status"] != "ready":
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            url = image_url(sid, 1, 2, 3)
+            first, again = client.get(url), client.get(url)
+            assert first.status_code == again.status_code == 200 and first.content == again.content
+            assert again.headers["content-type"] == "image/png" and "nosniff" in again.headers["x-content-type-options"]
+            assert stranger.get(url).status_code == 404  # the fast path checks the owner too
+    finally:
+        web.close()
+
+
+def test_the_belief_thread_keeps_no_session_it_has_updated(settings, plugins):
+    """Once a session has left memory, nothing of the service holds it (the belief view's
+    thread used to keep its last batch of sessions, images included, until the next one)."""
+    web = WebSessions(settings, plugins)
+    try:
+        row = web.create(OWNER, "a quiet harbour")
+        live = weakref.ref(web._live[row.id])  # noqa: SLF001 - the test looks inside on purpose
+        deadline = time.monotonic() + 60
+        for turn in range(1, 6):
+            while True:
+                state = web.state(OWNER, row.id)["live"]
+                belief = state["belief"]
+                if state["status"] == "ready" and state["turn"] == turn and belief and belief["clicks"] == turn - 1:
+                    break
+                assert time.monotonic() < deadline and state["status"] != "error", state
+                time.sleep(0.02)
+            web.choose(OWNER, row.id, turn, turn % 4)
+        while web.in_memory(row.id):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        for _ in range(100):
+            gc.collect()
+            if live() is None:
+                break
+            time.sleep(0.05)
+        assert live() is None, "the session (and its images) stayed in memory"
+    finally:
+        web.close()
