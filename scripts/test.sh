@@ -10,3 +10,8 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # The core's tests on the base install, without any extra (its own tox environment).
 .venv/bin/python -m tox -q -e core
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# The floors job: every declared floor installed together (constraints/floors.txt) in its own
+# tox environment, and the backend tests run there (PASTA_FLOORS=0 skips it).
+if [ "${PASTA_FLOORS:-1}" != "0" ]; then
+  bash scripts/floors.sh
+fi
