@@ -20,6 +20,13 @@ all 16 pictures of the next turn; "click to belief" to the state showing the bel
 that click. Server memory is the resident set size of the server process, sampled every
 0.1 s; "after" is measured ``--settle`` seconds after a load ends (the server hands freed
 memory back every 10 s). ``os.getloadavg()`` before and after says how busy the machine was.
+
+Per load it prints: click to full grid and click to belief (n, p50, p95, max), the server's
+peak RSS, its RSS at the end and ``--settle`` s after, its CPU time per click (user +
+system time of the server process over the load / clicks: a figure that depends little on
+how busy the machine is, unlike the latencies), requests per click, the bench client's
+own CPU time and the load averages. ``--think 1`` clicks as fast as a hurried visitor;
+``--think 5`` is closer to a person looking at 16 pictures.
 """
 
 from __future__ import annotations
@@ -231,6 +238,7 @@ def run_load(base: str, pid: int, sessions: int, budget: Budget, args: argparse.
     sampler.start()
     before = loadavg()
     cpu_before, own_before = cpu_seconds(pid), time.process_time()
+    requests_before = budget.left
     start = time.perf_counter()
     threads = [threading.Thread(target=visit, args=(i,)) for i in range(sessions)]
     for thread in threads:
@@ -254,6 +262,7 @@ def run_load(base: str, pid: int, sessions: int, budget: Budget, args: argparse.
         "wall_s": round(wall, 2),
         "server_cpu_s": round(server_cpu, 2),
         "server_cpu_ms_per_click": round(1000 * server_cpu / clicks, 1),
+        "requests_per_click": round((requests_before - budget.left) / clicks, 1),
         "bench_client_cpu_s": round(own_cpu, 2),
         "loadavg_before": before,
         "loadavg_after": loadavg(),
