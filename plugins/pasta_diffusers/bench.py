@@ -43,12 +43,14 @@ class BenchOptions:
     device: str = "auto"
 
 
-def _sampler(t2i: Any, steps: int, guidance: float) -> None:
-    """Set ``t2i`` to ``steps`` steps: the model's own sampling, or the lightning preset's."""
+def _sampler(t2i: Any, steps: int, guidance: float, scheduler: Any) -> None:
+    """Set ``t2i`` to ``steps`` steps: the model's own sampling (``guidance``,
+    ``scheduler``), or the lightning preset's."""
     from pasta_diffusers.pipeline import set_scheduler
     from pasta_diffusers.presets import PRESETS
 
     t2i.steps = steps
+    t2i.pipeline.scheduler = scheduler
     if steps <= FEW_STEPS:
         few = PRESETS["lightning"]
         set_scheduler(t2i.pipeline, few.scheduler, dict(few.scheduler_config))
@@ -94,15 +96,16 @@ def _one(name: str, dtype_name: str, compiled: bool, options: BenchOptions, devi
     size = options.size or (64 if options.toy else NATIVE_SIZE[name])
     default_guidance = 5.0 if name == "sdxl" else 7.5
     t2i = DiffusersT2I(pipeline, options.steps[0], default_guidance, size, size, options.batch_size)
-    rows = []
+    rows, own_scheduler = [], pipeline.scheduler
     for steps in options.steps:
-        _sampler(t2i, steps, default_guidance)
+        _sampler(t2i, steps, default_guidance, own_scheduler)
         warm, times = _turns(t2i, torch, device, options.images, options.repeats)
         median = statistics.median(times)
         rows.append({
             "model": name, "toy": options.toy, "unet_parameters": parameter_count(pipeline.unet),
             "dtype": dtype_name, "compile": compiled, "steps": steps, "guidance": t2i.guidance,
-            "scheduler": type(pipeline.scheduler).__name__, "size": size, "images_per_turn": options.images,
+            "scheduler": type(pipeline.scheduler).__name__,
+            "timestep_spacing": pipeline.scheduler.config.get("timestep_spacing"), "size": size, "images_per_turn": options.images,
             "batch_size": options.batch_size, "build_s": round(built, 2), "warmup_turn_s": round(warm, 3),
             "turn_s": [round(t, 3) for t in times], "turn_s_median": round(median, 3),
             "turn_s_min": round(min(times), 3), "turn_s_max": round(max(times), 3),
@@ -121,8 +124,9 @@ def run_t2i_bench(options: BenchOptions) -> dict[str, Any]:
 
     torch = require("torch", "sdxl")
     device = opt.resolve_device(torch, options.device)
-    if device == "cpu" and not options.toy:
-        options = attrs.evolve(options, toy=True, dtypes=("fp32",), compile=(False,))
+    if device == "cpu":  # toy size; fp16 is refused on a CPU; compile only when asked for with --toy
+        dtypes = tuple(d for d in options.dtypes if d not in ("fp16", "float16")) or ("fp32",)
+        options = attrs.evolve(options, toy=True, dtypes=dtypes, compile=options.compile if options.toy else (False,))
     rows = []
     for name in options.models:
         for dtype_name in options.dtypes:

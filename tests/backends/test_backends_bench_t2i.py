@@ -52,11 +52,27 @@ def test_toy_bench_times_each_setting_and_writes_its_report(tmp_path):
     assert "**Toy size**" in table and table.count("| sd15 (64 px) | fp32 | off |") == 2
 
 
-def test_many_steps_keep_the_models_own_guidance(tmp_path):
-    result = _bench(tmp_path, "--toy", "--steps", "9")
+def test_many_steps_keep_the_models_own_sampling_after_few(tmp_path):
+    result = _bench(tmp_path, "--toy", "--steps", "2,9", "--repeats", "1")
     assert result.exit_code == 0, result.output
-    [row] = json.loads((tmp_path / "t2i.json").read_text())["rows"]
-    assert (row["steps"], row["guidance"]) == (9, 7.5)  # the model's own guidance: classifier-free guidance on
+    few, many = json.loads((tmp_path / "t2i.json").read_text())["rows"]
+    assert (few["steps"], few["guidance"]) == (2, 0.0)
+    assert (many["steps"], many["guidance"]) == (9, 7.5)  # the model's own guidance: classifier-free guidance on
+    assert many["scheduler"] == "EulerDiscreteScheduler" and many["timestep_spacing"] == "leading"
+
+
+def test_a_cpu_run_drops_fp16(tmp_path):
+    from click.testing import CliRunner
+
+    from pasta_cli import cli, load_plugin_commands
+
+    load_plugin_commands()
+    result = CliRunner().invoke(cli, ["bench", "t2i", "--out", str(tmp_path), "--models", "sd15", "--device", "cpu",
+                                      "--steps", "2", "--images", "1", "--batch-size", "1", "--repeats", "1",
+                                      "--compile", "off"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "t2i.json").read_text())["rows"]
+    assert [(r["dtype"], r["toy"]) for r in rows] == [("bf16", True)]  # default fp16,bf16: fp16 needs a GPU
 
 
 @pytest.mark.parametrize("extra, message", [
