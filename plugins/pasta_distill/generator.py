@@ -30,6 +30,7 @@ from pasta_llm import (
     history_image_parts,
     image_options,
     option_bool,
+    option_float,
     option_int,
 )
 
@@ -112,14 +113,15 @@ def _never_transient(exc: BaseException) -> bool:
     return False
 
 
-def _backend_ask(backend: str, model: str, device: str, max_new_tokens: Any, plugins: Any,
+def _backend_ask(backend: str, model: str, device: str, max_new_tokens: Any, temperature: Any, plugins: Any,
                  options: dict[str, Any]) -> tuple[Any, Any]:
     if backend == "local":
         if options:
             raise InvalidValueError(f"the local distilled model takes no options {sorted(options)}")
         from pasta_distill.local import load_local
 
-        return load_local(model, device, option_int("max_new_tokens", max_new_tokens, 1)), _never_transient
+        return load_local(model, device, option_int("max_new_tokens", max_new_tokens, 1),
+                          option_float("temperature", temperature, 0.0, 10.0)), _never_transient
     hosted = plugins.create("generator", backend, model=model, **options)
     if not isinstance(hosted, LLMGenerator):
         raise InvalidValueError(f"backend {backend!r} is not an LLM generator (pasta_llm.LLMGenerator)")
@@ -127,7 +129,7 @@ def _backend_ask(backend: str, model: str, device: str, max_new_tokens: Any, plu
 
 
 def create_generator(model: str | None = None, backend: str = "local", slate_size: Any = 4, device: str = "cpu",
-                     max_new_tokens: Any = 512, max_repairs: Any = 2, fallback: Any = "none",
+                     max_new_tokens: Any = 512, temperature: Any = 1.0, max_repairs: Any = 2, fallback: Any = "none",
                      teacher_generator: str = "template", teacher_selector: str = "value",
                      teacher_model: str | None = None, prefetch: Any = None, images: Any = "none",
                      image_max_side: Any = 512, *, plugins: Any,
@@ -138,7 +140,10 @@ def create_generator(model: str | None = None, backend: str = "local", slate_siz
                                 "or, with backend=gemini/openai, model=ID of a fine-tuned model")
     size = option_int("slate_size", slate_size, 1)
     backend = str(backend).strip().lower()
-    ask, is_transient = _backend_ask(backend, str(model), str(device), max_new_tokens, plugins, backend_options)
+    if backend != "local" and temperature != 1.0:
+        backend_options["temperature"] = temperature
+    ask, is_transient = _backend_ask(backend, str(model), str(device), max_new_tokens, temperature, plugins,
+                                     backend_options)
     answer_instead = teacher_fallback(fallback, teacher_generator, teacher_selector, teacher_model, size, plugins)
     local = backend == "local"
     return DistilledGenerator(

@@ -35,16 +35,21 @@ class CompactAsk:
     """One slate from the compact model in one forward pass: the next-token scores of the
     learned edits; walking down them, the first edit of a category not taken yet that
     applies to the last chosen prompt within the word limit, until ``size`` categories are
-    taken (the best of each of the best categories, best first). A retry samples: the scores
-    plus Gumbel noise, seeded. The slate's rules hold by construction; the model chooses
-    everything in it."""
+    taken (the best of each of the best categories, best first). With ``temperature`` T > 0
+    the scores are divided by T and perturbed by Gumbel noise seeded by the request (a slate
+    sampled from the model; 0: the most likely one; a retry samples at T = 1 at least). The
+    default, 1, samples as the teacher chose: its slate is the best of a random draw of
+    candidates, so the most likely slate is one it rarely shows (on the planted bench the
+    most likely slates were worse for the true user, not for the teacher's value model). The
+    slate's rules hold by construction; the model chooses everything in it."""
 
     codec_name = "compact"
 
-    def __init__(self, model: Any, codec: Codec, max_positions: int) -> None:
+    def __init__(self, model: Any, codec: Codec, max_positions: int, temperature: float = 1.0) -> None:
         import numpy as np
 
         self.model, self.codec, self.max_positions = model, codec, max_positions
+        self.temperature = temperature
         self.edit_ids = np.fromiter(codec.edits, dtype=np.int64)
 
     def scores(self, prompt: SlatePrompt) -> Any:
@@ -64,8 +69,9 @@ class CompactAsk:
         request = prompt.request
         base, wanted = request.history.last_prompt, set(request.categories)
         scores = logits[self.edit_ids]
-        if prompt.attempt:
-            scores = scores + np.random.default_rng(prompt.seed).gumbel(size=scores.shape)
+        temperature = max(self.temperature, 1.0) if prompt.attempt else self.temperature
+        if temperature:
+            scores = scores / temperature + np.random.default_rng(prompt.seed).gumbel(size=scores.shape)
         slate: list[Candidate] = []
         for token in self.edit_ids[np.argsort(-scores, kind="stable")]:
             category, edit = self.codec.edits[int(token)]
@@ -119,7 +125,8 @@ def chat_prompt_ids(tokenizer: Any, system: str, user: str) -> list[int]:
     return list(ids[0] if ids and isinstance(ids[0], list) else ids)
 
 
-def load_local(folder: str, device: str = "cpu", max_new_tokens: int = 512) -> CompactAsk | ChatAsk:
+def load_local(folder: str, device: str = "cpu", max_new_tokens: int = 512,
+               temperature: float = 1.0) -> CompactAsk | ChatAsk:
     """The ask of a distilled model folder (``distill.json`` says which codec)."""
     info = read_info(folder)
     torch = require("torch", "distill")
@@ -129,7 +136,8 @@ def load_local(folder: str, device: str = "cpu", max_new_tokens: int = 512) -> C
                                                               dtype=torch.float32).to(device).eval()
     if info["codec"] == "compact":
         return CompactAsk(model, Codec.load(path),
-                          int(getattr(model.config, "n_positions", None) or model.config.max_position_embeddings))
+                          int(getattr(model.config, "n_positions", None) or model.config.max_position_embeddings),
+                          temperature)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     if not getattr(tokenizer, "chat_template", None):
         raise BackendError(f"the tokenizer in {path} has no chat template")

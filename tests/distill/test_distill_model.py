@@ -135,3 +135,15 @@ def test_the_distilled_selector_keeps_the_slate_as_it_is():
     slate = [Candidate("a cat at dusk", "mood"), Candidate("a cat in watercolor", "style"),
              Candidate("a picture of a cat", "rephrase"), Candidate("a cat made of glass", "twist")]
     assert selector.select(History("a cat"), slate, 4, 0) == slate
+
+
+def test_the_compact_slate_is_sampled_by_the_request_seed(compact_model, pairs):
+    """temperature 1 (default): the same request gives the same slate, other seeds other
+    slates; temperature 0: the most likely slate whatever the seed."""
+    plugins = get_plugins()
+    sampled = plugins.create("generator", "distilled", model=compact_model)
+    request = _request(pairs[4].history, seed=1)
+    assert sampled.generate(request) == sampled.generate(request)
+    assert len({tuple(sampled.generate(_request(pairs[4].history, seed=s))) for s in range(8)}) > 1
+    greedy = plugins.create("generator", "distilled", model=compact_model, temperature="0")
+    assert len({tuple(greedy.generate(_request(pairs[4].history, seed=s))) for s in range(4)}) == 1
