@@ -65,12 +65,14 @@ class AggregatingUserModel:
 
     def _utilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
         images = [image for column in columns for image in column.images]
-        sizes = {len(column.images) for column in columns}
-        scores = self.scores(intent, images)
-        if len(sizes) == 1:  # one batched call, one reshape: the common case
-            m = sizes.pop()
-            return np.asarray(self.aggregator(scores.reshape(self.num_types, len(columns), m)))
-        bounds = np.cumsum([0] + [len(c.images) for c in columns])
+        return self.aggregate(self.scores(intent, images), [len(column.images) for column in columns])
+
+    def aggregate(self, scores: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+        """Column utilities (types x columns) from the scores of the columns' images
+        (types x images, column after column; ``sizes``: how many images each has)."""
+        if len(set(sizes)) == 1:  # one batched call, one reshape: the common case
+            return np.asarray(self.aggregator(scores.reshape(self.num_types, len(sizes), sizes[0])))
+        bounds = np.cumsum([0, *sizes])
         return np.stack(
             [np.asarray(self.aggregator(scores[:, a:b])) for a, b in zip(bounds[:-1], bounds[1:])],
             axis=1,
@@ -78,6 +80,11 @@ class AggregatingUserModel:
 
     def choice_probabilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
         return softmax(self.choice_scale * self.utilities(intent, columns))
+
+    def choices_from_scores(self, scores: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+        """What :meth:`choice_probabilities` gives for columns whose images scored
+        ``scores`` (as :meth:`aggregate` takes them), without scoring the images again."""
+        return softmax(self.choice_scale * self.aggregate(scores, sizes))
 
     def posterior(
         self, intent: str, observed: Sequence[tuple[Sequence[Column], int]]

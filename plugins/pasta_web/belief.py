@@ -39,6 +39,15 @@ class Belief:
     examples: tuple[tuple[ImageId, ...], ...]
 
 
+def reuses_scores(user_model: Any) -> bool:
+    """Whether ``user_model``'s choice probabilities are its aggregated image scores, as
+    :class:`~pasta_core.usermodel.AggregatingUserModel` computes them (no override on the
+    way): then a click's likelihood is made from the scores of the slate's images, which
+    the belief view has already made for the examples, instead of scoring them again."""
+    names = ("choice_probabilities", "utilities", "_utilities", "aggregate", "choices_from_scores")
+    return all(getattr(type(user_model), name, None) is getattr(AggregatingUserModel, name) for name in names)
+
+
 def build_user_model(plugins: Plugins, name: str, options: dict[str, Any]) -> Any:
     """A registered user model, or one loaded from a checkpoint folder (its ``config.json``
     names the plugin); raises :class:`~pasta_core.errors.PluginError` when it cannot be
@@ -53,14 +62,16 @@ class BeliefState:
     has; per answered turn: the log-likelihood of its click under each type. The images
     of a turn are kept only until its click has been scored (for a user model whose
     posterior is the product of its clicks' likelihoods; otherwise every shown turn's
-    columns are kept and the model's own ``posterior`` is asked)."""
+    columns are kept and the model's own ``posterior`` is asked), and not at all when the
+    click's likelihood comes from the scores already made (:func:`reuses_scores`)."""
 
     def __init__(self) -> None:
         self.scores: dict[int, np.ndarray] = {}  # turn -> (K, images of the turn)
         self.layout: dict[int, tuple[int, ...]] = {}  # turn -> images per column
         self.columns: dict[int, list[Column]] = {}  # turns whose images are still needed
+        self.choices: dict[int, np.ndarray] = {}  # turn -> P(column | type), made from its scores
         self.log_likelihoods: list[np.ndarray] = []  # one (K,) per click, in turn order
-        self.choices: list[int] = []  # the clicks (0-based columns), in turn order
+        self.clicks: list[int] = []  # the clicks (0-based columns), in turn order
 
 
 class BeliefTracker:
@@ -79,6 +90,7 @@ class BeliefTracker:
         self.user_model = user_model
         self.examples = examples
         self.incremental = getattr(type(user_model), "posterior", None) is AggregatingUserModel.posterior
+        self.reuses_scores = self.incremental and reuses_scores(user_model)
         self._lock = threading.Lock()
 
     def update(self, state: BeliefState, intent: str, events: Sequence[Event]) -> Belief:
@@ -95,16 +107,21 @@ class BeliefTracker:
 
     def _shown(self, state: BeliefState, intent: str, turn: int, columns: Sequence[Column]) -> None:
         images = [image for column in columns for image in column.images]
-        k = self.user_model.num_types
-        state.scores[turn] = np.asarray(self.user_model.scores(intent, images), dtype=float).reshape(k, -1)
+        model = self.user_model
+        scores = model.scores(intent, images)
+        state.scores[turn] = np.asarray(scores, dtype=float).reshape(model.num_types, -1)
         state.layout[turn] = tuple(len(column.images) for column in columns)
-        state.columns[turn] = list(columns)
+        if self.reuses_scores:  # the click's likelihood from these scores: the images are not needed again
+            state.choices[turn] = np.asarray(model.choices_from_scores(scores, state.layout[turn]))
+        else:
+            state.columns[turn] = list(columns)
 
     def _clicked(self, state: BeliefState, intent: str, turn: int, choice: int) -> None:
-        state.choices.append(choice)
+        state.clicks.append(choice)
         if self.incremental:
-            columns = state.columns.pop(turn)
-            probabilities = np.asarray(self.user_model.choice_probabilities(intent, columns))
+            probabilities = state.choices.pop(turn, None)
+            if probabilities is None:
+                probabilities = np.asarray(self.user_model.choice_probabilities(intent, state.columns.pop(turn)))
             state.log_likelihoods.append(np.log(np.maximum(probabilities[:, choice], 1e-300)))
 
     def _belief(self, state: BeliefState, intent: str) -> Belief:
@@ -115,7 +132,7 @@ class BeliefTracker:
                 log_post = log_post + log_likelihood
             posterior = softmax(log_post)
         else:
-            observed = [(state.columns[t], c) for t, c in enumerate(state.choices, start=1)]
+            observed = [(state.columns[t], c) for t, c in enumerate(state.clicks, start=1)]
             posterior = np.asarray(self.user_model.posterior(intent, observed), dtype=float)
         turns = sorted(state.scores)
         ids: list[ImageId] = [
@@ -129,4 +146,4 @@ class BeliefTracker:
             tuple(ids[i] for i in np.argsort(-scores[k], kind="stable")[: self.examples])
             for k in range(len(posterior))
         )
-        return Belief(len(state.choices), tuple(float(p) for p in posterior), examples)
+        return Belief(len(state.clicks), tuple(float(p) for p in posterior), examples)

@@ -107,3 +107,29 @@ def test_the_belief_thread_keeps_no_session_it_has_updated(settings, plugins):
         assert live() is None, "the session (and its images) stayed in memory"
     finally:
         web.close()
+
+
+def test_the_belief_view_scores_each_slate_once(plugins):
+    """A slate's images are scored once: for the examples, and the click's likelihood is
+    made from those scores; the belief is the user model's posterior all the same."""
+    from pasta_core.types import Candidate, Column
+    from pasta_web.belief import BeliefState, BeliefTracker
+
+    model = plugins.create("user-model", "simple")
+    t2i = plugins.create("t2i", "procedural")
+    scored: list[int] = []
+    score = model.scores
+    model.scores = lambda intent, images: scored.append(len(images)) or score(intent, images)
+    tracker = BeliefTracker(model)
+    assert tracker.reuses_scores
+    state, observed = BeliefState(), []
+    for turn in range(1, 4):
+        columns = [Column(Candidate(f"a fox, style {turn}-{c}", "style"), t2i.render([f"a fox {turn}-{c}"] * 2, [c, c + 9]),
+                          (c, c + 9)) for c in range(4)]
+        tracker.update(state, "a fox", [("shown", turn, columns)])
+        belief = tracker.update(state, "a fox", [("clicked", turn, turn % 4)])
+        observed.append((columns, turn % 4))
+        assert scored == [8] * turn and not state.columns  # once per slate; no images kept
+    del model.scores
+    assert tracker.update(state, "a fox", []).posterior == belief.posterior
+    assert max(abs(a - b) for a, b in zip(belief.posterior, model.posterior("a fox", observed))) < 1e-12
