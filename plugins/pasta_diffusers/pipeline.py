@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Sequence
@@ -228,7 +229,9 @@ def build(
     require("diffusers", "sdxl")
     scheduler_settings, unknown = presets.scheduler_overrides(settings)
     if unknown:
-        raise InvalidValueError(f"t2i {plugin!r} has no option {', '.join(map(repr, sorted(unknown)))}")
+        known = [name for name in inspect.signature(build).parameters if name not in ("plugin", "defaults", "settings")]
+        raise InvalidValueError(f"t2i {plugin!r} has no option {', '.join(map(repr, sorted(unknown)))}; "
+                                f"its options: {', '.join(known)}, scheduler.KEY")
     few = presets.preset(preset)
     if few is not None:
         steps = few.steps if steps in (None, "") else steps
