@@ -74,6 +74,9 @@ class RayExecutor:
         gpus = total.get("GPU", 0)
         slots = min(int(gpus // self.gpus_per_worker), int(total.get("CPU", 1) // self.cpus_per_worker))
         wanted = self.workers or max(1, slots)
+        if not gpus:
+            raise InvalidValueError("--worker-gpus asks for GPUs, but the Ray cluster has none; run it where Ray "
+                                    "sees GPUs (PASTA_RAY_ADDRESS=auto joins a running cluster)")
         if wanted * self.gpus_per_worker > gpus:
             raise InvalidValueError(
                 f"{wanted} Ray workers with {self.gpus_per_worker:g} GPU each need "

@@ -52,6 +52,12 @@ def test_more_gpu_workers_than_gpus_are_refused_before_any_work(by_value):
         list(RayExecutor(workers=3, gpus_per_worker=1).map(gpu_view, report, range(3)))
 
 
+def test_a_cluster_without_gpus_is_named(monkeypatch, by_value):
+    monkeypatch.setattr(by_value, "cluster_resources", lambda: {"CPU": 2.0})
+    with pytest.raises(InvalidValueError, match="--worker-gpus asks for GPUs, but the Ray cluster has none"):
+        RayExecutor(gpus_per_worker=1).actor_count(by_value, 4)
+
+
 def test_gpu_shares_set_the_default_number_of_workers(by_value):
     assert RayExecutor(gpus_per_worker=1).actor_count(by_value, 10) == 2
     assert RayExecutor(gpus_per_worker=2).actor_count(by_value, 10) == 1
