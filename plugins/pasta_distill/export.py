@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,12 @@ def parquet_table(pairs: Sequence[Pair]) -> pa.Table:
     return pa.table(rows, schema=SCHEMA)
 
 
+def _parquet_writer(table: pa.Table) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        pq.write_table(table, tmp)
+    return write
+
+
 def _jsonl(lines: Iterable[dict[str, Any]]) -> str:
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
@@ -90,8 +96,7 @@ def write_pairs(pairs: Sequence[Pair], out: str | os.PathLike[str], formats: Seq
     for kind in formats:
         path = folder / FILES[kind]
         if kind == "parquet":
-            table = parquet_table(pairs)
-            write_atomically(path, lambda tmp, table=table: pq.write_table(table, tmp))
+            write_atomically(path, _parquet_writer(parquet_table(pairs)))
         else:
             lines = [openai_line(p) if kind == "openai" else gemini_line(p) for p in pairs]
             check_lines(kind, lines, str(path))

@@ -78,7 +78,8 @@ def _schema_problems(line: dict[str, Any], schema: dict[str, Any]) -> list[str]:
 def openai_problems(line: dict[str, Any]) -> list[str]:
     """What is wrong with one OpenAI chat fine-tuning line (empty: nothing)."""
     problems = _schema_problems(line, OPENAI_CHAT_SCHEMA)
-    messages = line.get("messages") if isinstance(line.get("messages"), list) else []
+    found = line.get("messages")
+    messages: list[Any] = found if isinstance(found, list) else []
     roles = [m.get("role") for m in messages if isinstance(m, dict)]
     if "assistant" not in roles:
         problems.append("messages: no assistant message to learn from")
@@ -90,7 +91,8 @@ def openai_problems(line: dict[str, Any]) -> list[str]:
 def gemini_problems(line: dict[str, Any]) -> list[str]:
     """What is wrong with one Gemini / Vertex AI tuning line (empty: nothing)."""
     problems = _schema_problems(line, GEMINI_TUNING_SCHEMA)
-    contents = line.get("contents") if isinstance(line.get("contents"), list) else []
+    found = line.get("contents")
+    contents: list[Any] = found if isinstance(found, list) else []
     roles = [c.get("role") for c in contents if isinstance(c, dict)]
     if any(role != ("user" if i % 2 == 0 else "model") for i, role in enumerate(roles)):
         problems.append(f"contents: roles must alternate user, model, ... (got {roles})")
