@@ -10,12 +10,12 @@ but ``[world]`` is optional.
 from __future__ import annotations
 
 import math
+import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import attrs
-import tomllib
 
 from pasta_core.errors import InvalidValueError
 from pasta_planted.features import ATTRIBUTES

@@ -203,7 +203,7 @@ class Changes:
             self._waiters.append((loop, future))
         try:
             await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             with self._lock:

@@ -22,6 +22,22 @@ def _t2i_options(tiny_sdxl):
     return [x for o in options for x in ("--t2i-option", o)]
 
 
+def _parts(generator, body):
+    if generator == "gemini":
+        return body["contents"][0]["parts"]
+    content = body["messages"][0]["content"]
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+def _prompt_text(generator, body):
+    return "\n".join(p["text"] for p in _parts(generator, body) if "text" in p)
+
+
+def _image_parts(generator, body):
+    key = "inline_data" if generator == "gemini" else "source"
+    return sum(1 for p in _parts(generator, body) if key in p or "inlineData" in p)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("generator", ["gemini", "anthropic"])
 def test_pasta_run_with_a_stub_provider_and_a_tiny_sdxl(keys, stub_server, tiny_sdxl, tmp_path, generator):
@@ -37,15 +53,13 @@ def test_pasta_run_with_a_stub_provider_and_a_tiny_sdxl(keys, stub_server, tiny_
     if generator == "gemini":
         assert path.endswith("models/gemini-2.5-flash:generateContent")
         assert headers["x-goog-api-key"] == GEMINI_KEY
-        text = body["contents"][0]["parts"][0]["text"]
     else:
         assert path == "/v1/messages"
-        text = body["messages"][0]["content"]
-    assert '"a white cat"' in text
-    assert "Turn 1: the person chose" in (
-        stub_server.seen[1][2]["contents"][0]["parts"][0]["text"] if generator == "gemini"
-        else stub_server.seen[1][2]["messages"][0]["content"]
-    )
+    assert '"a white cat"' in _prompt_text(generator, body)
+    second = stub_server.seen[1][2]
+    assert "Turn 1: the person chose" in _prompt_text(generator, second)
+    # Turn 2 sees the chosen column's pictures of turn 1 as image parts (the default).
+    assert _image_parts(generator, second) >= 1
     (session,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     recorded = json.dumps(json.loads((session / "session.json").read_text()))
     assert GEMINI_KEY not in recorded and "API_KEY" not in recorded
