@@ -11,11 +11,11 @@ of the online one, refreshed every ``target_update`` steps (or moved towards it 
 ``polyak`` each step). The paper shares one network for Q and V, so the bootstrap V(h')
 also comes from the target copy: a stable regression target between refreshes.
 
-Data-parallel under ``torchrun`` (:mod:`pasta_core.iql.distributed`): every process draws the
-same global batch and takes its slice of the pairs; each process's losses are weighted by
-its share of the pairs and the gradients summed, so N processes take the one-process step
-(exactly for pair-level IQL; token-level TD losses are averaged per process's tokens).
-Only rank 0 writes states, checkpoints and metrics.
+Data-parallel under ``torchrun`` (``parallel``: a ``pasta_distributed`` group): every
+process draws the same global batch and takes its slice of the pairs; each process's
+losses are weighted by its share of the pairs and the gradients summed, so N processes
+take the one-process step (exactly for pair-level IQL; token-level TD losses are averaged
+per process's tokens). Only rank 0 writes states, checkpoints and metrics.
 
 A non-finite loss, value, gradient norm or weight stops the run with a
 :class:`~pasta_core.training.TrainingDivergedError` naming the step: every step's metrics are
@@ -130,6 +130,25 @@ def clip_gradients(parameters: Any, max_norm: float) -> Any:
     return torch.nn.utils.get_total_norm(grads, foreach=True)
 
 
+class SingleProcess:
+    """The default ``parallel`` of :class:`IQLTrainer`: one process, the collectives do
+    nothing (a ``pasta_distributed.DataParallel`` group has the same members)."""
+
+    active, is_main = False, True
+
+    def shard(self, n: int) -> slice:
+        return slice(0, n)
+
+    def sum(self, value: Any) -> Any:
+        return value
+
+    def sum_gradients(self, parameters: Any) -> None:
+        pass
+
+    def broadcast_parameters(self, modules: Any) -> None:
+        pass
+
+
 @attrs.define
 class IQLTrainer:
     """One IQL run of ``model`` on ``data`` (see :func:`train_iql` for the usual entry)."""
@@ -143,8 +162,8 @@ class IQLTrainer:
     step: int = 0
     #: How the model was built (plugin options); a resumed run must build it the same way.
     model_options: dict[str, Any] = attrs.field(factory=dict)
-    #: The data-parallel group (default: from torchrun's environment, else one process).
-    parallel: Any = None
+    #: The data-parallel group (``pasta_distributed.data_parallel()``); default one process.
+    parallel: Any = attrs.field(factory=SingleProcess)
     #: Where states are saved (set by :meth:`save` / :meth:`resume`; named in errors).
     out: Path | None = attrs.field(default=None, init=False)
     #: The step of the last state this trainer saved or resumed from (None: none yet).
@@ -152,10 +171,6 @@ class IQLTrainer:
     _ahead: dict[int, Batch] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.parallel is None:
-            from pasta_core.iql.distributed import data_parallel
-
-            self.parallel = data_parallel()
         if self.config.token_level and not self.model.supports_token_level:
             raise InvalidValueError(
                 f"value model {self.model.plugin!r} has no tokens; token-level IQL needs causal-lm"
@@ -326,18 +341,21 @@ def train_iql(
     progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     model_options: dict[str, Any] | None = None,
+    parallel: Any = None,
 ) -> IQLTrainer:
     """Train ``model`` with IQL on ``data``; with ``out``, save states every
     ``save_every`` steps and the final checkpoint, append metrics to ``metrics.jsonl``, and
     (``resume``) continue an interrupted run found there. ``on_step(step, metrics)`` is
     called after every step; ``model_options`` (how the model was built) is recorded and
-    checked on resume. A non-finite loss or weight raises :class:`TrainingDivergedError`
-    (the states on disk are the last finite ones)."""
+    checked on resume; ``parallel`` is the data-parallel group (default: one process). A
+    non-finite loss or weight raises :class:`TrainingDivergedError` (the states on disk
+    are the last finite ones)."""
     import torch
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
-    trainer = IQLTrainer(model, data, config, model_options=dict(model_options or {}))
+    trainer = IQLTrainer(model, data, config, model_options=dict(model_options or {}),
+                         parallel=parallel or SingleProcess())
     folder = Path(out) if out is not None else None
     metrics_file = None
     if folder is not None:

@@ -20,7 +20,7 @@ left on disk is the last finite one.
 
 Data-parallel: under ``torchrun`` every process draws the same global batch, takes its
 slice of the samples, and the gradients are summed over processes with losses normalised
-by the global label count (:mod:`pasta_core.iql.distributed`), so N processes give the result
+by the global label count (:mod:`pasta_distributed`), so N processes give the result
 of one process on the same batch. Only rank 0 writes checkpoints and metrics.
 
 This is the first, frozen-encoder phase; :mod:`pasta_clip_em.finetune` subclasses the
@@ -46,7 +46,6 @@ from pasta_clip_em.losses import LossWeights, make_batch, sample_loglik
 from pasta_clip_em.model import upgrade_state
 from pasta_clip_em.split import maybe_split
 from pasta_core.errors import InvalidValueError
-from pasta_core.iql.distributed import DataParallel, data_parallel
 from pasta_core.training import (
     METRICS_FILE,
     TrainingDivergedError,
@@ -57,6 +56,7 @@ from pasta_core.training import (
     nonfinite_tensors,
     truncate_metrics,
 )
+from pasta_distributed import DataParallel, data_parallel
 
 STATE_FILE = "trainer_state.safetensors"
 

@@ -66,8 +66,10 @@ def _train(kw: dict[str, Any]) -> None:
     from pasta_cli.options import parse_options
     from pasta_core.iql import IQLConfig, build_transitions, train_iql
     from pasta_core.plugins import get_plugins
+    from pasta_distributed import data_parallel
     from pasta_value.rewards import describe_rewards, load_rewarded
 
+    parallel = data_parallel()  # under torchrun: join the group first (it pins this process's GPU)
     plugins = get_plugins()
     t2i = plugins.create("t2i", kw["t2i"]) if kw["t2i"] else None
     trajectories, rewards = load_rewarded(
@@ -86,6 +88,6 @@ def _train(kw: dict[str, Any]) -> None:
         token_level=kw["token_level"], seed=kw["seed"], save_every=kw["save_every"],
     )
     trainer = train_iql(model, data, config, out=kw["out"], resume=not kw["no_resume"],
-                        model_options={"name": kw["model_name"], **options})
+                        model_options={"name": kw["model_name"], **options}, parallel=parallel)
     click.echo(f"value model saved to {kw['out']} (step {trainer.step}); "
                f"use it: pasta run --selector value --value-model {kw['out']}")

@@ -37,6 +37,7 @@ def train_em(steps: int) -> dict[str, np.ndarray]:
 
 def train_iql(steps: int) -> dict[str, np.ndarray]:
     from pasta_core.iql import IQLConfig, build_transitions, train_iql
+    from pasta_distributed import data_parallel
     from pasta_selectors import RandomSelector
     from pasta_value.embedded import create_embedded
     from pasta_value.synthetic import WordWorld
@@ -47,7 +48,8 @@ def train_iql(steps: int) -> dict[str, np.ndarray]:
     model = create_embedded(encoder="words", dim=64, width=32)
     losses: list[float] = []
     trainer = train_iql(model, data, IQLConfig(steps=steps, batch_size=32, lr=1e-2, target_update=4),
-                        progress=False, on_step=lambda step, m: losses.append(m["loss_q"] + m["loss_v"]))
+                        progress=False, on_step=lambda step, m: losses.append(m["loss_q"] + m["loss_v"]),
+                        parallel=data_parallel())
     out = {k: v.detach().numpy() for k, v in trainer.model.module.state_dict().items()}
     out["losses"] = np.asarray(losses)
     return out
@@ -58,7 +60,7 @@ def main() -> None:
     kind, out = sys.argv[1], sys.argv[2]
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 12
     weights = {"em": train_em, "iql": train_iql}[kind](steps)
-    from pasta_core.iql.distributed import data_parallel
+    from pasta_distributed import data_parallel
 
     if data_parallel().is_main:
         np.savez(out, **weights)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pasta_core.iql.distributed import DataParallel, data_parallel
+from pasta_distributed import DataParallel, data_parallel
 
 SCRIPT = Path(__file__).with_name("dist_train.py")
 TORCHRUN = Path(sys.executable).with_name("torchrun")

@@ -1,12 +1,13 @@
 """Data-parallel training with torch.distributed (launched by ``torchrun``).
 
-The trainers (EM for the user model, IQL for the value model) draw the same *global*
-batch on every process, each process takes its slice, and the losses are normalised by
-the global count, so that summing the gradients over processes gives exactly the gradient
-of the single-process step on the whole batch. Every process then takes the same
-optimizer step and the weights stay identical: the result equals a one-process run of
-the same global batch up to floating-point rounding. Only rank 0 writes checkpoints,
-metrics and progress bars.
+A library the trainers share (the EM trainer of ``pasta_clip_em``, and ``pasta value
+train``, which hands the group to the core's IQL trainer as its ``parallel``); it
+registers nothing. The trainers draw the same *global* batch on every process, each
+process takes its slice, and the losses are normalised by the global count, so that
+summing the gradients over processes gives exactly the gradient of the single-process
+step on the whole batch. Every process then takes the same optimizer step and the weights
+stay identical: the result equals a one-process run of the same global batch up to
+floating-point rounding. Only rank 0 writes checkpoints, metrics and progress bars.
 
     torchrun --standalone --nproc-per-node 2 -m pasta_cli user-model train ...  # CPU: gloo
     torchrun --standalone --nproc-per-node 4 -m pasta_cli value train ...       # GPUs: nccl
