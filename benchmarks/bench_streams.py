@@ -29,7 +29,7 @@ from pasta_core.config import EpisodeConfig
 from pasta_core.engine import Agent, run_episodes
 from pasta_core.plugins import get_plugins
 from pasta_core.streams import EpisodeStreams
-from pasta_core.users import SimulatedUser
+from pasta_users import SimulatedUser
 
 
 def wilson(hits: int, n: int) -> list[float]:

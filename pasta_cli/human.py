@@ -9,8 +9,8 @@ import click
 
 from pasta_cli.options import check_text
 from pasta_core.errors import InvalidValueError
+from pasta_core.protocols import Answer
 from pasta_core.types import Column, History, check_critique
-from pasta_core.users import Answer
 
 
 class ConsoleUser:

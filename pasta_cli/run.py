@@ -13,7 +13,7 @@ from pasta_core.config import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_SLATE_SIZE, M
 def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: int | None, seed: int) -> Any:
     from pasta_core.plugins import get_plugins
     from pasta_core.streams import run_seed
-    from pasta_core.users import SimulatedUser
+    from pasta_users import SimulatedUser
 
     model = get_plugins().load("user-model", user_model or "simple", **options)
     if user_type is not None:

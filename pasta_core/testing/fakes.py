@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from pasta_core.protocols import GenerationRequest
-from pasta_core.types import Candidate, History
-from pasta_core.usermodel import AggregatingUserModel
+from pasta_core.types import Candidate, Column, History
 
 
 class MeanOfScores:
@@ -74,11 +73,18 @@ class FakeT2I:
         return images
 
 
-class FakeUserModel(AggregatingUserModel):
-    """K types; type k likes the k-th colour channel (mod 3) of an image."""
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class FakeUserModel:
+    """K types; type k likes the k-th colour channel (mod 3) of an image. A column's utility
+    is its images' mean score; P(column) = softmax(``choice_scale`` * utility)."""
 
     def __init__(self, types: int = 3, choice_scale: float = 5.0) -> None:
-        super().__init__(MeanOfScores(), choice_scale=choice_scale)
+        self.aggregator = MeanOfScores()
+        self.choice_scale = float(choice_scale)
         self._k = types
 
     @property
@@ -93,3 +99,15 @@ class FakeUserModel(AggregatingUserModel):
         means = np.array([np.asarray(im.convert("RGB"), np.float64).mean(axis=(0, 1)) / 255 for im in images])
         means = means.reshape(-1, 3)
         return np.stack([means[:, k % 3] for k in range(self._k)])
+
+    def utilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
+        return np.stack([self.aggregator(self.scores(intent, c.images)) for c in columns], axis=1)
+
+    def choice_probabilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
+        return _softmax(self.choice_scale * self.utilities(intent, columns))
+
+    def posterior(self, intent: str, observed: Sequence[tuple[Sequence[Column], int]]) -> np.ndarray:
+        log_post = np.log(self.prior)
+        for columns, choice in observed:
+            log_post = log_post + np.log(np.maximum(self.choice_probabilities(intent, columns)[:, choice], 1e-300))
+        return _softmax(log_post)

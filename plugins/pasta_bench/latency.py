@@ -54,7 +54,7 @@ def breakdown(plugins: Any, turns: int, sessions: int, persist: bool) -> dict[st
     from pasta_core.config import EpisodeConfig
     from pasta_core.engine import answer_turn
     from pasta_core.session import Session
-    from pasta_core.users import SimulatedUser
+    from pasta_users import SimulatedUser
 
     times: dict[str, float] = defaultdict(float)
     user = SimulatedUser(Timed(plugins.create("user-model", "simple"), "utilities", "user", times), 0)

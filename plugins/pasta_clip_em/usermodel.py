@@ -22,7 +22,7 @@ import numpy as np
 from pasta_clip_em.config import ModelConfig
 from pasta_core.errors import InvalidValueError
 from pasta_core.types import Column
-from pasta_core.usermodel import AggregatingUserModel
+from pasta_users import AggregatingUserModel
 
 
 def image_key(image: Any) -> bytes:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from pasta_core.types import Column
-from pasta_core.usermodel import AggregatingUserModel
 from pasta_planted.world import PlantedWorld
+from pasta_users import AggregatingUserModel
 
 
 class PlantedUserModel(AggregatingUserModel):

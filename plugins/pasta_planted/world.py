@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pasta_core.types import Column
-from pasta_core.usermodel import softmax
 from pasta_planted.config import PlantedConfig, load_config
 from pasta_planted.features import ATTRIBUTES, measured_attributes
+from pasta_users import softmax
 
 if TYPE_CHECKING:
     from pasta_core.plugins import Plugins

@@ -98,7 +98,7 @@ class Simulator:
 
     def trajectories(self, indices: Sequence[int]) -> tuple[list[Trajectory], list[np.ndarray] | None]:
         """Run the episodes ``indices`` (in lock-step batches): trajectories and embeddings."""
-        from pasta_core.users import SimulatedUser
+        from pasta_users import SimulatedUser
 
         out: list[Trajectory] = []
         embeddings: list[np.ndarray] | None = [] if self.t2i.embed is not None else None

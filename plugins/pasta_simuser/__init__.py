@@ -17,8 +17,8 @@ import numpy as np
 from pasta_core import hookimpl
 from pasta_core.errors import InvalidValueError
 from pasta_core.protocols import Aggregator
-from pasta_core.usermodel import AggregatingUserModel
 from pasta_encoders.imagefeatures import FEATURE_DIM, image_features
+from pasta_users import AggregatingUserModel
 
 
 class SimpleUserModel(AggregatingUserModel):

@@ -19,7 +19,7 @@ import numpy as np
 
 from pasta_core.plugins import Plugins
 from pasta_core.types import Column
-from pasta_core.usermodel import AggregatingUserModel, softmax
+from pasta_users import AggregatingUserModel, softmax
 from pasta_web.live import build_component
 
 EXAMPLES_PER_TYPE = 3
@@ -41,7 +41,7 @@ class Belief:
 
 def reuses_scores(user_model: Any) -> bool:
     """Whether ``user_model``'s choice probabilities are its aggregated image scores, as
-    :class:`~pasta_core.usermodel.AggregatingUserModel` computes them (no override on the
+    :class:`~pasta_users.AggregatingUserModel` computes them (no override on the
     way): then a click's likelihood is made from the scores of the slate's images, which
     the belief view has already made for the examples, instead of scoring them again."""
     names = ("choice_probabilities", "utilities", "_utilities", "aggregate", "choices_from_scores")
@@ -81,7 +81,7 @@ class BeliefTracker:
     A session's belief is updated as it goes (:meth:`update`): each slate's images are
     scored once for the examples, and each click adds its likelihood. For a user model
     whose posterior is Bayes' rule over independent clicks (every
-    :class:`~pasta_core.usermodel.AggregatingUserModel`), the posterior is the prior times
+    :class:`~pasta_users.AggregatingUserModel`), the posterior is the prior times
     the clicks' likelihoods, so no earlier turn is scored again and only the images of the
     turn on show are kept; any other model gets ``posterior(intent, observed)`` over every
     turn, as before."""

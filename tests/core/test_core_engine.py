@@ -9,7 +9,7 @@ from pasta_core import EpisodeConfig, InvalidValueError
 from pasta_core.engine import Agent, run_episodes
 from pasta_core.streams import RUN_PURPOSES, TURN_PURPOSES, EpisodeStreams, run_seed
 from pasta_core.testing import FakeGenerator, FakeSelector, FakeT2I, FakeUserModel
-from pasta_core.users import SimulatedUser
+from pasta_users import SimulatedUser
 
 
 def _agent():

@@ -9,7 +9,7 @@ import pytest
 from pasta_core import EpisodeConfig, InvalidValueError, SessionError
 from pasta_core.session import Session, play
 from pasta_core.store import read_trajectories
-from pasta_core.users import SimulatedUser
+from pasta_users import SimulatedUser
 
 
 def _user():

@@ -12,7 +12,7 @@ from pasta_core.protocols import FallbackCandidates
 from pasta_core.session import Session
 from pasta_core.shown import ShownImages, wanted_images
 from pasta_core.store import read_trajectories
-from pasta_core.users import SimulatedUser
+from pasta_users import SimulatedUser
 
 
 class Looking:

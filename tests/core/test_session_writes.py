@@ -18,7 +18,7 @@ from pasta_core.png import save_png
 from pasta_core.session import Session
 from pasta_core.store import read_trajectories
 from pasta_core.testing import FakeGenerator, FakeSelector, FakeT2I, FakeUserModel
-from pasta_core.users import SimulatedUser
+from pasta_users import SimulatedUser
 
 
 def _fake_session(folder: Path) -> Session:

@@ -31,7 +31,7 @@ def sessions(tmp_path_factory):
     from pasta_core.engine import Agent, run_episodes
     from pasta_core.plugins import get_plugins
     from pasta_core.store import write_trajectories
-    from pasta_core.users import SimulatedUser
+    from pasta_users import SimulatedUser
 
     plugins = get_plugins()
     agent = Agent(plugins.create("generator", "template"), plugins.create("selector", "random"),

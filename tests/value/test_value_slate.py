@@ -172,7 +172,7 @@ def test_plugin_loads_checkpoints_and_runs_a_session(tmp_path):
     from pasta_core.config import EpisodeConfig
     from pasta_core.engine import Agent, run_episodes
     from pasta_core.plugins import get_plugins
-    from pasta_core.users import SimulatedUser
+    from pasta_users import SimulatedUser
     from pasta_value.embedded import create_embedded
 
     plugins = get_plugins()

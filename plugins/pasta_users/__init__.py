@@ -1,10 +1,14 @@
-"""Shared arithmetic for user models: utilities, choice probabilities and posteriors.
+"""What user models share, and the simulated person who plays one: a library of the
+user-model plugins (``clip-em``, ``planted``, ``simple-user``), the web app's belief view,
+``pasta run`` and the simulator; it registers nothing. The protocols (``UserModel``,
+``User``, ``Answer``) are in :mod:`pasta_core.protocols`.
 
-A user model only has to supply ``scores(intent, images)`` (shape K x images); this base
-class turns scores into column utilities with an aggregator (built by the model's factory
-from its plugin set), choice probabilities (softmax over columns of ``choice_scale *
-utility``: a scale multiplies, so it is the inverse of a choice temperature) and the Bayes
-posterior over types from observed choices. Plugins may override any of it.
+A user model only has to supply ``scores(intent, images)`` (shape K x images);
+:class:`AggregatingUserModel` turns scores into column utilities with an aggregator (built
+by the model's factory from its plugin set), choice probabilities (softmax over columns
+of ``choice_scale * utility``: a scale multiplies, so it is the inverse of a choice
+temperature) and the Bayes posterior over types from observed choices. Plugins may
+override any of it. :class:`SimulatedUser` answers turns as one latent type of a model.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from pasta_core.protocols import Aggregator
-from pasta_core.types import Column
+from pasta_core.errors import InvalidValueError
+from pasta_core.protocols import Aggregator, Answer, UserModel
+from pasta_core.types import Column, History
+
+__all__ = ["AggregatingUserModel", "SimulatedUser", "softmax"]
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -94,3 +101,30 @@ class AggregatingUserModel:
             probs = self.choice_probabilities(intent, columns)
             log_post = log_post + np.log(np.maximum(probs[:, choice], 1e-300))
         return softmax(log_post)
+
+
+class SimulatedUser:
+    """A user model playing one latent user type, choosing columns by its choice model."""
+
+    def __init__(self, user_model: UserModel, user_type: int) -> None:
+        if isinstance(user_type, bool) or not isinstance(user_type, int | np.integer):
+            raise InvalidValueError(f"user type must be an integer, got {user_type!r}")
+        if not 0 <= user_type < user_model.num_types:
+            raise InvalidValueError(
+                f"user type {user_type} is out of range for {user_model.num_types} types"
+            )
+        self.user_model = user_model
+        self.user_type = int(user_type)
+
+    @classmethod
+    def sample(cls, user_model: UserModel, seed: int) -> SimulatedUser:
+        """A user whose type is drawn from the model's prior with ``seed`` (a ``user-type``
+        stream of :mod:`pasta_core.streams`)."""
+        rng = np.random.default_rng(seed)
+        return cls(user_model, int(rng.choice(user_model.num_types, p=user_model.prior)))
+
+    def answer(self, history: History, columns: Sequence[Column], seed: int) -> Answer:
+        utilities = self.user_model.utilities(history.initial_prompt, columns)[self.user_type]
+        probs = self.user_model.choice_probabilities(history.initial_prompt, columns)[self.user_type]
+        choice = int(np.random.default_rng(seed).choice(len(columns), p=probs / probs.sum()))
+        return Answer(choice, None, tuple(float(u) for u in utilities))
