@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 import click
+
+from pasta_tracking.runconfig import config_option
+from pasta_tracking.sinks import MetricsChoice
+
+log = logging.getLogger(__name__)
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -64,11 +70,14 @@ _POSITIVE = _PositiveFloat()
               help="frozen: every N steps of the first half, re-seed a starved user type from the most "
                    "crowded one (0: never).")
 @click.option("--save-every", type=click.IntRange(1), default=200, show_default=True)
-@click.option("--metrics", type=click.Choice(["jsonl", "tensorboard", "none"]), default="jsonl", show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--metrics", type=MetricsChoice(), default="jsonl", show_default=True,
+              help="Where step metrics go, comma-separated: jsonl (OUT/metrics.jsonl, always written but "
+                   "with none), tensorboard, wandb, mlflow (each its own extra), none.")
+@click.option("--device", default="auto", show_default=True, help="auto: cuda when torch sees a GPU, else cpu.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 @click.option("--fresh", is_flag=True, help="Ignore a trainer state in OUT and start over.")
+@config_option
 @click.pass_context
 def train_command(ctx: click.Context, **kw: Any) -> None:
     """Train by mini-batch EM: first on cached embeddings (frozen encoder), then, with
@@ -83,11 +92,17 @@ def train_command(ctx: click.Context, **kw: Any) -> None:
             names = ", ".join("--" + n.replace("_", "-") for n in given)
             raise click.UsageError(f"{names}: the fine-tuning phase takes these from --init's checkpoint")
     from pasta_core.plugins import get_plugins
+    from pasta_tracking.device import resolve_device
+    from pasta_tracking.logs import command_logs
+    from pasta_tracking.runconfig import effective_settings
 
-    try:
-        (_finetune if kw["phase"] == "finetune" else _train)(kw, get_plugins())
-    except PastaError as exc:
-        raise _fail(exc) from exc
+    with command_logs():
+        try:
+            kw["settings"] = effective_settings(ctx)
+            kw["device"] = resolve_device(kw["device"])
+            (_finetune if kw["phase"] == "finetune" else _train)(kw, get_plugins())
+        except PastaError as exc:
+            raise _fail(exc) from exc
 
 
 def _train_config(kw: dict[str, Any], lr: float) -> Any:
@@ -95,8 +110,22 @@ def _train_config(kw: dict[str, Any], lr: float) -> Any:
 
     return TrainConfig(steps=kw["steps"], batch_size=kw["batch_size"], lr=lr if kw["lr"] is None else kw["lr"],
                        encoder_lr=kw["encoder_lr"], grad_clip=kw["grad_clip"], save_every=kw["save_every"],
-                       metrics=kw["metrics"], device=kw["device"], seed=kw["seed"],
-                       split_every=kw["split_every"] if kw["phase"] == "frozen" else 0)
+                       metrics="none" if kw["metrics"] == ("none",) else "jsonl", device=kw["device"],
+                       seed=kw["seed"], split_every=kw["split_every"] if kw["phase"] == "frozen" else 0)
+
+
+def _run(trainer: Any, kw: dict[str, Any], out: Path) -> None:
+    """Train with the --metrics sinks, the pace estimate and the loss curve; the effective
+    settings go to OUT/run_config.toml first."""
+    from pasta_tracking.run import is_main_process, track_run
+    from pasta_tracking.runconfig import save_run_config
+
+    if is_main_process():
+        save_run_config(out, kw["settings"], "user-model train")
+    name = "EM" if kw["phase"] == "frozen" else "EM finetune"
+    with track_run(out, name, kw["metrics"], trainer.config.steps, trainer.config.log_every,
+                   config=kw["settings"]) as tracker:
+        trainer.train(progress=True, on_step=tracker.on_step)
 
 
 def _train(kw: dict[str, Any], plugins: Any) -> None:
@@ -122,15 +151,15 @@ def _train(kw: dict[str, Any], plugins: Any) -> None:
     cache = EmbeddingCache(kw["cache"] or out / "embeddings", encoder)
     labels, reports = build_labels(list(kw["specs"]), cache, strict=kw["strict"], progress=True)
     for report in reports:
-        click.echo(report.summary())
-    click.echo(f"{labels.num_samples} samples, labels: {labels.num_labels()}")
+        log.info(report.summary())
+    log.info("%d samples, labels: %s", labels.num_samples, labels.num_labels())
     trainer = EMTrainer(build_model(config, kw["seed"]), labels, _train_config(kw, 3e-4), out=out,
                         aggregator=config.build_aggregator(plugins))
     if resuming and trainer.resume():
-        click.echo(f"Resuming at step {trainer.step_count}")
-    trainer.train(progress=True)
+        log.info("Resuming at step %d", trainer.step_count)
+    _run(trainer, kw, out)
     trainer.save()
-    click.echo(f"Saved {out} (prior {np.round(trainer.prior_array, 3).tolist()})")
+    log.info("Saved %s (prior %s)", out, np.round(trainer.prior_array, 3).tolist())
 
 
 def _finetune(kw: dict[str, Any], plugins: Any) -> None:
@@ -160,15 +189,15 @@ def _finetune(kw: dict[str, Any], plugins: Any) -> None:
         encoder = load_encoder(kw["init"], config, kw["device"], plugins=plugins)
     labels, reports = build_raw_labels(list(kw["specs"]), strict=kw["strict"])
     for report in reports:
-        click.echo(report.summary())
-    click.echo(f"{labels.num_samples} samples, labels: {labels.num_labels()}")
+        log.info(report.summary())
+    log.info("%d samples, labels: %s", labels.num_samples, labels.num_labels())
     trainer = FinetuneTrainer(model, labels, _train_config(kw, 1e-5), encoder, out=out, prior=prior,
                               aggregator=config.build_aggregator(plugins))
     if resuming and trainer.resume():
-        click.echo(f"Resuming at step {trainer.step_count}")
-    trainer.train(progress=True)
+        log.info("Resuming at step %d", trainer.step_count)
+    _run(trainer, kw, out)
     trainer.save()
-    click.echo(f"Saved {out} with the fine-tuned encoder (prior {np.round(trainer.prior_array, 3).tolist()})")
+    log.info("Saved %s with the fine-tuned encoder (prior %s)", out, np.round(trainer.prior_array, 3).tolist())
 
 
 @user_model_group.command("eval")

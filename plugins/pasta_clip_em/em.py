@@ -33,6 +33,7 @@ import copy
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,6 @@ class EMTrainer:
         #: The step of the last checkpoint this trainer wrote or resumed from (None: none yet).
         self.saved_step: int | None = None
         self.splits: list[tuple[int, int, int]] = []  # (step, re-seeded type, copied type)
-        self._metrics: Any = None
 
     # ----- what the fine-tuning phase overrides --------------------------------------
     def _check_labels(self, labels: Any, model: Any) -> None:
@@ -211,15 +211,17 @@ class EMTrainer:
                 "posterior_entropy": _entropy(gamma), **extra}
 
     # ----- the loop ------------------------------------------------------------------
-    def train(self, progress: bool = True, stop_after: int | None = None) -> Any:
-        """Run to ``config.steps`` (or stop after ``stop_after`` more steps, as a kill would)."""
+    def train(self, progress: bool = True, stop_after: int | None = None,
+              on_step: Callable[[int, dict[str, float]], None] | None = None) -> Any:
+        """Run to ``config.steps`` (or stop after ``stop_after`` more steps, as a kill would);
+        ``on_step(step, metrics)`` is called after every step (``--metrics`` sinks, pace)."""
         from tqdm.auto import tqdm
 
         end = self.config.steps if stop_after is None else min(self.config.steps, self.step_count + stop_after)
         desc = "EM" if self.phase == "frozen" else f"EM {self.phase}"
         bar = tqdm(total=self.config.steps, initial=self.step_count, disable=not (progress and self.parallel.is_main),
                    desc=desc, unit="step")
-        if self.out is not None and self.config.metrics == "jsonl" and self.parallel.is_main:
+        if self.out is not None and self.config.metrics != "none" and self.parallel.is_main:
             truncate_metrics(self.out / METRICS_FILE, self.step_count)  # a resumed run logs its steps again
         started = time.perf_counter()
         try:
@@ -229,6 +231,8 @@ class EMTrainer:
                 if bad:
                     raise self._diverged(describe("the metrics", bad))
                 bar.update(1)
+                if on_step is not None:
+                    on_step(self.step_count, metrics)
                 if self.step_count % self.config.log_every == 0 or self.step_count == end:
                     bar.set_postfix(loss=f"{metrics['loss']:.4f}")
                     self._log(metrics, time.perf_counter() - started)
@@ -237,7 +241,6 @@ class EMTrainer:
             self.check_weights()
         finally:
             bar.close()
-            self._close_metrics()
         return self.model
 
     def marginal_nll(self, batch_size: int | None = None) -> float:
@@ -334,25 +337,13 @@ class EMTrainer:
 
     # ----- metrics -------------------------------------------------------------------
     def _log(self, metrics: dict[str, float], elapsed: float) -> None:
+        """Append the step's metrics to ``metrics.jsonl`` (unless ``config.metrics`` is
+        ``none``); other backends are fed through ``train``'s ``on_step``."""
         if self.out is None or self.config.metrics == "none" or not self.parallel.is_main:
             return
         record = {"step": self.step_count, **metrics, "score_scale": float(self.model.score_scale.detach()),
                   "prior_entropy": _entropy(self.prior.unsqueeze(0)), "elapsed_s": round(elapsed, 3)}
-        if self.config.metrics == "tensorboard":
-            if self._metrics is None:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self._metrics = SummaryWriter(str(self.out / "tensorboard"))
-            for key, value in record.items():
-                if key != "step":
-                    self._metrics.add_scalar(f"em/{key}", value, self.step_count)
-            return
         append_metrics(self.out / METRICS_FILE, record)
-
-    def _close_metrics(self) -> None:
-        if self._metrics is not None:
-            self._metrics.close()
-            self._metrics = None
 
 
 def _adamw(model: Any, config: TrainConfig) -> torch.optim.Optimizer:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
+
+from pasta_tracking.runconfig import config_option
+from pasta_tracking.sinks import MetricsChoice
+
+log = logging.getLogger(__name__)
 
 #: Learning rates per backend when --lr is not given. causal-lm: the paper's 1e-5 for a
 #: pretrained LM. embedded: trained from scratch, and Adafactor scales each step by
@@ -40,16 +46,26 @@ def value_group() -> None:
 @click.option("--t2i", default=None, help="Re-render missing images from seeds with this T2I plugin when labelling.")
 @click.option("--save-every", type=int, default=500, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto: cuda when torch sees a GPU, else cpu.")
 @click.option("--no-resume", is_flag=True, help="Start over even if OUT holds an unfinished run.")
-def train_command(**kw: Any) -> None:
+@click.option("--mix-reward-sources", is_flag=True,
+              help="Train even when the rewards come from different user models (their scales differ).")
+@click.option("--metrics", type=MetricsChoice(), default="jsonl", show_default=True,
+              help="Where step metrics go besides OUT/metrics.jsonl (always written), comma-separated: "
+                   "tensorboard, wandb, mlflow (each its own extra).")
+@config_option
+@click.pass_context
+def train_command(ctx: click.Context, **kw: Any) -> None:
     """Fit f(h, p) and V(h) by implicit Q-learning (expectile 0.7, target network)."""
     from pasta_core.errors import PastaError
+    from pasta_tracking.logs import command_logs
+    from pasta_tracking.runconfig import effective_settings
 
-    try:
-        _train(kw)
-    except PastaError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with command_logs():
+        try:
+            _train(kw, effective_settings(ctx))
+        except PastaError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def _user_model(kw: dict[str, Any]) -> Any:
@@ -62,32 +78,49 @@ def _user_model(kw: dict[str, Any]) -> Any:
     return get_plugins().load("user-model", kw["user_model"], **options)
 
 
-def _train(kw: dict[str, Any]) -> None:
+def _train(kw: dict[str, Any], settings: dict[str, Any]) -> None:
     from pasta_cli.options import parse_options
     from pasta_core.iql import IQLConfig, build_transitions, train_iql
     from pasta_core.plugins import get_plugins
     from pasta_distributed import data_parallel
+    from pasta_tracking.device import resolve_device
+    from pasta_tracking.run import track_run
+    from pasta_tracking.runconfig import save_run_config
+    from pasta_value.provenance import check_sources, describe_model
     from pasta_value.rewards import describe_rewards, load_rewarded
 
     parallel = data_parallel()  # under torchrun: join the group first (it pins this process's GPU)
     plugins = get_plugins()
     t2i = plugins.create("t2i", kw["t2i"]) if kw["t2i"] else None
+    sources: dict[str, list[str]] = {}
+    labeller = describe_model(kw["user_model"], parse_options(kw["user_model_option"], "--user-model-option")) \
+        if kw["user_model"] else "the --user-model"
     trajectories, rewards = load_rewarded(
-        kw["paths"], kw["reward"], _user_model(kw), t2i, relabel=kw["relabel"], progress=True
+        kw["paths"], kw["reward"], _user_model(kw), t2i, relabel=kw["relabel"], progress=True,
+        sources=sources, labelled_by=labeller,
     )
-    click.echo(f"rewards ({kw['reward']}): {describe_rewards(rewards)}")
+    check_sources(sources, mix=kw["mix_reward_sources"])
+    if sources:
+        log.info("rewards from: %s", "; ".join(f"{m} ({len(f)} files)" for m, f in sorted(sources.items())))
+    log.info("rewards (%s): %s", kw["reward"], describe_rewards(rewards))
     data = build_transitions(trajectories, rewards)
-    click.echo(f"{data.num_turns} turns, {data.num_pairs} (history, prompt) pairs, "
-               f"{len(data.histories)} histories, {len(data.candidates)} prompts")
+    log.info("%d turns, %d (history, prompt) pairs, %d histories, %d prompts",
+             data.num_turns, data.num_pairs, len(data.histories), len(data.candidates))
     options = parse_options(kw["model_option"], "--model-option")
-    model = plugins.create("value-model", kw["model_name"], device=kw["device"], **options)
+    device = resolve_device(kw["device"])
+    log.info("device: %s", device)
+    model = plugins.create("value-model", kw["model_name"], device=device, **options)
     config = IQLConfig(
         steps=kw["steps"], batch_size=kw["batch_size"], lr=kw["lr"] or DEFAULT_LR.get(kw["model_name"], 1e-5),
         weight_decay=kw["weight_decay"], grad_clip=kw["grad_clip"], optimizer=kw["optimizer"],
         expectile=kw["expectile"], gamma=kw["gamma"], target_update=kw["target_update"], polyak=kw["polyak"],
         token_level=kw["token_level"], seed=kw["seed"], save_every=kw["save_every"],
     )
-    trainer = train_iql(model, data, config, out=kw["out"], resume=not kw["no_resume"],
-                        model_options={"name": kw["model_name"], **options}, parallel=parallel)
-    click.echo(f"value model saved to {kw['out']} (step {trainer.step}); "
-               f"use it: pasta run --selector value --value-model {kw['out']}")
+    if parallel.is_main:
+        save_run_config(kw["out"], settings, "value train")
+    with track_run(kw["out"], "IQL", kw["metrics"], config.steps, config.log_every, config=settings) as tracker:
+        trainer = train_iql(model, data, config, out=kw["out"], resume=not kw["no_resume"],
+                            model_options={"name": kw["model_name"], **options}, parallel=parallel,
+                            on_step=tracker.on_step)
+    log.info("value model saved to %s (step %d); use it: pasta run --selector value --value-model %s",
+             kw["out"], trainer.step, kw["out"])

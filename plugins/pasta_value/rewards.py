@@ -115,11 +115,16 @@ def load_rewarded(
     t2i: T2IModel | None = None,
     relabel: bool = False,
     progress: bool = False,
+    sources: dict[str, list[str]] | None = None,
+    labelled_by: str = "the --user-model",
 ) -> tuple[list[Trajectory], list[list[float]]]:
-    """Read every trajectory file under ``paths`` and give each its turn rewards."""
+    """Read every trajectory file under ``paths`` and give each its turn rewards. With
+    ``sources`` (a dict to fill), record which user model gave the rewards of which files
+    (:func:`pasta_value.provenance.file_source`; rewards labelled here: ``labelled_by``)."""
     from tqdm.auto import tqdm
 
     from pasta_core.store import parquet_files, read_trajectories
+    from pasta_value.provenance import file_source
 
     trajectories: list[Trajectory] = []
     rewards: list[list[float]] = []
@@ -129,12 +134,16 @@ def load_rewarded(
     bar = tqdm(desc="reading trajectories", unit=" sessions", disable=not progress)
     for file in files:
         loader = column_loader(file.parent, t2i)
+        recorded = file_source(file) if sources is not None else None
         for trajectory in read_trajectories(file):
             if not trajectory.turns:
                 continue
             trajectories.append(trajectory)
             rewards.append(trajectory_rewards(trajectory, mode, user_model, loader, relabel))
             bar.update(1)
+            source = labelled_by if relabel or needs_labels(trajectory, mode) else recorded
+            if sources is not None and source is not None and str(file) not in sources.get(source, []):
+                sources.setdefault(source, []).append(str(file))
     bar.close()
     return trajectories, rewards
 
