@@ -1,4 +1,4 @@
-"""PNG writing: ``pasta_core.png`` against Pillow (``compress_level=1``), time and size.
+"""PNG writing: ``pasta_png`` against Pillow (``compress_level=1``), time and size.
 
 Three sets of images: 16 of the procedural renderer (8 styles, 256 px), 16 smooth noisy
 pictures at 256 px (a 16x16 random field upsampled bicubically, plus Gaussian noise of
@@ -20,7 +20,8 @@ import time
 import numpy as np
 from PIL import Image
 
-from pasta_core.png import pillow_png, png_bytes
+from pasta_core.folder import pillow_png
+from pasta_png import png_bytes
 
 STYLES = ("oil painting", "watercolor", "photo", "pixel art", "sketch", "flat", "poster", "3d render")
 

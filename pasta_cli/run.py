@@ -80,6 +80,7 @@ def _given(name: str) -> bool:
 
 def _resume(kw: dict[str, Any]) -> Any:
     from pasta_core.session import Session
+    from pasta_png import png_bytes
 
     given = [name for name in _DEFINING if _given(name)]
     if given:
@@ -88,7 +89,7 @@ def _resume(kw: dict[str, Any]) -> Any:
             f"{flags}: a resumed session keeps the settings recorded in {kw['resume_dir']}/session.json "
             "(seed, components, turns, user); leave them out, or start a new session"
         )
-    session = Session.resume(kw["resume_dir"])
+    session = Session.resume(kw["resume_dir"], encode=png_bytes)
     recorded = (session.user or {}).get("kind")
     if recorded and _given("user_kind") and kw["user_kind"] != recorded:
         raise click.UsageError(f"--user {kw['user_kind']}: this session was played by a {recorded} user")
@@ -104,6 +105,7 @@ def _resume(kw: dict[str, Any]) -> Any:
 def _create(kw: dict[str, Any]) -> Any:
     from pasta_core.config import EpisodeConfig
     from pasta_core.session import Session
+    from pasta_png import png_bytes
 
     writable_folder(kw["out"], "--out")
     selector_options = parse_options(kw["selector_option"], "--selector-option")
@@ -122,6 +124,7 @@ def _create(kw: dict[str, Any]) -> Any:
         ),
         seed=kw["seed"],
         out=kw["out"],
+        encode=png_bytes,
     )
 
 

@@ -12,16 +12,16 @@ atomically; what is read is validated, and a bad file is named in the error.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pasta_core.atomic import write_text
+from pasta_core.atomic import write_bytes, write_text
 from pasta_core.config import MAX_SEED, EpisodeConfig
 from pasta_core.errors import SessionError
-from pasta_core.png import save_png, write_png
 from pasta_core.store import read_trajectories, write_trajectories
 from pasta_core.types import Column, History, Trajectory, Turn
 
@@ -43,11 +43,29 @@ def image_refs(turn: int, columns: Sequence[Column]) -> list[list[str]]:
             for c, column in enumerate(columns, start=1)]
 
 
-class SessionFolder:
-    """Reads and writes one session folder (see the module docstring)."""
+def pillow_png(image: Any, level: int = 1) -> bytes:
+    """``image`` as PNG by Pillow's encoder (``level``: zlib's, 1 is fast)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=level)
+    return buffer.getvalue()
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+
+def save_png(image: Any, path: Path, encode: Callable[[Any], bytes] | None = None) -> None:
+    """Write ``image`` as PNG atomically: a crash leaves the whole file or none. No sync
+    (an image is made again from its seed); unique temporary names (two writers never
+    share one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, (encode or pillow_png)(image), durable=False, unique=True)
+
+
+class SessionFolder:
+    """Reads and writes one session folder (see the module docstring). ``encode`` gives
+    a picture's PNG bytes (default :func:`pillow_png`; ``pasta_png.png_bytes`` is faster,
+    and a caller that has an image's bytes already passes a function returning them)."""
+
+    def __init__(self, path: str | os.PathLike[str], encode: Callable[[Any], bytes] | None = None) -> None:
         self.path = Path(path)
+        self.encode = encode
 
     @property
     def state_file(self) -> Path:
@@ -151,18 +169,13 @@ class SessionFolder:
             raise SessionError(f"image path {ref!r} in {self.path} points outside the session folder")
         return path
 
-    def write_image(self, image: Any, ref: str, encode: Callable[[Any], bytes] | None = None) -> None:
-        """Write the image recorded as ``ref`` atomically; ``encode`` gives its PNG bytes
-        (default :func:`~pasta_core.png.png_bytes`: a caller that has them already passes
-        a function that returns them)."""
-        if encode is None:
-            save_png(image, self.inside(ref))
-        else:
-            write_png(encode(image), self.inside(ref))
+    def write_image(self, image: Any, ref: str) -> None:
+        """Write the image recorded as ``ref`` atomically."""
+        save_png(image, self.inside(ref), self.encode)
 
     def write_picture(self, picture: Any, path: Path) -> None:
         """Write a picture of the folder (a grid) atomically."""
-        save_png(picture, path)
+        save_png(picture, path, self.encode)
 
     def missing_images(self, turn: Turn) -> list[tuple[int, int]]:
         """(column, image) of the turn's recorded images not on disk (0-based)."""

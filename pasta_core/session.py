@@ -84,13 +84,13 @@ class Session:
         self.agent = agent
         self.prefetch = prefetch
         self.grids = grids  # whether each slate's labelled grid picture is saved
-        self.encode = encode  # an image's PNG bytes for its file (default: pasta_core.png)
         self.config = config or EpisodeConfig()
         self.seed = int(seed)
         self.streams = EpisodeStreams(self.seed)
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.folder = Path(folder) if folder is not None else None
-        self.store = SessionFolder(self.folder) if self.folder is not None else None
+        # encode: a picture's PNG bytes for its file (SessionFolder's default: Pillow's)
+        self.store = SessionFolder(self.folder, encode) if self.folder is not None else None
         self.components = components or {}
         self.user_type = user_type
         #: Who answers (recorded in session.json so a resume continues with the same
@@ -125,9 +125,10 @@ class Session:
         out: str | os.PathLike[str] | None = None,
         plugins: Plugins | None = None,
         session_id: str | None = None,
+        encode: Callable[[Any], bytes] | None = None,
     ) -> Session:
         """A session with registered components; with ``out`` it is persisted under
-        ``out/<session id>/``."""
+        ``out/<session id>/`` (``encode``: a picture's PNG bytes, as for the constructor)."""
         components = {
             "generator": ComponentSpec(generator, dict(generator_options or {})),
             "selector": ComponentSpec(selector, dict(selector_options or {})),
@@ -136,7 +137,7 @@ class Session:
         agent = _build_agent(plugins or get_plugins(), components)
         session_id = session_id or uuid.uuid4().hex[:12]
         folder = Path(out) / session_id if out is not None else None
-        return cls(agent, config, seed, folder, session_id, components)
+        return cls(agent, config, seed, folder, session_id, components, encode=encode)
 
     @classmethod
     def resume(
@@ -419,7 +420,7 @@ class Session:
 
     def _write_image(self, image: Any, ref: str) -> None:
         assert self.store is not None
-        self.store.write_image(image, ref, self.encode)
+        self.store.write_image(image, ref)
 
     def _raise_write_errors(self) -> None:
         """Forget finished background writes; raise the error of one that failed."""

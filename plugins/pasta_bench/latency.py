@@ -54,6 +54,7 @@ def breakdown(plugins: Any, turns: int, sessions: int, persist: bool) -> dict[st
     from pasta_core.config import EpisodeConfig
     from pasta_core.engine import answer_turn
     from pasta_core.session import Session
+    from pasta_png import png_bytes
     from pasta_users import SimulatedUser
 
     times: dict[str, float] = defaultdict(float)
@@ -64,7 +65,8 @@ def breakdown(plugins: Any, turns: int, sessions: int, persist: bool) -> dict[st
         for i in range(sessions):
             folder = f"{out}/{i}" if persist else None
             start = time.perf_counter()
-            session = Session(agent, EpisodeConfig(turns=turns), seed=i, folder=folder, prefetch=False)
+            session = Session(agent, EpisodeConfig(turns=turns), seed=i, folder=folder, prefetch=False,
+                              encode=png_bytes)
             session.start("a white cat")
             while not session.done:
                 answer = answer_turn(user, session.history, session.columns, session.streams)
@@ -89,11 +91,13 @@ def click_to_next_slate(plugins: Any, prefetch: bool, latency: float, turns: int
     each slate for ``think`` s; and the T2I time of one turn for comparison."""
     from pasta_core.config import EpisodeConfig
     from pasta_core.session import Session
+    from pasta_png import png_bytes
 
     times: dict[str, float] = defaultdict(float)
     waits = []
     with tempfile.TemporaryDirectory() as out:
-        session = Session(_agent(plugins, times, latency), EpisodeConfig(turns=turns), seed=0, folder=out, prefetch=prefetch)
+        session = Session(_agent(plugins, times, latency), EpisodeConfig(turns=turns), seed=0, folder=out,
+                          prefetch=prefetch, encode=png_bytes)
         session.start("a lighthouse on a cliff")
         while not session.done:
             time.sleep(think)

@@ -23,12 +23,12 @@ import numpy as np
 
 from pasta_core.atomic import move_into_place
 from pasta_core.config import EpisodeConfig
-from pasta_core.png import save_png
 from pasta_core.streams import run_seed
 from pasta_core.types import Trajectory
 from pasta_planted.episodes import EpisodeBatch, run_planted_episodes
 from pasta_planted.features import measured_attributes
 from pasta_planted.world import PlantedWorld
+from pasta_png import save_png
 from pasta_simulate.prompts import load_prompts
 from pasta_simulate.shards import check_manifest, run_shards, shard_name, write_shard
 

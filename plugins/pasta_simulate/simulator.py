@@ -18,9 +18,9 @@ import attrs
 import numpy as np
 
 from pasta_core.engine import Agent, run_episodes
-from pasta_core.png import save_png
 from pasta_core.streams import run_seed
 from pasta_core.types import Trajectory
+from pasta_png import save_png
 from pasta_simulate.prompts import load_prompts
 from pasta_simulate.shards import encode_shard, shard_name, write_shard
 from pasta_simulate.spec import SimulationSpec

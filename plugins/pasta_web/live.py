@@ -29,9 +29,9 @@ from typing import Any
 from pasta_core.engine import Agent
 from pasta_core.errors import PastaError, PluginError
 from pasta_core.plugins import Plugins
-from pasta_core.png import png_bytes
 from pasta_core.protocols import T2IModel
 from pasta_core.session import ComponentSpec
+from pasta_png import png_bytes
 from pasta_web.settings import Arm
 
 

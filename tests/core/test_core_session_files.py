@@ -1,5 +1,5 @@
 """What a session writes to its folder when its caller says so: no grid pictures
-(``grids=False``), and image files from PNG bytes the caller already has (``encode``)."""
+(``grids=False``), and picture files from PNG bytes the caller gives (``encode``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pasta_core import EpisodeConfig
 from pasta_core.engine import Agent
-from pasta_core.png import png_bytes
+from pasta_core.folder import pillow_png
 from pasta_core.session import Session
 from pasta_core.testing import FakeGenerator, FakeSelector, FakeT2I
 
@@ -17,14 +17,14 @@ def _agent() -> Agent:
 
 
 class CountingEncoder:
-    """PNG bytes by :func:`png_bytes`, remembering which images it was asked for."""
+    """PNG bytes by :func:`pillow_png`, remembering which pictures it was asked for."""
 
     def __init__(self) -> None:
         self.asked: list[int] = []
 
     def __call__(self, image) -> bytes:
         self.asked.append(id(image))
-        return png_bytes(image)
+        return pillow_png(image)
 
 
 def test_without_grids_only_the_images_and_the_trajectory_are_written(tmp_path):
@@ -46,13 +46,15 @@ def test_image_files_hold_the_bytes_the_encoder_gives_once_per_image(tmp_path):
     columns = session.start("a red boat")
     session.wait_for_files()
     shown = [image for column in columns for image in column.images]
-    assert sorted(encoder.asked) == sorted(id(image) for image in shown)  # every image, once each
+    ids = {id(image) for image in shown}
+    assert sorted(a for a in encoder.asked if a in ids) == sorted(ids)  # every image, once each
+    assert len(encoder.asked) == len(ids) + 1  # and the grid picture
     session.choose(2)
     session.close()
     turn = session.history.turns[0]
     for column, refs in zip(columns, turn.image_refs):
         for image, name in zip(column.images, refs):
-            assert (tmp_path / name).read_bytes() == png_bytes(image)
+            assert (tmp_path / name).read_bytes() == pillow_png(image)
     assert (tmp_path / "grids" / "turn-1.png").is_file()  # grids stay on unless turned off
 
 
@@ -63,7 +65,7 @@ def test_resume_keeps_the_callers_file_choices(tmp_path):
     first.close()
     encoder = CountingEncoder()
     resumed = Session.resume(tmp_path, agent=_agent(), grids=False, encode=encoder)
-    assert resumed.grids is False and resumed.encode is encoder
+    assert resumed.grids is False and resumed.store.encode is encoder
     resumed.choose(3)
     resumed.close()
     assert not (tmp_path / "grids").exists()

@@ -14,7 +14,7 @@ from PIL import Image
 import pasta_core.folder as folder_module
 from pasta_core import EpisodeConfig, SessionError
 from pasta_core.engine import Agent
-from pasta_core.png import save_png
+from pasta_core.folder import save_png
 from pasta_core.session import Session
 from pasta_core.store import read_trajectories
 from pasta_core.testing import FakeGenerator, FakeSelector, FakeT2I, FakeUserModel
@@ -36,10 +36,10 @@ def _gate_writes(monkeypatch, only: str = "") -> threading.Event:
     the test instead of hanging it."""
     gate = threading.Event()
 
-    def held(image, path):
+    def held(image, path, encode=None):
         if only in str(path) and not gate.wait(20):
             gate.set()
-        save_png(image, path)
+        save_png(image, path, encode)
 
     monkeypatch.setattr(folder_module, "save_png", held)
     return gate
@@ -80,7 +80,7 @@ def test_saved_grid_waits_for_the_grid_and_not_for_the_images(tmp_path, monkeypa
 
 
 def test_a_failed_write_is_raised_once_before_the_answer_is_recorded(tmp_path, monkeypatch):
-    def full(image, path):
+    def full(image, path, encode=None):
         raise OSError("No space left on device")
 
     monkeypatch.setattr(folder_module, "save_png", full)
@@ -111,10 +111,10 @@ def test_a_crash_after_the_click_resumes_with_the_same_images(tmp_path, monkeypa
     # The process dies with turn 1's files half written and turn 2's not at all.
     written: list[str] = []
 
-    def dying(image, path):
+    def dying(image, path, encode=None):
         if len(written) < 3:
             written.append(str(path))
-            save_png(image, path)
+            save_png(image, path, encode)
 
     monkeypatch.setattr(folder_module, "save_png", dying)
     broken = Session.create(out=tmp_path / "b", seed=5, session_id="x", config=config)
@@ -158,14 +158,14 @@ def test_a_waiting_caller_writes_the_files_the_busy_writer_has_not_started(tmp_p
     gate, holding = threading.Event(), threading.Event()
     writers: dict[str, str] = {}
 
-    def writer_held(image, path):
+    def writer_held(image, path, encode=None):
         name = threading.current_thread().name
         if name.startswith("pasta-writer"):
             holding.set()
             if not gate.wait(20):
                 gate.set()
         writers[Path(path).name] = name
-        save_png(image, path)
+        save_png(image, path, encode)
 
     monkeypatch.setattr(folder_module, "save_png", writer_held)
     session = _fake_session(tmp_path)

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import pasta_web.live
-from pasta_core.png import png_bytes
+from pasta_png import png_bytes
 from pasta_web.app import create_app
 from pasta_web.service import WebSessions, image_url
 

@@ -1,4 +1,6 @@
-"""PNG files of 8-bit images, written faster than by Pillow's encoder.
+"""PNG files of 8-bit images, written faster than by Pillow's encoder: a library of
+``pasta run`` and the latency bench (a session folder's ``encode``), the web app, the
+simulator and the planted world; it registers nothing.
 
 Pillow chooses a filter for every row by trying all five; that search, not zlib, is most
 of its cost (figures against Pillow at ``compress_level=1`` are in docs/benchmarks.md;
@@ -8,12 +10,11 @@ level 1. Both release the GIL, so a background writer runs beside a T2I model in
 waiting for it.
 
 Modes other than L, RGB and RGBA (16-bit, palette, 1-bit, LA), and images that carry an
-ICC profile or a transparency key, are written by Pillow.
+ICC profile or a transparency key, are written by Pillow (:func:`pasta_core.folder.pillow_png`).
 """
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import zlib
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pasta_core.atomic import write_bytes
+from pasta_core.folder import pillow_png
 
 _COLOR_TYPE = {"L": 0, "RGB": 2, "RGBA": 6}  # PNG colour types, 8 bits per sample
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,14 +33,6 @@ _SUB = 1
 def _chunk(kind: bytes, data: bytes) -> bytes:
     crc = zlib.crc32(data, zlib.crc32(kind))
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def pillow_png(image: Any, level: int = 1) -> bytes:
-    """``image`` as PNG by Pillow's encoder: the fallback here, the reference in
-    ``benchmarks/bench_png.py``."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=level)
-    return buffer.getvalue()
 
 
 def png_bytes(image: Any, level: int = 1) -> bytes:

@@ -1,4 +1,4 @@
-"""pasta_core.png: every 8-bit L, RGB and RGBA image decodes to itself, other modes go to
+"""pasta_png: every 8-bit L, RGB and RGBA image decodes to itself, other modes go to
 Pillow, and a file is written whole or not at all."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-import pasta_core.png as png
-from pasta_core.png import png_bytes, save_png
+import pasta_png as png
+from pasta_png import png_bytes, save_png
 
 CHANNELS = {"L": 1, "RGB": 3, "RGBA": 4}
 
