@@ -14,10 +14,12 @@ from pasta_core.types import Column, History, check_critique
 
 
 class ConsoleUser:
-    """Asks on stdin for the column (1..L) and an optional critique, re-asking on bad input."""
+    """Asks on stdin for the column (1..L) and an optional critique, re-asking on bad input;
+    with ``show_prompts``, prints the prompt behind each column first."""
 
-    def __init__(self, grid_path: Callable[[], Path | None]) -> None:
+    def __init__(self, grid_path: Callable[[], Path | None], show_prompts: bool = False) -> None:
         self.grid_path = grid_path
+        self.show_prompts = show_prompts
 
     def answer(self, history: History, columns: Sequence[Column], seed: int) -> Answer:
         turn = len(history.turns) + 1
@@ -25,6 +27,9 @@ class ConsoleUser:
         click.echo(f"\nTurn {turn}: {len(columns)} columns of {len(columns[0].images)} images")
         if path is not None:
             click.echo(f"  look at: {path}")
+        if self.show_prompts:
+            for c, column in enumerate(columns, start=1):
+                click.echo(f"  column {c}: {column.prompt}")
         choice = self._ask_column(len(columns))
         return Answer(choice - 1, self._ask_critique())
 

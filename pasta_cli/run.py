@@ -11,12 +11,16 @@ from pasta_core.config import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_SLATE_SIZE, M
 
 
 def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: int | None, seed: int) -> Any:
+    from pasta_core.errors import InvalidValueError
     from pasta_core.plugins import get_plugins
     from pasta_core.streams import run_seed
     from pasta_users import SimulatedUser
 
     model = get_plugins().load("user-model", user_model or "simple", **options)
     if user_type is not None:
+        if not 0 <= user_type < model.num_types:
+            raise InvalidValueError(f"--user-type {user_type + 1}: the user model has {model.num_types} types, "
+                                    f"numbered 1 to {model.num_types}")
         return SimulatedUser(model, user_type)
     return SimulatedUser.sample(model, run_seed(seed, "user-type", 0))
 
@@ -34,22 +38,31 @@ def _pick_prompt(seed: int) -> str:
 @click.option("--generator", default="template", show_default=True, help="Candidate generator plugin.")
 @click.option("--t2i", default="procedural", show_default=True, help="Text-to-image plugin.")
 @click.option("--selector", default="random", show_default=True, help="Slate selector plugin.")
-@click.option("--user", "user_kind", type=click.Choice(["human", "sim"]), default="human", show_default=True)
+@click.option("--user", "user_kind", type=click.Choice(["human", "sim"]), default="human", show_default=True,
+              help="Who picks the columns: you at this terminal (human) or a simulated user (sim).")
 @click.option("--user-model", default=None, help="Simulated user: a registered name or a checkpoint folder [simple].")
-@click.option("--user-type", type=click.IntRange(0), default=None, help="Simulated user's type (default: drawn from the prior).")
+@click.option("--user-type", type=click.IntRange(1), default=None,
+              help="Simulated user's type, numbered from 1 (default: drawn from the prior).")
 @click.option("--value-model", default=None, help="Checkpoint folder for the value selector (passed as model=DIR).")
 @click.option("--prompt", default=None, help="Initial prompt (sim: a PartiPrompts prompt if omitted).")
-@click.option("--turns", type=click.IntRange(1, MAX_TURNS), default=5, show_default=True)
-@click.option("--slate-size", type=click.IntRange(1, MAX_SLATE_SIZE), default=4, show_default=True)
+@click.option("--turns", type=click.IntRange(1, MAX_TURNS), default=5, show_default=True, help="Turns in the session.")
+@click.option("--slate-size", type=click.IntRange(1, MAX_SLATE_SIZE), default=4, show_default=True,
+              help="Columns (prompts) shown each turn (L).")
 @click.option("--images", type=click.IntRange(1, MAX_IMAGES_PER_PROMPT), default=4, show_default=True, help="Images per prompt (M).")
-@click.option("--reward", type=click.Choice(["sparse", "dense"]), default="sparse", show_default=True)
+@click.option("--reward", type=click.Choice(["sparse", "dense"]), default="sparse", show_default=True,
+              help="Simulated user's reward: at the last turn only (sparse) or at every turn (dense).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the session's random streams.")
 @click.option("--out", default="pasta-output", show_default=True, help="Folder for session folders.")
 @click.option("--resume", "resume_dir", default=None, help="Continue an interrupted session folder.")
-@click.option("--generator-option", multiple=True, metavar="KEY=VALUE")
-@click.option("--t2i-option", multiple=True, metavar="KEY=VALUE")
-@click.option("--selector-option", multiple=True, metavar="KEY=VALUE")
-@click.option("--user-model-option", multiple=True, metavar="KEY=VALUE")
+@click.option("--show-prompts", is_flag=True, help="Print the prompt behind each column at every turn (--user human).")
+@click.option("--generator-option", multiple=True, metavar="KEY=VALUE",
+              help="A setting of the candidate generator (repeatable); `pasta plugins` lists them.")
+@click.option("--t2i-option", multiple=True, metavar="KEY=VALUE",
+              help="A setting of the text-to-image model, e.g. device=cuda (repeatable).")
+@click.option("--selector-option", multiple=True, metavar="KEY=VALUE",
+              help="A setting of the slate selector (repeatable).")
+@click.option("--user-model-option", multiple=True, metavar="KEY=VALUE",
+              help="A setting of the simulated user's model (repeatable).")
 def run_command(**kw: Any) -> None:
     """Run one session: the agent proposes, renders and learns what you like."""
     from pasta_core.errors import PastaError
@@ -58,11 +71,35 @@ def run_command(**kw: Any) -> None:
         check_text(kw["prompt"], "--prompt")
         if not kw["prompt"].strip():
             raise click.BadParameter("the initial prompt is empty; describe the image you want", param_hint="--prompt")
+    if kw["user_type"] is not None:
+        kw["user_type"] -= 1  # people count types from 1; the code from 0
     try:
         session = _resume(kw) if kw["resume_dir"] else _create(kw)
-        _play(session, kw)
+        try:
+            _play(session, kw)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            _stopped(session)
+            raise click.exceptions.Abort() from None
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _stopped(session: Any) -> None:
+    """Ctrl-C: finish writing the answered turns, then say where they are and how to go on."""
+    import shlex
+
+    try:
+        session.close()
+    except Exception as exc:  # the answers on disk may be incomplete: say so, do not hide the stop
+        click.echo(f"\nStopped; writing the session folder failed: {exc}", err=True)
+        return
+    folder = session.folder
+    if folder is None or not session.started or not folder.exists():
+        click.echo("\nStopped before the first turn was shown; nothing was saved.", err=True)
+        return
+    answered = len(session.history.turns)
+    click.echo(f"\nStopped after {answered} of {session.config.turns} turns; the session is saved in {folder}", err=True)
+    click.echo(f"Continue it with: pasta run --resume {shlex.quote(str(folder))}", err=True)
 
 
 #: Flags that define a session: a resumed session takes them from its folder.
@@ -96,7 +133,8 @@ def _resume(kw: dict[str, Any]) -> Any:
     if recorded:
         kw["user_kind"] = recorded
     if session.done:
-        click.echo(f"Session {session.session_id} is already finished ({session.config.turns} turns)")
+        click.echo(f"Session {session.session_id} is already finished ({session.config.turns} of "
+                   f"{session.config.turns} turns answered); nothing to resume. Its record:")
     else:
         click.echo(f"Resuming session {session.session_id} at turn {session.turn} of {session.config.turns}")
     return session
@@ -136,7 +174,9 @@ def _user(session: Any, kw: dict[str, Any]) -> Any:
         from pasta_cli.human import ConsoleUser
 
         session.user = {"kind": "human"}
-        return ConsoleUser(session.saved_grid)
+        return ConsoleUser(session.saved_grid, show_prompts=kw["show_prompts"])
+    if kw["show_prompts"]:
+        raise click.UsageError("--show-prompts: prints the prompts for a person at the terminal (--user human)")
     recorded = session.user or {}
     model = recorded.get("model", kw["user_model"])
     options = recorded.get("options", parse_options(kw["user_model_option"], "--user-model-option"))
@@ -156,6 +196,10 @@ def _play(session: Any, kw: dict[str, Any]) -> None:
     from pasta_core.session import play
 
     user = _user(session, kw)
+    if session.done:  # a finished session, resumed: its record only
+        session.close()
+        _summary(session)
+        return
     prompt = kw["prompt"]
     if not session.started and not prompt:
         if kw["user_kind"] == "sim":

@@ -93,6 +93,7 @@ def test_resume_refuses_flags_that_would_change_the_session(cli_runner, tmp_path
         assert result.exit_code == 2 and "session.json" in result.output, (flags, result.output)
     finished = cli_runner.invoke(["run", "--resume", str(folder)])
     assert finished.exit_code == 0 and "already finished" in finished.output
+    assert "nothing to resume" in finished.output and "Resuming" not in finished.output
 
 
 def test_an_empty_prompt_is_refused(cli_runner):
@@ -158,3 +159,63 @@ def test_usage_errors_are_one_line_and_a_bare_group_shows_its_help(capsys):
         main([])
     err = capsys.readouterr().err
     assert "Usage: pasta [OPTIONS] COMMAND" in err and "Commands:" in err and "Error" not in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_where_the_session_is_and_how_to_resume_it(tmp_path):
+    """A real SIGINT while the person is asked for turn 2: the answered turn is saved, and
+    the message names the folder and the command that continues the session."""
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pasta_cli", "run", "--prompt", "a tiny boat", "--turns", "3", "--out", str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    process.stdin.write("1\n\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*/grids/turn-2.png")):  # turn 2 is on show: it waits for an answer
+        assert time.monotonic() < deadline and process.poll() is None, "turn 2 was not shown"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out, err)
+    folder = _session_dir(tmp_path)
+    assert f"Stopped after 1 of 3 turns; the session is saved in {folder}" in err
+    assert f"Continue it with: pasta run --resume {folder}" in err
+    resumed = subprocess.run(
+        [sys.executable, "-m", "pasta_cli", "run", "--resume", str(folder)],
+        input="2\n\n3\n\n", capture_output=True, text=True, timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    (t,) = read_trajectories(folder / "trajectory.parquet")
+    assert [x.choice for x in t.turns] == [0, 1, 2]
+
+
+def test_show_prompts_prints_the_prompt_behind_each_column(cli_runner, tmp_path):
+    args = ["run", "--prompt", "a red bicycle", "--turns", "2", "--out", str(tmp_path)]
+    plain = cli_runner.invoke(args, input="3\n\n1\n\n")
+    shown = cli_runner.invoke([*args, "--show-prompts"], input="3\n\n1\n\n")
+    assert plain.exit_code == 0 and shown.exit_code == 0, shown.output
+    folders = sorted(tmp_path.iterdir(), key=lambda p: p.stat().st_mtime)
+    (t,) = read_trajectories(folders[-1] / "trajectory.parquet")
+    assert f"column 3: {t.turns[0].chosen.text}" in shown.output
+    assert f"column 1: {t.turns[1].chosen.text}" in shown.output
+    assert shown.output.count("  column ") == 8 and "  column " not in plain.output
+    sim = cli_runner.runner.invoke(cli_runner.cli, ["run", "--user", "sim", "--show-prompts", "--out", str(tmp_path)])
+    assert sim.exit_code == 2 and "--user human" in sim.output
+
+
+def test_user_types_are_numbered_from_one(cli_runner, tmp_path):
+    """--user-type 4 is the fourth of the simple model's 4 types (0-based 3 in the record);
+    0 and 5 are refused, naming the range people count in."""
+    result = cli_runner.invoke(["run", "--user", "sim", "--user-type", "4", "--turns", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (t,) = read_trajectories(_session_dir(tmp_path) / "trajectory.parquet")
+    assert t.user_type == 3
+    zero = cli_runner.runner.invoke(cli_runner.cli, ["run", "--user", "sim", "--user-type", "0", "--out", str(tmp_path)])
+    assert zero.exit_code == 2 and "--user-type" in zero.output
+    five = cli_runner.runner.invoke(cli_runner.cli, ["run", "--user", "sim", "--user-type", "5", "--out", str(tmp_path)])
+    assert five.exit_code == 1 and "numbered 1 to 4" in five.output
