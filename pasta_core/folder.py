@@ -2,12 +2,14 @@
 
     <folder>/session.json            what defines the session (prompt, seed, config, components)
     <folder>/trajectory.parquet      the answered turns (format: docs/data-format.md)
-    <folder>/grids/turn-T.png        the labelled 4 x 4 picture of each turn
+    <folder>/grids/turn-T.png        the labelled picture of each turn (:func:`slate_grid`)
     <folder>/images/turn-T/col-C-img-M.png   every image (1-based)
 
 :class:`~pasta_core.session.Session`, ``pasta run --resume`` and the web app read and
 write session folders through :class:`SessionFolder` only. Every file is written
-atomically; what is read is validated, and a bad file is named in the error.
+atomically; what is read is validated, and a bad file is named in the error. A slate's
+pictures are written by a background thread as :class:`FileJob` s that a waiting thread
+can help finish (:func:`finish`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,8 @@ from pasta_core.store import read_trajectories, write_trajectories
 from pasta_core.types import Column, History, Trajectory, Turn
 
 if TYPE_CHECKING:
+    from PIL.Image import Image
+
     from pasta_core.protocols import T2IModel
 
 SESSION_FILE = "session.json"
@@ -41,6 +46,78 @@ def image_refs(turn: int, columns: Sequence[Column]) -> list[list[str]]:
     """The references of every image of a turn's columns."""
     return [[image_ref(turn, c, m) for m in range(1, len(column.images) + 1)]
             for c, column in enumerate(columns, start=1)]
+
+
+class FileJob:
+    """One file to write, run once by whichever thread claims it first."""
+
+    def __init__(self, write: Callable[[], None]) -> None:
+        self._write = write
+        self._claim = threading.Lock()
+        self._finished = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Write the file unless another thread has claimed the job; failures are kept in
+        :attr:`error` (an interrupt is kept and raised again)."""
+        if not self._claim.acquire(blocking=False):
+            return
+        try:
+            self._write()
+        except Exception as error:  # noqa: BLE001 - reported by the session, with the turn
+            self.error = error
+        except BaseException as error:
+            self.error = error
+            raise
+        finally:
+            self._finished.set()
+
+    def done(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self) -> None:
+        self._finished.wait()
+
+
+def finish(jobs: Iterable[FileJob]) -> bool:
+    """Run the unclaimed ``jobs`` here, wait for the others; True if every one succeeded.
+    A thread that must wait for files (``Session.close``, a server about to serve an image,
+    a full write queue) so writes them itself instead of sitting idle."""
+    jobs = list(jobs)
+    for job in jobs:
+        job.run()
+    for job in jobs:
+        job.wait()
+    return all(job.error is None for job in jobs)
+
+
+_HEADER = 40
+_GAP = 8
+
+
+def slate_grid(columns: Sequence[Column], cell: int = 192, title: str | None = None) -> Image:
+    """Columns left to right, labelled 1..L on top, images top to bottom."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    rows = max(len(c.images) for c in columns)
+    top = _HEADER + (_HEADER if title else 0)
+    width = len(columns) * (cell + _GAP) + _GAP
+    height = top + rows * (cell + _GAP) + _GAP
+    canvas = PILImage.new("RGB", (width, height), (248, 248, 246))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=24)
+    if title:
+        draw.text((_GAP, 8), title, fill=(40, 40, 40), font=font)
+    for c, column in enumerate(columns):
+        x = _GAP + c * (cell + _GAP)
+        draw.text((x + cell // 2 - 6, top - _HEADER + 6), str(c + 1), fill=(20, 20, 120), font=font)
+        for r, image in enumerate(column.images):
+            # Box filtering (area average) shrinks well at a third of bicubic's cost.
+            shrink = image.width >= cell and image.height >= cell
+            thumb = image.convert("RGB").resize((cell, cell), PILImage.Resampling.BOX if shrink else None)
+            canvas.paste(thumb, (x, top + r * (cell + _GAP)))
+    return canvas
 
 
 def pillow_png(image: Any, level: int = 1) -> bytes:
@@ -173,9 +250,9 @@ class SessionFolder:
         """Write the image recorded as ``ref`` atomically."""
         save_png(image, self.inside(ref), self.encode)
 
-    def write_picture(self, picture: Any, path: Path) -> None:
-        """Write a picture of the folder (a grid) atomically."""
-        save_png(picture, path, self.encode)
+    def write_grid(self, turn: int, columns: Sequence[Column], title: str) -> None:
+        """Write the labelled grid picture of ``turn`` atomically."""
+        save_png(slate_grid(columns, title=title), self.grid_path(turn), self.encode)
 
     def missing_images(self, turn: Turn) -> list[tuple[int, int]]:
         """(column, image) of the turn's recorded images not on disk (0-based)."""

@@ -7,25 +7,18 @@
     while not session.done:
         columns = session.choose(0, critique="brighter") or []
 
-With a folder, ``session.json`` is written at :meth:`Session.start` and the trajectory row
-of every answered turn (``trajectory.parquet``, small) before :meth:`Session.choose`
-returns, so a crash loses at most the turn in flight. A slate's files (its grid picture
-``grids/turn-T.png``, then its images ``images/turn-T/col-C-img-M.png``) are written by
-one background thread, each file atomically, while the person looks: the click never
-waits for them. A caller that has no use for the grid pictures (a server) passes
-``grids=False``; one that has already encoded an image (for a page) passes ``encode``,
-which the writer asks for each image's PNG bytes. A caller that must wait for them (:meth:`Session.close`, a server about
-to serve an image) writes the ones not yet started itself (:mod:`pasta_core.writes`).
-A crash may keep some of them from disk; :meth:`Session.resume` re-renders those from
-the seeds in the trajectory (the T2I model is seeded per image, so they come back the
-same) and picks the session up again.
+With a folder (:class:`~pasta_core.folder.SessionFolder`), ``session.json`` is written at
+:meth:`Session.start` and each answered turn's trajectory row before :meth:`Session.choose`
+returns, so a crash loses at most the turn in flight. A slate's pictures (its grid, then
+its images) are written by one background thread while the person looks; a crash may keep
+some from disk, and :meth:`Session.resume` re-renders those from the recorded seeds.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,13 +28,12 @@ import attrs
 from pasta_core.config import EpisodeConfig
 from pasta_core.engine import Agent, Proposal, answer_turn, propose, record_turn, render_proposals
 from pasta_core.errors import InvalidValueError, PastaError, SessionError
-from pasta_core.folder import SessionFolder, image_refs
+from pasta_core.folder import FileJob, SessionFolder, finish, image_refs
 from pasta_core.plugins import Plugins, get_plugins
 from pasta_core.protocols import Answer, User
 from pasta_core.shown import shown_images_for
 from pasta_core.streams import EpisodeStreams
 from pasta_core.types import Candidate, Column, History, Trajectory
-from pasta_core.writes import FileJob, finish
 
 __all__ = ["ComponentSpec", "Session", "play"]
 #: Slates whose files may wait for the writer before a new slate waits for the oldest
@@ -392,7 +384,7 @@ class Session:
             made += self.store.restore_images(turn, self.agent.t2i)
             grid = self.grid_path(number)
             if grid is not None and turn.image_refs and not grid.is_file():
-                self._write_grid(number, self.store.saved_columns(turn), grid)
+                self.store.write_grid(number, self.store.saved_columns(turn), self._title(number))
         return made
 
     def _queue_slate(self, turn: int, columns: list[Column]) -> None:
@@ -401,26 +393,20 @@ class Session:
         while len(self._writes) >= MAX_PENDING_SLATES:  # the disk is behind: wait for the oldest
             finish(self._writes[min(self._writes)])
             self._raise_write_errors()
-        grid = self.grid_path(turn)
-        jobs = [FileJob(lambda: self._write_grid(turn, columns, grid))] if grid is not None else []
+        store = self.store
+        assert store is not None
+        title = self._title(turn)
+        jobs = [FileJob(lambda: store.write_grid(turn, columns, title))] if self.grids else []
         for column, refs in zip(columns, image_refs(turn, columns)):
             for image, ref in zip(column.images, refs):
-                jobs.append(FileJob(lambda image=image, ref=ref: self._write_image(image, ref)))
+                jobs.append(FileJob(lambda image=image, ref=ref: store.write_image(image, ref)))
         queue = self._write_queue()
         for job in jobs:
             queue.submit(job.run)
         self._writes[turn] = jobs
 
-    def _write_grid(self, turn: int, columns: Sequence[Column], path: Path) -> None:
-        from pasta_core.grid import slate_grid
-
-        assert self.store is not None
-        title = f"Turn {turn} of {self.config.turns}: {self.history.initial_prompt}"
-        self.store.write_picture(slate_grid(columns, title=title), path)
-
-    def _write_image(self, image: Any, ref: str) -> None:
-        assert self.store is not None
-        self.store.write_image(image, ref)
+    def _title(self, turn: int) -> str:
+        return f"Turn {turn} of {self.config.turns}: {self.history.initial_prompt}"
 
     def _raise_write_errors(self) -> None:
         """Forget finished background writes; raise the error of one that failed."""

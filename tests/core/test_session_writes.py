@@ -191,7 +191,7 @@ def test_a_waiting_caller_writes_the_files_the_busy_writer_has_not_started(tmp_p
 
 
 def test_each_file_job_runs_once_however_many_threads_finish_it():
-    from pasta_core.writes import FileJob, finish
+    from pasta_core.folder import FileJob, finish
 
     counts = [0] * 50
     lock = threading.Lock()
@@ -211,7 +211,7 @@ def test_each_file_job_runs_once_however_many_threads_finish_it():
 
 
 def test_a_failed_file_job_keeps_its_error_and_finish_says_so():
-    from pasta_core.writes import FileJob, finish
+    from pasta_core.folder import FileJob, finish
 
     def broken():
         raise OSError("disk full")
