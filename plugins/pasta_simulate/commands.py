@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
+
+from pasta_tracking.runconfig import config_option
+
+log = logging.getLogger(__name__)
 
 
 @click.command("simulate")
@@ -33,12 +38,22 @@ import click
               help="GPUs each Ray worker reserves (1: its own; 0.5: two share one): one T2I pipeline per worker, "
                    "on its GPU with --t2i-option device=auto. Needs --executor ray.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def simulate_command(**kw: Any) -> None:
+@config_option
+@click.pass_context
+def simulate_command(ctx: click.Context, **kw: Any) -> None:
     """Simulate N trajectories of a user model with a data-collection policy."""
+    from pasta_tracking.logs import command_logs
+
+    with command_logs():
+        _simulate(ctx, kw)
+
+
+def _simulate(ctx: click.Context, kw: dict[str, Any]) -> None:
     from pasta_cli.options import parse_options
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
     from pasta_simulate.simulate import SimulationSpec, simulate
+    from pasta_tracking.runconfig import effective_settings, save_run_config
 
     t2i_options = parse_options(kw["t2i_option"], "--t2i-option")
     if kw["t2i"] == "procedural":
@@ -57,6 +72,7 @@ def simulate_command(**kw: Any) -> None:
                           plugins=get_plugins())
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
+    save_run_config(kw["out"], effective_settings(ctx), "simulate")
     rate = result.computed / result.seconds if result.seconds > 0 else float("nan")
-    click.echo(f"{result.trajectories} trajectories in {len(result.shards)} shards at {result.folder} "
-               f"({result.computed} computed now, {rate:.2f} trajectories/s)")
+    log.info("%d trajectories in %d shards at %s (%d computed now, %.2f trajectories/s)",
+             result.trajectories, len(result.shards), result.folder, result.computed, rate)

@@ -121,8 +121,31 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def foreign_sessions(folder: Path, limit: int = 3) -> list[str]:
+    """Up to ``limit`` files under ``folder`` that hold sessions but are not this run's
+    shards: other Parquet files, session folders (``session.json``) of ``pasta run``."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.rglob("*")):
+        ours = path.parent == folder and path.name.startswith("part-") and path.suffix == ".parquet"
+        if (path.suffix == ".parquet" and not ours) or path.name == "session.json":
+            found.append(str(path.relative_to(folder)))
+            if len(found) >= limit:
+                break
+    return found
+
+
 def check_manifest(folder: Path, spec: dict[str, Any]) -> None:
-    """Write the settings beside the shards, or refuse to mix runs with other settings."""
+    """Write the settings beside the shards, or refuse to mix runs with other settings, or
+    with other sessions in the folder (a reader of the folder would take them all)."""
+    foreign = foreign_sessions(folder)
+    if foreign:
+        raise SessionError(
+            f"{folder} already holds other sessions ({', '.join(foreign)}); trajectories written there "
+            "would be read together with them (value train reads every Parquet file under a folder): "
+            "choose another --out"
+        )
     wanted = json.loads(json.dumps(spec))
     saved = read_manifest(folder)
     if saved is not None:

@@ -2,7 +2,7 @@
 the effective settings written back beside the run (``run_config.toml``), a file the same
 option reads.
 
-The keys are the command's option names, with ``-`` or ``_`` (``batch-size = 64``,
+The keys are the command's long option names, with ``-`` or ``_`` (``batch-size = 64``,
 ``data = ["a.parquet", "b.parquet"]`` for a repeatable option, ``token-level = true`` for a
 flag). An unknown key is refused naming the known ones. The file fills click's
 ``default_map`` before the other options are read, so a flag given on the command line
@@ -29,10 +29,17 @@ RUN_CONFIG = "run_config.toml"
 _NOT_SETTINGS = {"help", "config_file"}
 
 
+def option_key(param: click.Parameter) -> str:
+    """The key of an option in a run's TOML file: its long flag without the dashes
+    (``--data`` for the parameter ``paths`` gives ``data``)."""
+    longs = [o for o in param.opts if o.startswith("--")]
+    return max(longs, key=len)[2:] if longs else (param.name or "").replace("_", "-")
+
+
 def read_run_config(path: str | os.PathLike[str], params: Mapping[str, click.Parameter]) -> dict[str, Any]:
-    """The option values in the TOML file ``path`` for a command whose parameters are
-    ``params`` (name -> parameter); an unreadable file or an unknown key raises
-    :class:`click.BadParameter` naming it."""
+    """The option values in the TOML file ``path`` for a command whose options are
+    ``params`` (key, see :func:`option_key` -> option), by parameter name; an unreadable
+    file or an unknown key raises :class:`click.BadParameter` naming it."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -41,16 +48,15 @@ def read_run_config(path: str | os.PathLike[str], params: Mapping[str, click.Par
         raise click.BadParameter(f"{path} is not valid TOML ({exc})") from None
     values, unknown = {}, []
     for key, value in data.items():
-        name = key.replace("-", "_")
-        param = params.get(name)
-        if param is None or name in _NOT_SETTINGS:
+        param = params.get(key.replace("_", "-"))
+        if param is None or param.name in _NOT_SETTINGS or param.name is None:
             unknown.append(key)
             continue
         if getattr(param, "multiple", False) and not isinstance(value, list):
             value = [value]
-        values[name] = value
+        values[param.name] = value
     if unknown:
-        known = ", ".join(sorted(n.replace("_", "-") for n in params if n not in _NOT_SETTINGS))
+        known = ", ".join(sorted(k for k, p in params.items() if p.name not in _NOT_SETTINGS))
         raise click.BadParameter(f"{path}: unknown keys {', '.join(sorted(unknown))}; known: {known}")
     return values
 
@@ -58,7 +64,7 @@ def read_run_config(path: str | os.PathLike[str], params: Mapping[str, click.Par
 def _load(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if not value:
         return
-    params = {p.name: p for p in ctx.command.params if p.name}
+    params = {option_key(p): p for p in ctx.command.params if isinstance(p, click.Option)}
     ctx.default_map = {**(ctx.default_map or {}), **read_run_config(value, params)}
 
 
@@ -72,12 +78,13 @@ def config_option(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def effective_settings(ctx: click.Context) -> dict[str, Any]:
     """The command's option values as this run uses them (file, flags and defaults
-    merged); options left unset (None) are left out."""
+    merged), by key (:func:`option_key`); options left unset (None) are left out."""
+    keys = {p.name: option_key(p) for p in ctx.command.params if isinstance(p, click.Option)}
     settings = {}
     for name, value in ctx.params.items():
-        if name in _NOT_SETTINGS or value is None:
+        if name in _NOT_SETTINGS or name not in keys or value is None:
             continue
-        settings[name] = list(value) if isinstance(value, tuple) else value
+        settings[keys[name]] = list(value) if isinstance(value, tuple) else value
     return settings
 
 
