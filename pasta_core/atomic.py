@@ -6,8 +6,6 @@ temporary file is flushed to the disk (``fsync``) before the move, and the folde
 so the new name never points at data the disk has not got, and the move itself is on the
 disk when the call returns. Files that are cheap to make again (an image re-rendered from
 its seed) may pass ``durable=False``: still atomic against a crash, with no sync.
-
-One helper for the whole code base, so that no writer keeps a copy of these steps.
 """
 
 from __future__ import annotations

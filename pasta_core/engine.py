@@ -1,19 +1,10 @@
 """The episode engine: the one turn step every caller drives.
 
-A turn is propose (the generator's candidates) -> select (the slate) -> render (L columns
-of M images) -> answer (the user's choice, and ratings from a :class:`Rater`) -> record
-(the :class:`~pasta_core.types.Turn`, with its reward). The pieces:
-
-- :func:`generation_request`: the only place a ``GenerationRequest`` is built;
-- :func:`propose_many`: candidates and slates of many episodes (a
-  :class:`~pasta_core.protocols.BatchSelector` sees all of its episodes in one call);
-- :func:`render_slates`: every image of many slates in as few T2I calls as allowed;
-- :func:`answer_turn`: the user's answer, each draw from its own named stream;
-- :func:`record_turn` with :func:`turn_reward`: the only place a turn's reward is made.
-
+A turn is propose (candidates and the slate) -> render (L columns of M images) -> answer
+-> record (the :class:`~pasta_core.types.Turn`). Only :func:`generation_request` builds a
+``GenerationRequest`` and only :func:`turn_reward` makes a turn's reward.
 :class:`~pasta_core.session.Session` drives one episode turn by turn with these (a person
-answers between render and record); :func:`run_episodes` drives many episodes in
-lock-step. Seeds come from :mod:`pasta_core.streams`.
+answers between render and record); :func:`run_episodes` drives many in lock-step.
 """
 
 from __future__ import annotations

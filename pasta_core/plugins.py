@@ -1,13 +1,9 @@
 """Plugin discovery and the registries built from it.
 
-``get_plugins()`` returns a :class:`Plugins` object holding a fresh pluggy manager with
-every plugin of the ``pasta`` entry point group loaded once. A plugin that fails to import
-or to register is reported in :attr:`Plugins.failures` and skipped; the host keeps working.
-
-Environment switches:
-
-- ``PASTA_LOAD_PLUGINS=a,b``: load only these entry points (empty string: load none).
-- ``PASTA_DISABLE_PLUGINS=a,b``: skip these entry points.
+:class:`Plugins` holds a pluggy manager with every plugin of the ``pasta`` entry point
+group (``PASTA_LOAD_PLUGINS=a,b`` loads only those, ``PASTA_DISABLE_PLUGINS=a,b`` skips
+those). A plugin that fails to import or to register is reported in
+:attr:`Plugins.failures` and skipped; the host keeps working.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""The images a person was shown in earlier turns, for generators that look at them.
-
-The paper's candidate generator is a multimodal model that reads the interaction history,
-images included. A generator says which earlier images it reads with its optional
-``history_images`` attribute (:data:`HISTORY_IMAGES`), and how large at most with an
-optional ``history_image_side`` (pixels); the engine then keeps those in a
-:class:`ShownImages` and hands it to the generator as ``GenerationRequest.images``. Images
-of turns answered in this process are kept in memory (scaled down to that side once the
-turn is answered); those of a resumed session are read from its folder when asked for.
+"""The images a person was shown in earlier turns, for generators that look at them
+(``history_images`` and ``history_image_side`` in
+:class:`~pasta_core.protocols.CandidateGenerator`): the engine keeps them in a
+:class:`ShownImages`, handed to the generator as ``GenerationRequest.images``.
 """
 
 from __future__ import annotations
@@ -95,9 +90,6 @@ class ShownImages:
         return self._read(refs)
 
     def _read(self, refs: Sequence[str]) -> tuple[Any, ...]:
-        return tuple(_smaller(image, self.max_side) for image in self._read_files(refs))
-
-    def _read_files(self, refs: Sequence[str]) -> tuple[Any, ...]:
         from PIL import Image
 
         assert self.folder is not None
@@ -105,7 +97,7 @@ class ShownImages:
         for ref in refs:
             try:
                 with Image.open(self.folder.inside(ref)) as image:
-                    images.append(image.copy())
+                    images.append(_smaller(image.copy(), self.max_side))
             except (OSError, SessionError):
                 return ()  # a file gone from disk: the generator goes on without these images
         return tuple(images)

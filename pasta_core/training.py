@@ -1,14 +1,8 @@
-"""What the trainers share: they stop on a non-finite number, and keep one metrics log.
-
-A trainer checks every step's metrics (read as Python floats for the log anyway, so the
-check costs nothing) and, before each checkpoint, every tensor it is about to write. The
-first non-finite value stops the run with a :class:`TrainingDivergedError` that names the
-step and what went non-finite, before anything is written: the last checkpoint on disk
-stays the last finite one.
-
-The metrics log (``metrics.jsonl``: one JSON object per logged step, with its ``step``) is
-cut back to the step a run resumes from (:func:`truncate_metrics`), so a resumed run logs
-each step once.
+"""What the trainers (IQL, EM) share: they check every step's metrics and, before each
+checkpoint, every tensor, and stop on the first non-finite one with a
+:class:`TrainingDivergedError` before anything is written; and one metrics log
+(``metrics.jsonl``, a JSON object per logged step) that a resumed run cuts back
+(:func:`truncate_metrics`).
 """
 
 from __future__ import annotations
