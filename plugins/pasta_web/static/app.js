@@ -300,7 +300,7 @@ function updatePlay(state) {
     grid.after(el("button", { class: "secondary", id: "retry", type: "button", text: "Try again", onclick: retry }));
   }
   updateChooseButton();
-  if (app.config.belief) updateBelief(live.belief);
+  if (app.config.belief) updateBelief(live.belief, state.answered.length);
 }
 
 function updateChooseButton() {
@@ -345,10 +345,15 @@ async function retry() {
   await refresh();
 }
 
-function updateBelief(belief) {
+// ``clicks``: the clicks answered so far. The belief is worked out after the grid is on
+// show, so for a moment it may be the previous turn's: it is then shown faded, as updating.
+function updateBelief(belief, clicks) {
   const box = document.getElementById("belief-types");
   if (!box) return;
   if (!belief) { box.replaceChildren(el("p", { class: "muted", text: "Thinking…" })); return; }
+  const stale = belief.clicks < clicks;
+  box.classList.toggle("stale", stale);
+  box.setAttribute("aria-busy", stale ? "true" : "false");
   const probabilities = belief.types.map((t) => t.probability);
   const best = Math.max(...probabilities);
   const tied = probabilities.filter((p) => p === best).length > 1;
@@ -360,7 +365,9 @@ function updateBelief(belief) {
     el("div", { class: "examples" }, t.examples.map((url) => picture(url, `a picture type ${t.type} likes`, `type${t.type}`))))));
   // The width is set from script (the security policy allows no inline style attributes).
   for (const fill of box.querySelectorAll(".fill")) fill.style.width = `${100 * Number(fill.dataset.p)}%`;
-  const note = el("p", { class: "muted small", text: `After ${belief.clicks} click${belief.clicks === 1 ? "" : "s"}.` });
+  const note = el("p", { class: "muted small", text: stale
+    ? `Updating for your click ${clicks}… (shown: after ${belief.clicks} click${belief.clicks === 1 ? "" : "s"})`
+    : `After ${belief.clicks} click${belief.clicks === 1 ? "" : "s"}.` });
   box.append(note);
 }
 
