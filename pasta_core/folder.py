@@ -127,12 +127,12 @@ def pillow_png(image: Any, level: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def save_png(image: Any, path: Path, encode: Callable[[Any], bytes] | None = None) -> None:
+def save_png(image: Any, path: Path, encode: Callable[[Any], bytes] | None = None) -> Path:
     """Write ``image`` as PNG atomically: a crash leaves the whole file or none. No sync
     (an image is made again from its seed); unique temporary names (two writers never
     share one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, (encode or pillow_png)(image), durable=False, unique=True)
+    return write_bytes(path, (encode or pillow_png)(image), durable=False, unique=True)
 
 
 class SessionFolder:
@@ -274,18 +274,17 @@ class SessionFolder:
                 self.write_image(image, turn.image_refs[c][m])
         return len(missing)
 
+    def read_image(self, ref: str) -> Image:
+        """The saved image recorded as ``ref`` (loaded: the file is closed)."""
+        from PIL import Image as PILImage
+
+        with PILImage.open(self.inside(ref)) as image:
+            return image.copy()
+
     def saved_columns(self, turn: Turn) -> list[Column]:
         """A recorded turn's columns with their images read back from disk."""
-        from PIL import Image
-
-        columns = []
-        for candidate, seeds, refs in zip(turn.slate, turn.seeds, turn.image_refs):
-            images = []
-            for ref in refs:
-                with Image.open(self.inside(ref)) as image:
-                    images.append(image.copy())
-            columns.append(Column(candidate, images, seeds))
-        return columns
+        return [Column(candidate, [self.read_image(ref) for ref in refs], seeds)
+                for candidate, seeds, refs in zip(turn.slate, turn.seeds, turn.image_refs)]
 
 
 #: What each key of ``session.json`` holds, in words, with a check.

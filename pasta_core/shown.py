@@ -90,17 +90,11 @@ class ShownImages:
         return self._read(refs)
 
     def _read(self, refs: Sequence[str]) -> tuple[Any, ...]:
-        from PIL import Image
-
         assert self.folder is not None
-        images = []
-        for ref in refs:
-            try:
-                with Image.open(self.folder.inside(ref)) as image:
-                    images.append(_smaller(image.copy(), self.max_side))
-            except (OSError, SessionError):
-                return ()  # a file gone from disk: the generator goes on without these images
-        return tuple(images)
+        try:
+            return tuple(_smaller(self.folder.read_image(ref), self.max_side) for ref in refs)
+        except (OSError, SessionError):
+            return ()  # a file gone from disk: the generator goes on without these images
 
 
 def _smaller(image: Any, max_side: int | None) -> Any:

@@ -21,8 +21,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from pasta_core.atomic import write_bytes
 from pasta_core.folder import pillow_png
+from pasta_core.folder import save_png as save_picture
 
 _COLOR_TYPE = {"L": 0, "RGB": 2, "RGBA": 6}  # PNG colour types, 8 bits per sample
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -54,16 +54,6 @@ def png_bytes(image: Any, level: int = 1) -> bytes:
 
 
 def save_png(image: Any, path: str | os.PathLike[str], level: int = 1) -> Path:
-    """Write ``image`` as PNG atomically: a crash leaves the whole file or none, never a
-    truncated one (which a resumed session would take for a saved image)."""
-    return write_png(png_bytes(image, level), path)
-
-
-def write_png(data: bytes, path: str | os.PathLike[str]) -> Path:
-    """Write PNG bytes (:func:`png_bytes`) atomically, as :func:`save_png` does."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # No sync (durable=False): an image is made again from its seed, and the simulator and
-    # the bench write many thousands of small ones. Unique temporary names: two writers
-    # never share one.
-    return write_bytes(path, data, durable=False, unique=True)
+    """Write ``image`` as PNG atomically, as a session folder does
+    (:func:`pasta_core.folder.save_png`): the whole file or none, never a truncated one."""
+    return save_picture(image, Path(path), lambda picture: png_bytes(picture, level))
