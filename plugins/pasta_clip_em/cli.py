@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from pasta_checkpoints.hub import push_command
 from pasta_tracking.runconfig import config_option
 from pasta_tracking.sinks import MetricsChoice
 
@@ -23,7 +24,10 @@ def _fail(exc: Exception) -> click.ClickException:
 
 @click.group("user-model")
 def user_model_group() -> None:
-    """Train, evaluate and inspect CLIP-EM user models (K latent user types)."""
+    """Train, evaluate, inspect and share CLIP-EM user models (K latent user types)."""
+
+
+user_model_group.add_command(push_command("user-model"))
 
 
 _FROZEN_ONLY = ("types", "encoder", "encoder_option", "cache", "satisfaction")

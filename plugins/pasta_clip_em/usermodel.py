@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from pasta_checkpoints.hub import HubMixin
 from pasta_clip_em.config import ModelConfig
 from pasta_core.errors import InvalidValueError
 from pasta_core.types import Column
@@ -65,7 +66,7 @@ class EmbeddingMemo:
         return len(self._rows)
 
 
-class ClipEmUserModel(AggregatingUserModel):
+class ClipEmUserModel(AggregatingUserModel, HubMixin):
     """K latent user types scored by a CLIP-style model with per-type residual offsets.
 
     ``aggregator`` is the column aggregator the model's config names
@@ -139,6 +140,20 @@ class ClipEmUserModel(AggregatingUserModel):
     def describe(self) -> dict[str, Any]:
         """The model's settings and prior, for ``pasta user-model show``."""
         return {**self.config.to_json(), "prior": [round(float(p), 4) for p in self.prior]}
+
+    # ----- the Hugging Face way (pasta_checkpoints.hub.HubMixin) -----------------------
+    hub_tags = ("pasta-t2i", "user-model", "clip-em")
+
+    def _save_folder(self, folder: Path) -> None:
+        from pasta_clip_em.checkpoint import save_checkpoint
+
+        save_checkpoint(folder, self.model, self.prior, encoder=self.encoder if self.config.encoder_state else None)
+
+    @classmethod
+    def _from_folder(cls, folder: Path, device: str = "cpu", *, plugins: Any) -> ClipEmUserModel:
+        """``ClipEmUserModel.from_pretrained(folder_or_repo_id, plugins=get_plugins())``:
+        the encoder and aggregator are built from ``plugins``."""
+        return create_user_model(path=str(folder), device=device, plugins=plugins)
 
 
 def choice_probabilities(model: Any, utilities: np.ndarray) -> np.ndarray:

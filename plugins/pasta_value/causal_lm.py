@@ -191,6 +191,11 @@ class CausalLMValueModel(TorchValueModel):
         write_config(folder, {"plugin": PLUGIN, **self.settings(), **(extra or {})})
         return folder
 
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], device: str = "cpu") -> CausalLMValueModel:
+        """The model saved in ``folder`` (:func:`create_causal_lm` with ``path``)."""
+        return create_causal_lm(str(folder), device=device)
+
 
 def create_causal_lm(path: str | None = None, device: str = "cpu", **options: Any) -> CausalLMValueModel:
     """Factory. ``path``: a value-model checkpoint (config.json with "plugin": "causal-lm")

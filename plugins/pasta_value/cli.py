@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from pasta_checkpoints.hub import push_command
 from pasta_tracking.runconfig import config_option
 from pasta_tracking.sinks import MetricsChoice
 
@@ -21,6 +22,9 @@ DEFAULT_LR = {"causal-lm": 1e-5, "embedded": 1e-2}
 @click.group("value")
 def value_group() -> None:
     """Train value models for the value selector (IQL)."""
+
+
+value_group.add_command(push_command("value-model"))
 
 
 @value_group.command("train")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pasta_checkpoints import read_json_config
+from pasta_checkpoints.hub import HubMixin
 from pasta_core.atomic import write_json
 from pasta_core.errors import InvalidValueError
 from pasta_core.protocols import PairOutputs, TrainableValueModel, ValueModel
@@ -27,12 +28,31 @@ __all__ = ["PairOutputs", "TorchValueModel", "TrainableValueModel", "ValueModel"
 CONFIG_FILE = "config.json"
 
 
-class TorchValueModel:
-    """Inference for trainable value models: chunked, gradient-free, in eval mode."""
+class TorchValueModel(HubMixin):
+    """Inference for trainable value models: chunked, gradient-free, in eval mode.
+
+    Shared the Hugging Face way: ``save_pretrained(folder)``, ``push_to_hub(repo_id)`` and
+    ``EmbeddedValueModel.from_pretrained(folder_or_repo_id, device=...)``
+    (:class:`pasta_checkpoints.hub.HubMixin`) over the plugin's ``save`` and ``load``."""
 
     plugin = "?"
     module: Any
     chunk_size = 256
+    hub_tags = ("pasta-t2i", "value-model")
+
+    def save(self, folder: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], device: str = "cpu") -> Any:
+        raise NotImplementedError
+
+    def _save_folder(self, folder: Path) -> None:
+        self.save(folder)
+
+    @classmethod
+    def _from_folder(cls, folder: Path, **kwargs: Any) -> Any:
+        return cls.load(folder, **kwargs)
 
     def prepare(self, histories: Sequence[History], candidates: Sequence[Candidate]) -> Any:
         raise NotImplementedError
