@@ -20,6 +20,7 @@ import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -396,10 +397,10 @@ class Session:
         store = self.store
         assert store is not None
         title = self._title(turn)
-        jobs = [FileJob(lambda: store.write_grid(turn, columns, title))] if self.grids else []
+        jobs = [FileJob(partial(store.write_grid, turn, columns, title))] if self.grids else []
         for column, refs in zip(columns, image_refs(turn, columns)):
             for image, ref in zip(column.images, refs):
-                jobs.append(FileJob(lambda image=image, ref=ref: store.write_image(image, ref)))
+                jobs.append(FileJob(partial(store.write_image, image, ref)))
         queue = self._write_queue()
         for job in jobs:
             queue.submit(job.run)
