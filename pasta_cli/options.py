@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,25 @@ def parse_options(pairs: Sequence[str], flag: str) -> dict[str, Any]:
             raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint=flag)
         options[key.strip().replace("-", "_")] = value
     return options
+
+
+def component_options(user_model: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--generator-option``, ``--t2i-option``, ``--selector-option`` and
+    ``--user-model-option`` flags (``KEY=VALUE``, repeatable) of a command that builds a
+    session's components; ``user_model`` says whose model the last one sets."""
+    flags = {
+        "--generator-option": "A setting of the candidate generator (repeatable).",
+        "--t2i-option": "A setting of the text-to-image model, e.g. device=cuda (repeatable).",
+        "--selector-option": "A setting of the slate selector (repeatable).",
+        "--user-model-option": f"A setting of {user_model} (repeatable).",
+    }
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for flag, text in reversed(flags.items()):  # click lists options in decorator order
+            command = click.option(flag, multiple=True, metavar="KEY=VALUE", help=text)(command)
+        return command
+
+    return decorate
 
 
 def check_text(text: str, flag: str) -> str:

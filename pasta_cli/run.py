@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from pasta_cli.options import check_text, parse_options, writable_folder
+from pasta_cli.options import check_text, component_options, parse_options, writable_folder
 from pasta_core.config import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_SLATE_SIZE, MAX_TURNS
 
 
@@ -55,14 +55,7 @@ def _pick_prompt(seed: int) -> str:
 @click.option("--out", default="pasta-output", show_default=True, help="Folder for session folders.")
 @click.option("--resume", "resume_dir", default=None, help="Continue an interrupted session folder.")
 @click.option("--show-prompts", is_flag=True, help="Print the prompt behind each column at every turn (--user human).")
-@click.option("--generator-option", multiple=True, metavar="KEY=VALUE",
-              help="A setting of the candidate generator (repeatable); `pasta plugins` lists them.")
-@click.option("--t2i-option", multiple=True, metavar="KEY=VALUE",
-              help="A setting of the text-to-image model, e.g. device=cuda (repeatable).")
-@click.option("--selector-option", multiple=True, metavar="KEY=VALUE",
-              help="A setting of the slate selector (repeatable).")
-@click.option("--user-model-option", multiple=True, metavar="KEY=VALUE",
-              help="A setting of the simulated user's model (repeatable).")
+@component_options(user_model="the simulated user's model")
 def run_command(**kw: Any) -> None:
     """Run one session: the agent proposes, renders and learns what you like."""
     from pasta_core.errors import PastaError

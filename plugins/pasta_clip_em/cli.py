@@ -73,12 +73,14 @@ _POSITIVE = _PositiveFloat()
 @click.option("--split-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="frozen: every N steps of the first half, re-seed a starved user type from the most "
                    "crowded one (0: never).")
-@click.option("--save-every", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--save-every", type=click.IntRange(1), default=200, show_default=True,
+              help="Steps between checkpoints (a stopped run resumes from the last).")
 @click.option("--metrics", type=MetricsChoice(), default="jsonl", show_default=True,
               help="Where step metrics go, comma-separated: jsonl (OUT/metrics.jsonl, always written but "
                    "with none), tensorboard, wandb, mlflow (each its own extra), none.")
 @click.option("--device", default="auto", show_default=True, help="auto: cuda when torch sees a GPU, else cpu.")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of the initialization and batches.")
 @click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 @click.option("--fresh", is_flag=True, help="Ignore a trainer state in OUT and start over.")
 @config_option
@@ -209,8 +211,8 @@ def _finetune(kw: dict[str, Any], plugins: Any) -> None:
 @click.option("--data", "specs", multiple=True, required=True, metavar="KIND:PATH[,IMAGES]",
               help="pickapic: (half/half accuracy), hpsv2-test: (Spearman), trajectories:/pasta: (choices).")
 @click.option("--cache", default=None, help="Embedding cache folder [CHECKPOINT/embeddings].")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--strict", is_flag=True)
+@click.option("--device", default="cpu", show_default=True, help="Torch device: cpu, cuda, cuda:1, ...")
+@click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 def eval_command(checkpoint: str, specs: tuple[str, ...], cache: str | None, device: str, strict: bool) -> None:
     """Evaluate a checkpoint; prints one JSON object per dataset."""
     from pasta_core.errors import PastaError
@@ -252,8 +254,8 @@ def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, st
 @click.argument("checkpoint")
 @click.option("--picture", default=None, help="Write the top images per type here (PNG).")
 @click.option("--prompts", type=int, default=12, show_default=True, help="Packaged prompts to render for it.")
-@click.option("--t2i", default="procedural", show_default=True)
-@click.option("--per-type", type=int, default=6, show_default=True)
+@click.option("--t2i", default="procedural", show_default=True, help="Text-to-image plugin that renders them.")
+@click.option("--per-type", type=int, default=6, show_default=True, help="Images in each type's row.")
 def show_command(checkpoint: str, picture: str | None, prompts: int, t2i: str, per_type: int) -> None:
     """Print the settings and learned prior; optionally draw each type's favourite images."""
     from pasta_clip_em.usermodel import create_user_model
@@ -285,7 +287,8 @@ def _picture(user_model: Any, path: str, count: int, renderer: Any, per_type: in
 @click.command("score")
 @click.option("--user-model", "checkpoint", required=True, help="A clip-em checkpoint folder.")
 @click.option("--prompt", required=True, help="The prompt (the person's intent) the images answer.")
-@click.option("--type", "user_type", type=int, default=None, help="Score under this user type only.")
+@click.option("--type", "user_type", type=click.IntRange(1), default=None,
+              help="Score under this user type only (numbered from 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def score_command(checkpoint: str, prompt: str, user_type: int | None, as_json: bool, images: tuple[str, ...]) -> None:
@@ -303,11 +306,14 @@ def score_command(checkpoint: str, prompt: str, user_type: int | None, as_json: 
     except PastaError as exc:
         raise _fail(exc) from exc
     prior = scorer.user_model.prior
+    if user_type is not None and user_type > len(prior):
+        raise click.BadParameter(f"{user_type}: the user model has {len(prior)} types, numbered 1 to {len(prior)}",
+                                 param_hint="--type")
     rows = []
     for n, path in enumerate(images):
         row: dict[str, Any] = {"image": path, "expected": float(prior @ scores[:, n])}
         if user_type is not None:
-            row["score"] = float(scores[user_type, n])
+            row["score"] = float(scores[user_type - 1, n])
         else:
             row["per_type"] = [round(float(s), 4) for s in scores[:, n]]
         rows.append(row)

@@ -8,6 +8,12 @@ from typing import Any
 import numpy as np
 
 
+def type_label(row: int, prior: float) -> str:
+    """The label of the 0-based type ``row``, numbered from 1 as people count (and as the
+    web app's belief panel and ``pasta run --user-type`` number types)."""
+    return f"type {row + 1}  prior {prior:.2f}"
+
+
 def top_images_picture(user_model: Any, items: Sequence[tuple[str, Any]], per_type: int = 6,
                        thumb: int = 96) -> Any:
     """One row per user type: the ``per_type`` images it scores highest among ``items``
@@ -26,7 +32,7 @@ def top_images_picture(user_model: Any, items: Sequence[tuple[str, Any]], per_ty
     draw = ImageDraw.Draw(canvas)
     for row in range(k):
         y = 4 + row * (thumb + 4)
-        draw.text((6, y + thumb // 2 - 6), f"type {row}  prior {user_model.prior[row]:.2f}", fill="black")
+        draw.text((6, y + thumb // 2 - 6), type_label(row, float(user_model.prior[row])), fill="black")
         for col, n in enumerate(np.argsort(-scores[row])[:per_type]):
             image = items[int(n)][1].convert("RGB").resize((thumb, thumb))
             canvas.paste(image, (label_w + col * (thumb + 4), y))

@@ -27,15 +27,19 @@ def _one_line(function: Any, kw: dict[str, Any]) -> None:
 @click.option("--simulate", "simulated", type=click.IntRange(0), default=0, show_default=True,
               help="Also simulate N sessions played by the teacher against --user-model.")
 @click.option("--user-model", default="simple", show_default=True, help="Simulated people: registered name or checkpoint folder.")
-@click.option("--user-model-option", multiple=True, metavar="KEY=VALUE")
-@click.option("--teacher-generator", default="template", show_default=True)
-@click.option("--teacher-selector", default="value", show_default=True)
+@click.option("--user-model-option", multiple=True, metavar="KEY=VALUE",
+              help="A setting of the simulated people's user model (repeatable).")
+@click.option("--teacher-generator", default="template", show_default=True,
+              help="Candidate generator of the simulated sessions.")
+@click.option("--teacher-selector", default="value", show_default=True,
+              help="The teacher: the selector whose slates the model learns.")
 @click.option("--teacher-option", multiple=True, metavar="KEY=VALUE", help="Selector options, e.g. model=runs/value.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["openai", "gemini", "parquet"]),
               help="Formats to write (repeatable; default all three).")
-@click.option("--turns", type=click.IntRange(1, 50), default=5, show_default=True)
-@click.option("--slate-size", type=click.IntRange(1, 16), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--turns", type=click.IntRange(1, 50), default=5, show_default=True, help="Turns per simulated session.")
+@click.option("--slate-size", type=click.IntRange(1, 16), default=4, show_default=True,
+              help="Columns (prompts) per slate (L).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated sessions.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def data_command(**kw: Any) -> None:
     """Write supervised pairs: each history -> the slate the teacher chose for it."""
@@ -72,16 +76,17 @@ def _data(kw: dict[str, Any]) -> None:
 @click.option("--out", required=True, help="Model folder (an unfinished run there is resumed).")
 @click.option("--model", "base", default="embedded", show_default=True,
               help="'embedded' (a small model trained from scratch, offline) or a chat model folder to fine-tune.")
-@click.option("--steps", type=int, default=2000, show_default=True)
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--steps", type=int, default=2000, show_default=True, help="Optimizer steps.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Pairs per step.")
 @click.option("--lr", type=float, default=None, help="Learning rate [3e-3 embedded, 1e-4 LoRA, 2e-5 full].")
-@click.option("--save-every", type=int, default=500, show_default=True)
+@click.option("--save-every", type=int, default=500, show_default=True,
+              help="Steps between checkpoints (a stopped run resumes from the last).")
 @click.option("--width", type=int, default=96, show_default=True, help="Embedded model: hidden size.")
 @click.option("--layers", type=int, default=2, show_default=True, help="Embedded model: transformer layers.")
 @click.option("--lora/--full", default=None, help="LoRA adapters or the whole model [by size: LoRA above 50M parameters].")
-@click.option("--lora-rank", type=int, default=8, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--lora-rank", type=int, default=8, show_default=True, help="Rank of the LoRA adapters.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initialization and batches.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device: cpu, cuda, cuda:1, ...")
 @click.option("--no-resume", is_flag=True, help="Start over even if OUT holds an unfinished run.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(**kw: Any) -> None:

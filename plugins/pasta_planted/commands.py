@@ -17,9 +17,10 @@ def planted_group() -> None:
 @click.option("--world", "world_file", default=None, help="World TOML file (default: the packaged example).")
 @click.option("--out", required=True, help="Folder for the trajectory shards and images.")
 @click.option("-n", "--count", type=click.IntRange(1), default=None, help="Sessions (default: [sessions] count).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sessions' random streams.")
 @click.option("--no-images", is_flag=True, help="Do not write image files (the user-model trainer needs them).")
-@click.option("--prompts", "prompts_file", default=None)
+@click.option("--prompts", "prompts_file", default=None,
+              help="Prompt file (one per line, or TSV with 'prompt'); default: packaged PartiPrompts.")
 def sessions_command(world_file: str | None, out: str, count: int | None, seed: int, no_images: bool,
                      prompts_file: str | None) -> None:
     """Multi-turn sessions with the paper's rater answers (choice, satisfaction, comparison)."""
@@ -40,9 +41,10 @@ def sessions_command(world_file: str | None, out: str, count: int | None, seed: 
 @planted_group.command("pairs")
 @click.option("--world", "world_file", default=None, help="World TOML file (default: the packaged example).")
 @click.option("--out", required=True, help="Parquet file to write (Pick-a-Pic columns).")
-@click.option("--raters", type=click.IntRange(1), default=None)
-@click.option("--pairs-per-rater", type=click.IntRange(1), default=None)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--raters", type=click.IntRange(1), default=None, help="Planted raters (default: [pairs] raters).")
+@click.option("--pairs-per-rater", type=click.IntRange(1), default=None,
+              help="Pairs each rater judges (default: [pairs] pairs_per_rater).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pairs' random streams.")
 def pairs_command(world_file: str | None, out: str, raters: int | None, pairs_per_rater: int | None, seed: int) -> None:
     """Single-turn preference pairs in Pick-a-Pic's parquet format, with rater ids."""
     from pasta_core.errors import PastaError

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from pasta_cli.options import parse_options
+from pasta_cli.options import component_options, parse_options
 
 
 def _loopback(host: str) -> bool:
@@ -64,20 +64,17 @@ _LIMITS = ("max_live_per_address", "new_sessions_per_address", "max_live_session
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
 @click.option("--generator", default="template", show_default=True, help="Candidate generator plugin.")
 @click.option("--t2i", default="procedural", show_default=True, help="Text-to-image plugin.")
 @click.option("--selector", default="random", show_default=True, help="Slate selector plugin.")
-@click.option("--generator-option", multiple=True, metavar="KEY=VALUE")
-@click.option("--t2i-option", multiple=True, metavar="KEY=VALUE")
-@click.option("--selector-option", multiple=True, metavar="KEY=VALUE")
+@component_options(user_model="the belief view's user model")
 @click.option("--arms", default=None, type=click.Path(dir_okay=False), help="Study arms file (JSON or TOML); overrides the three above.")
 @click.option("--db", default="pasta-web/pasta.sqlite3", show_default=True, help="SQLite file or sqlite:///URL.")
 @click.option("--sessions-dir", default=None, help="Folder for session images [sessions/ beside the database].")
 @click.option("--user-model", default="simple", show_default=True, help="Belief view: a registered user model, a checkpoint folder, or 'none'.")
-@click.option("--user-model-option", multiple=True, metavar="KEY=VALUE")
 @click.option("--belief/--no-belief", default=True, show_default=True, help="Show the belief panel.")
-@click.option("--turns", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--turns", type=click.IntRange(1, 20), default=5, show_default=True, help="Turns per session.")
 @click.option("--render-batch", type=click.IntRange(1, 64), default=1, show_default=True, help="Images per T2I call (raise it for GPU backends).")
 @click.option("--max-sessions", type=click.IntRange(1, 10000), default=50, show_default=True, help="Sessions per visitor (cookie).")
 @click.option("--max-live-per-address", type=click.IntRange(1, 10000), default=20, show_default=True,
@@ -92,7 +89,8 @@ _LIMITS = ("max_live_per_address", "new_sessions_per_address", "max_live_session
               help="A Host name the app answers besides localhost, 127.0.0.1 and [::1] (repeatable; "
                    "'*.example.org' for subdomains, '*' for any). Other Host headers get 400.")
 @click.option("--cookie-secure", is_flag=True, help="Mark the visitor cookie Secure (when served over HTTPS).")
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]),
+              help="The server's log lines from this level on (uvicorn's and the app's).")
 def serve_command(**kw: Any) -> None:
     """Serve personalized sessions and rater studies in a web browser."""
     from pasta_core.errors import PastaError, require

@@ -42,6 +42,14 @@ def test_train_eval_show_score(cli_runner, tmp_path):
     result = cli_runner.invoke(["score", "--user-model", str(out), "--prompt", "a green field", "--json", str(image)])
     rows = json.loads(result.output)
     assert len(rows[0]["per_type"]) == 2
+    # Types are numbered from 1, as everywhere people see them: --type 2 is the second.
+    second = cli_runner.invoke(["score", "--user-model", str(out), "--prompt", "a green field", "--type", "2", "--json",
+                                str(image)])
+    assert json.loads(second.output)[0]["score"] == pytest.approx(rows[0]["per_type"][1], abs=1e-4)
+    for bad in ("0", "3"):
+        refused = cli_runner.runner.invoke(cli_runner.cli, ["score", "--user-model", str(out), "--prompt", "a field",
+                                                            "--type", bad, str(image)])
+        assert refused.exit_code == 2 and "--type" in refused.output, refused.output
 
 
 def test_train_needs_usable_data(cli_runner, tmp_path):

@@ -66,3 +66,9 @@ def test_top_images_picture_has_a_row_per_type(tiny_user_model):
     items = [("a cat", Image.new("RGB", (20, 20), (i * 20, 0, 255 - i * 20))) for i in range(8)]
     picture = top_images_picture(tiny_user_model, items, per_type=4, thumb=32)
     assert picture.size == (150 + 4 * 36, 3 * 36 + 4)
+
+
+def test_the_picture_numbers_types_from_one():
+    from pasta_clip_em.figure import type_label
+
+    assert type_label(0, 0.25) == "type 1  prior 0.25" and type_label(7, 0.125).startswith("type 8 ")
