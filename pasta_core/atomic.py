@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["move_into_place", "replace_folder", "sync_file", "sync_folder", "write_atomically", "write_bytes",
-           "write_json", "write_text"]
+__all__ = ["move_into_place", "sync_file", "sync_folder", "write_atomically", "write_bytes", "write_json",
+           "write_text"]
 
 
 def sync_file(path: str | os.PathLike[str]) -> None:
@@ -90,19 +89,3 @@ def write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True)
 def write_json(path: str | os.PathLike[str], data: Any, *, durable: bool = True) -> Path:
     """Write ``data`` as indented JSON with sorted keys (and a final newline) atomically."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", durable=durable)
-
-
-def replace_folder(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
-    """Put the finished folder ``tmp`` in place of ``final`` (which may exist), durably:
-    every file under ``tmp`` and ``tmp`` itself are synced first, the parent folder after.
-    A crash between removing the old folder and the move leaves no ``final``: callers
-    write their record of it (a config naming it) after this returns."""
-    tmp, final = Path(tmp), Path(final)
-    for root, _, files in os.walk(tmp):
-        for name in files:
-            sync_file(Path(root) / name)
-        sync_folder(root)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    sync_folder(final.parent)
-    return final

@@ -13,6 +13,7 @@ that with a :class:`CheckpointError` naming the file, before any tensor reaches 
 - every floating-point tensor must be finite: a model trained into NaN is refused.
 
 :func:`read_json_config` reads a ``config.json`` (or any small JSON object) the same way.
+A plugin that saves a checkpoint folder puts it in place with :func:`replace_folder`.
 Torch and safetensors are imported only when a file is loaded (they are extras).
 """
 
@@ -21,11 +22,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import struct
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pasta_core import atomic
 from pasta_core.errors import InvalidValueError, require
 
 #: safetensors refuses headers larger than this; so do we, before reading them.
@@ -217,3 +220,19 @@ def load_safetensors(
     tensors = {rename(name): tensor for name, tensor in tensors.items()}
     check_finite(path, tensors)
     return tensors
+
+
+def replace_folder(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
+    """Put the finished folder ``tmp`` in place of ``final`` (which may exist), durably:
+    every file under ``tmp`` and ``tmp`` itself are synced first, the parent folder after.
+    A crash between removing the old folder and the move leaves no ``final``: callers
+    write their record of it (a config naming it) after this returns."""
+    tmp, final = Path(tmp), Path(final)
+    for root, _, files in os.walk(tmp):
+        for name in files:
+            atomic.sync_file(Path(root) / name)
+        atomic.sync_folder(root)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    atomic.sync_folder(final.parent)
+    return final

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from pasta_core.atomic import replace_folder
+from pasta_checkpoints import replace_folder
 from pasta_core.errors import InvalidValueError, require
 from pasta_core.types import Candidate, History
 from pasta_value.torch_model import (

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from pasta_core import atomic
-from pasta_core.atomic import replace_folder, write_atomically, write_bytes, write_json
+from pasta_core.atomic import write_atomically, write_bytes, write_json
 from pasta_core.training import nonfinite_metrics, truncate_metrics
 
 
@@ -56,17 +56,6 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_the_real_syncs_run(tmp_path):
     """Without the stand-ins: fsync of a file and of a folder work here."""
     assert write_bytes(tmp_path / "x", b"1").read_bytes() == b"1"
-
-
-def test_a_folder_is_replaced_whole(tmp_path, syncs):
-    final, tmp = tmp_path / "lm", tmp_path / ".lm.tmp"
-    final.mkdir()
-    (final / "old.bin").write_bytes(b"old")
-    (tmp / "sub").mkdir(parents=True)
-    (tmp / "sub" / "new.bin").write_bytes(b"new")
-    replace_folder(tmp, final)
-    assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*")) == ["sub", "sub/new.bin"]
-    assert ("file", str(tmp / "sub" / "new.bin")) in syncs and syncs[-1] == ("folder", str(tmp_path))
 
 
 def test_metrics_are_cut_back_to_a_step_and_a_broken_line_is_dropped(tmp_path):

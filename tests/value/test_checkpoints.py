@@ -4,6 +4,7 @@ config.json fields, each refused with a message naming the file."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 import pytest
@@ -15,7 +16,9 @@ from pasta_checkpoints import (
     load_safetensors,
     read_header,
     read_json_config,
+    replace_folder,
 )
+from pasta_core import atomic
 from pasta_core.errors import InvalidValueError
 
 
@@ -132,3 +135,18 @@ def test_loading_checks_names_shapes_and_finite_values(tmp_path):
     safetensors_torch.save_file({"w": torch.tensor([1.0, float("inf")]), "n": torch.tensor([1, 2])}, str(path))
     with pytest.raises(CheckpointError, match="non-finite values .* in tensor 'w'"):
         load_safetensors(path)
+
+
+def test_a_folder_is_replaced_whole(tmp_path, monkeypatch):
+    """Every file and folder of the new checkpoint is synced before the move, the parent after."""
+    syncs = []
+    for kind in ("file", "folder"):
+        monkeypatch.setattr(atomic, f"sync_{kind}", lambda path, kind=kind: syncs.append((kind, os.fspath(path))))
+    final, tmp = tmp_path / "lm", tmp_path / ".lm.tmp"
+    final.mkdir()
+    (final / "old.bin").write_bytes(b"old")
+    (tmp / "sub").mkdir(parents=True)
+    (tmp / "sub" / "new.bin").write_bytes(b"new")
+    replace_folder(tmp, final)
+    assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*")) == ["sub", "sub/new.bin"]
+    assert ("file", str(tmp / "sub" / "new.bin")) in syncs and syncs[-1] == ("folder", str(tmp_path))
