@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -152,11 +152,12 @@ class FinetuneTrainer(EMTrainer):
             self._ahead = (step, self._pool.submit(self.images, next_ids))
         return pixels
 
-    def train(self, progress: bool = True, stop_after: int | None = None) -> Any:
+    def train(self, progress: bool = True, stop_after: int | None = None,
+              on_step: Callable[[int, dict[str, float]], None] | None = None) -> Any:
         """As EMTrainer.train, with images prepared one batch ahead in a background thread."""
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pasta-images")
         try:
-            return super().train(progress=progress, stop_after=stop_after)
+            return super().train(progress=progress, stop_after=stop_after, on_step=on_step)
         finally:
             self._ahead = None
             self._pool.shutdown(wait=True)
