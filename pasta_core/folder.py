@@ -8,7 +8,7 @@
 :class:`~pasta_core.session.Session`, ``pasta run --resume`` and the web app read and
 write session folders through :class:`SessionFolder` only. Every file is written
 atomically; what is read is validated, and a bad file is named in the error. A slate's
-pictures are written by a background thread as :class:`FileJob` s that a waiting thread
+pictures are written by a background thread as :class:`FileJob` objects that a waiting thread
 can help finish (:func:`finish`).
 """
 
