@@ -2,14 +2,16 @@
 
 Modules log through ``logging.getLogger(__name__)``. A training command wraps its work in
 :func:`command_logs`, which shows the records of the PASTA packages at the level of the
-global ``pasta --log-level`` (``PASTA_LOG_LEVEL``), ``info`` when none was given, through
-:func:`click.echo` (so a test's ``CliRunner`` sees them), and restores the loggers after.
+global ``pasta --log-level`` (``PASTA_LOG_LEVEL``), ``info`` when none was given, on the
+current ``sys.stderr`` above any tqdm bar (so a test's ``CliRunner`` sees them), and restores
+the loggers after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator, Sequence
 
 import click
@@ -20,14 +22,17 @@ PACKAGES = ("pasta_core", "pasta_clip_em", "pasta_value", "pasta_simulate", "pas
 
 
 class EchoHandler(logging.Handler):
-    """Writes each record as one line on click's stderr (``warning: ...`` from warnings up)."""
+    """Writes each record as one line on stderr (``warning: ...`` from warnings up),
+    above any tqdm progress bar rather than through it."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            from tqdm import tqdm
+
             text = record.getMessage()
             if record.levelno >= logging.WARNING:
                 text = f"{record.levelname.lower()}: {text}"
-            click.echo(text, err=True)
+            tqdm.write(text, file=sys.stderr)  # looked up now: a test runner may have swapped it
         except Exception:  # noqa: BLE001 - logging's own rule: a handler never raises
             self.handleError(record)
 

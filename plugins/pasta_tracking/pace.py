@@ -29,7 +29,7 @@ class Pace:
     once ``min_steps`` steps after the first have taken ``min_seconds``, the time per step
     and the estimated time of the remaining steps up to ``total``."""
 
-    def __init__(self, total: int, what: str = "training", min_steps: int = 5, min_seconds: float = 2.0,
+    def __init__(self, total: int, what: str = "training", min_steps: int = 10, min_seconds: float = 5.0,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.total, self.what = total, what
         self.min_steps, self.min_seconds = min_steps, min_seconds

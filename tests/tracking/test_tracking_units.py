@@ -98,7 +98,7 @@ def test_mlflow_sink_logs_params_and_metrics_under_the_run_folder(tmp_path, monk
 def test_pace_times_the_steps_after_the_first_and_estimates_the_rest(caplog) -> None:
     # the clock after steps 1..7: step 1's own time (set-up) is never in the timing
     ticks = iter([100.0, 100.5, 101.0, 101.5, 102.0, 102.5, 180.0])
-    pace = Pace(total=1000, what="IQL", clock=lambda: next(ticks))
+    pace = Pace(total=1000, what="IQL", min_steps=5, min_seconds=2.0, clock=lambda: next(ticks))
     with caplog.at_level(logging.INFO, logger="pasta_tracking"):
         for step in range(1, 6):
             pace(step)
