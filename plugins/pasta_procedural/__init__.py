@@ -39,6 +39,14 @@ class ProceduralT2I:
             raise InvalidValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         return [render_scene(self._describe(p), int(s), self.size) for p, s in zip(prompts, seeds)]
 
+    def release_memory(self) -> None:
+        """Drop what is kept for reuse (the prompts' scenes and the pictograms); a server
+        calls this when nothing is being rendered, after a burst of visitors."""
+        from pasta_procedural import pictograms
+
+        self._describe.cache_clear()
+        pictograms.clear_caches()
+
 
 @hookimpl
 def pasta_register_t2i_models(register: Any) -> None:

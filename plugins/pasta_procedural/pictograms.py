@@ -8,6 +8,9 @@ and other contributors, CC-BY 4.0, see ``twemoji/LICENSE.md``).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -18,6 +21,11 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 RGB = tuple[int, int, int]
+
+#: The tinted, scaled pictograms kept for reuse (:func:`glyph`), at most this many bytes of
+#: pixels; the least recently used go first. (A count bound alone allowed 4,096 of them,
+#: up to a megabyte each at large image sizes.)
+GLYPH_CACHE_BYTES = 16 * 2**20
 
 _IRREGULAR = {
     "people": "person", "men": "man", "women": "woman", "children": "child", "mice": "mouse",
@@ -71,7 +79,61 @@ def is_plural(word: str) -> bool:
     return word not in table() and any(f in table() for f in singular_forms(word)[1:])
 
 
-@lru_cache(maxsize=1024)
+class ImageCache:
+    """A least-recently-used cache of PIL images bounded by the bytes of their pixels
+    (safe across threads). An image larger than the bound is not kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = int(max_bytes)
+        self.bytes = 0
+        self._images: OrderedDict[Hashable, Image] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    @staticmethod
+    def size(image: Image) -> int:
+        """The bytes of ``image``'s pixels, counted at 4 a pixel (PIL's RGB and RGBA)."""
+        return image.width * image.height * 4
+
+    def get(self, key: Hashable) -> Image | None:
+        with self._lock:
+            image = self._images.get(key)
+            if image is not None:
+                self._images.move_to_end(key)
+            return image
+
+    def put(self, key: Hashable, image: Image) -> None:
+        size = self.size(image)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._images.pop(key, None)
+            if old is not None:
+                self.bytes -= self.size(old)
+            self._images[key] = image
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, dropped = self._images.popitem(last=False)
+                self.bytes -= self.size(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._images.clear()
+            self.bytes = 0
+
+
+_glyphs = ImageCache(GLYPH_CACHE_BYTES)
+
+
+def clear_caches() -> None:
+    """Drop the pictograms kept for reuse (they are made again when next drawn)."""
+    _glyphs.clear()
+    _source.cache_clear()
+
+
+@lru_cache(maxsize=1024)  # at most the shipped pictures (72 px, 20 KiB each)
 def _source(stem: str) -> Image:
     from PIL import Image as PILImage
 
@@ -90,15 +152,22 @@ def _tinted(image: Image, tint: RGB) -> Image:
     return PILImage.fromarray(np.dstack([rgb, rgba[..., 3:]]).astype(np.uint8), "RGBA")
 
 
-@lru_cache(maxsize=4096)
 def glyph(stem: str, pixels: int, tint: RGB | None = None, mirrored: bool = False) -> Image:
-    """The pictogram ``stem`` as an RGBA image ``pixels`` wide, optionally tinted and mirrored."""
+    """The pictogram ``stem`` as an RGBA image ``pixels`` wide, optionally tinted and
+    mirrored (kept for reuse, up to :data:`GLYPH_CACHE_BYTES`; the caller must not change it)."""
     from PIL import Image as PILImage
     from PIL import ImageOps
 
+    key = (stem, pixels, tint, mirrored)
+    image = _glyphs.get(key)
+    if image is not None:
+        return image
     image = _source(stem)
     if tint is not None:
         image = _tinted(image, tint)
     resample = PILImage.Resampling.BILINEAR if pixels > image.width else PILImage.Resampling.BOX
     image = image.resize((pixels, pixels), resample)
-    return ImageOps.mirror(image) if mirrored else image
+    if mirrored:
+        image = ImageOps.mirror(image)
+    _glyphs.put(key, image)
+    return image

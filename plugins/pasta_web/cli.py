@@ -93,6 +93,9 @@ _LIMITS = ("max_live_per_address", "new_sessions_per_address", "max_live_session
               help="The server's log lines from this level on (uvicorn's and the app's).")
 def serve_command(**kw: Any) -> None:
     """Serve personalized sessions and rater studies in a web browser."""
+    from pasta_web.memory import configure_server_process
+
+    configure_server_process()  # first: before pyarrow is imported and the server's threads start
     from pasta_core.errors import PastaError, require
     from pasta_core.plugins import get_plugins
 

@@ -163,6 +163,21 @@ class AgentPool:
         for arm in arms:
             self.get(arm)
 
+    def release_caches(self) -> int:
+        """Ask each arm's T2I model that has a ``release_memory()`` method to drop what it
+        keeps for reuse (e.g. the procedural renderer's pictograms), holding the model as a
+        render does (never during one). Returns how many were asked."""
+        with self._lock:
+            built = list(self._built.values())
+        asked = 0
+        for shared in built:
+            release = getattr(shared.t2i, "release_memory", None)
+            if callable(release):
+                with shared.lock.hold():
+                    release()
+                asked += 1
+        return asked
+
 
 ImageKey = tuple[int, int]  # (0-based column, 0-based image)
 

@@ -23,7 +23,8 @@ Memory: a session in memory holds the slate on show (its images, and their PNG b
 the page); the belief view keeps scores, not images, of the turns already answered.
 Sessions leave memory when their picking phase ends, when left alone for
 :data:`IDLE_SECONDS` (sooner, :data:`PRESSURE_IDLE_SECONDS`, when the server is full), and
-the memory they used is handed back to the operating system (:mod:`pasta_web.memory`).
+the memory they used is handed back to the operating system (:mod:`pasta_web.memory`);
+once no session is left in memory, the T2I models' caches are emptied too.
 """
 
 from __future__ import annotations
@@ -208,11 +209,17 @@ class WebSessions:
                 log.exception("housekeeping failed")
 
     def release_memory(self) -> None:
-        """Hand the memory of sessions that left since the last call back to the system."""
+        """Hand the memory of sessions that left since the last call back to the system;
+        when no session is left in memory, the T2I models' caches go too
+        (:meth:`AgentPool.release_caches`: they are made again by the next session)."""
         with self._registry_lock:
             released, self._released = self._released, 0
-        if released:
-            release_free_memory()
+            idle = not self._live
+        if not released:
+            return
+        if idle:
+            self.pool.release_caches()
+        release_free_memory()
 
     # -- limits -----------------------------------------------------------------------------
 
