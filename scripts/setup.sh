@@ -42,7 +42,7 @@ run() {
 # pip shows what it collects and installs; its progress bars only on a terminal (not in CI logs).
 PIP_ARGS=()
 [ -t 1 ] || PIP_ARGS+=(--progress-bar off)
-pip_install() { run "$VENV/bin/python" -m pip install "${PIP_ARGS[@]}" "$@"; }
+pip_install() { run "$VENV/bin/python" -m pip install ${PIP_ARGS[@]+"${PIP_ARGS[@]}"} "$@"; }  # (bash 3.2: no empty "${a[@]}" under set -u)
 
 # Does this install bring torch (and torchvision, which open_clip needs)?
 NEEDS_TORCH=0; NEEDS_TORCHVISION=0
