@@ -12,9 +12,11 @@ log = logging.getLogger(__name__)
 
 
 def duration(seconds: float) -> str:
-    """``"850 ms"``, ``"42 s"``, ``"3 min 20 s"``, ``"2 h 05 min"``."""
+    """``"850 ms"``, ``"2.8 s"``, ``"42 s"``, ``"3 min 20 s"``, ``"2 h 05 min"``."""
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 60:
         return f"{seconds:.0f} s"
     if seconds < 3600:

@@ -110,7 +110,7 @@ def test_pace_times_the_steps_after_the_first_and_estimates_the_rest(caplog) -> 
     assert "IQL: 500 ms per step (timed over 5 steps); 1000 steps take about 8 min 20 s" in record.getMessage()
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0.0123, "12 ms"), (42.2, "42 s"), (200, "3 min 20 s"),
+@pytest.mark.parametrize(("seconds", "text"), [(0.0123, "12 ms"), (2.79, "2.8 s"), (42.2, "42 s"), (200, "3 min 20 s"),
                                                (7500, "2 h 05 min")])
 def test_duration(seconds, text) -> None:
     assert duration(seconds) == text
