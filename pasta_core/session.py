@@ -224,6 +224,12 @@ class Session:
         """All candidates of the turn now on show (the slate is picked from these)."""
         return list(self._candidates)
 
+    @property
+    def fallback(self) -> str | None:
+        """The fallback generator that wrote the candidates now on show, if one did
+        (recorded as :attr:`~pasta_core.types.Turn.fallback`); None otherwise."""
+        return self._fallback
+
     def choose(
         self,
         column: int,

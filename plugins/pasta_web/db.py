@@ -5,7 +5,8 @@ guarded connection, and a committed transaction survives a killed process (WAL j
 ``synchronous=FULL``). A study of a few thousand sessions is far below its limits.
 
 Tables: ``sessions`` (owner hash, arm, phase, overall score), ``turns`` (what was shown and
-what was clicked, written at the click), ``evaluations`` (the evaluation-phase answers per
+what was clicked, written at the click, and the fallback generator that wrote the
+candidates when the session's own failed), ``evaluations`` (the evaluation-phase answers per
 turn, written as each one changes) and ``beliefs`` (the belief view's posterior per turn).
 
 A PASTA database carries PASTA's ``application_id`` and its schema version in ``user_version``
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS turns (
     seeds TEXT NOT NULL,
     image_refs TEXT NOT NULL,
     created REAL NOT NULL,
+    fallback TEXT,
     PRIMARY KEY (session_id, turn)
 );
 CREATE TABLE IF NOT EXISTS evaluations (
@@ -80,9 +82,15 @@ CREATE TABLE IF NOT EXISTS beliefs (
 
 #: ``PRAGMA application_id`` of a PASTA database (the bytes "PAST").
 APPLICATION_ID = 0x50415354
-#: ``PRAGMA user_version``: the version of :data:`SCHEMA` (0 in databases written before it was stamped).
-SCHEMA_VERSION = 1
-#: The tables of a PASTA database and the columns each must have.
+#: ``PRAGMA user_version``: the version of :data:`SCHEMA` (0 in databases written before it was
+#: stamped). 2: ``turns.fallback`` (the fallback generator that wrote a turn's candidates);
+#: ``pasta serve`` adds it to an older database (:data:`MIGRATIONS`), the export reads one
+#: without it (as None) and changes nothing.
+SCHEMA_VERSION = 2
+#: Columns added since the first schema: (table, column, its definition), added in this order.
+MIGRATIONS = (("turns", "fallback", "TEXT"),)
+#: The tables of a PASTA database and the columns each must have (any version: the columns
+#: of :data:`MIGRATIONS` may be missing).
 TABLES = {
     "sessions": {"id", "owner", "arm", "arm_spec", "seed", "initial_prompt", "folder", "config", "phase",
                  "overall", "completion_code", "created", "updated"},
@@ -154,6 +162,7 @@ class TurnRow:
     seeds: list[list[int]]
     image_refs: list[list[str]]
     created: float
+    fallback: str | None = None  # the fallback generator that wrote the candidates, if one did
 
     def as_turn(self) -> Turn:
         """The turn as a trajectory records it (no reward or rater answers)."""
@@ -164,6 +173,7 @@ class TurnRow:
             critique=self.critique,
             seeds=self.seeds,
             image_refs=self.image_refs,
+            fallback=self.fallback,
         )
 
 
@@ -204,10 +214,29 @@ class WebStore:
         if create:
             if self._db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                 self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            self._migrate()
+        self._has_fallback = "fallback" in self._columns("turns")
+
+    def _columns(self, table: str) -> set[str]:
+        return {c for (c,) in self._db.execute("SELECT name FROM pragma_table_info(?)", (table,))}
+
+    def _migrate(self) -> None:
+        """Add the columns of :data:`MIGRATIONS` that an older database lacks (one
+        transaction), then stamp it with :data:`SCHEMA_VERSION`."""
+        missing = [(t, c, kind) for t, c, kind in MIGRATIONS if c not in self._columns(t)]
+        if missing:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table, column, kind in missing:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -270,10 +299,12 @@ class WebStore:
 
     def add_turn(self, row: TurnRow) -> None:
         self._write(
-            "INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO turns (session_id, turn, candidates, slate, choice, critique, seeds, image_refs, created, "
+            "fallback) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 row.session_id, row.turn, json.dumps(row.candidates), json.dumps(row.slate),
                 row.choice, row.critique, json.dumps(row.seeds), json.dumps(row.image_refs), row.created,
+                row.fallback,
             ),
             ("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), row.session_id)),
         )
@@ -290,6 +321,7 @@ class WebStore:
             TurnRow(
                 r["session_id"], r["turn"], json.loads(r["candidates"]), json.loads(r["slate"]),
                 r["choice"], r["critique"], json.loads(r["seeds"]), json.loads(r["image_refs"]), r["created"],
+                r["fallback"] if self._has_fallback else None,  # an older database, read as it is
             )
             for r in rows
         ]

@@ -587,6 +587,7 @@ class WebSessions:
             seeds=[list(c.seeds) for c in columns],
             image_refs=image_refs(turn, columns),
             created=time.time(),
+            fallback=session.fallback,
         )
 
     def retry(self, owner: str, session_id: str, client: str | None = None) -> None:
