@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ def read_run_config(path: str | os.PathLike[str], params: Mapping[str, click.Par
     """The option values in the TOML file ``path`` for a command whose options are
     ``params`` (key, see :func:`option_key` -> option), by parameter name; an unreadable
     file or an unknown key raises :class:`click.BadParameter` naming it."""
+    import tomllib
+
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
