@@ -15,6 +15,8 @@ const app = {
   pollFailed: false, // the last poll failed (its notice goes when one succeeds)
   refreshes: 0,      // requests for the session's state so far
   images: new Map(), // url -> <img>, so a re-drawn grid does not reload pictures
+  saves: Promise.resolve(), // the evaluation answers being sent, one request at a time
+  saveSeq: 0,        // answers sent so far
 };
 
 // ---------------------------------------------------------------- helpers
@@ -402,17 +404,32 @@ function showEvaluation(state) {
   updateEvaluationNav(state);
 }
 
-async function saveAnswer(turn, answers) {
-  try {
-    const saved = await api("PUT", `/api/sessions/${app.sessionId}/evaluation/${turn}`, answers);
-    const list = app.state.evaluation.filter((e) => e.turn !== turn);
-    list.push(saved);
-    app.state.evaluation = list;
-    notify("");
+function setEvaluation(turn, answers) {
+  const merged = { ...evaluationOf(app.state, turn), ...answers };
+  app.state.evaluation = app.state.evaluation.filter((e) => e.turn !== turn).concat([merged]);
+}
+
+// Answers are kept on the page at once and sent one request at a time, in order: two
+// quick clicks on two columns' scores both count (each request carries every score given
+// so far), and the server's reply to an older request never undoes a newer answer.
+function saveAnswer(turn, answers) {
+  setEvaluation(turn, answers);
+  updateEvaluationNav(app.state);
+  const seq = ++app.saveSeq;
+  const send = async () => {
+    try {
+      const saved = await api("PUT", `/api/sessions/${app.sessionId}/evaluation/${turn}`, answers);
+      if (seq === app.saveSeq) setEvaluation(turn, saved);
+      notify("");
+    } catch (error) {
+      notify(error.message);
+      app.view = null;  // show what the server holds
+      await refresh();
+    }
     updateEvaluationNav(app.state);
-  } catch (error) {
-    notify(error.message);
-  }
+  };
+  app.saves = app.saves.then(send, send);
+  return app.saves;
 }
 
 function scale(name, current, onPick, labels) {
@@ -507,6 +524,7 @@ function navRow(state) {
       if (app.evalStep < app.state.review.length) { app.evalStep += 1; app.view = null; showEvaluation(app.state); window.scrollTo(0, 0); return; }
       next.disabled = true;
       try {
+        await app.saves;  // every answer stored before the session is finished
         await api("POST", `/api/sessions/${app.sessionId}/finish`, {});
         app.view = null;
         await refresh();

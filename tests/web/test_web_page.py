@@ -1,6 +1,7 @@
-"""The web page in a real headless Chromium at a phone's width (390 px): no page is wider
-than the screen and nothing sticks out of it, through a whole session; and the belief
-panel never passes off the previous turn's belief as the current one."""
+"""The web page in a real headless Chromium: at a phone's width (390 px) no page is wider
+than the screen and nothing sticks out of it, through a whole session; the belief panel
+never passes off the previous turn's belief as the current one; and evaluation answers
+given faster than the server stores them all count."""
 
 from __future__ import annotations
 
@@ -121,3 +122,54 @@ def test_the_belief_panel_says_when_it_is_catching_up(chromium_path, tmp_path, m
             expect(page.locator("#belief-types")).not_to_have_class("stale")
         finally:
             browser.close()
+
+
+def test_quick_answers_to_the_questions_all_count(chromium_path, tmp_path, monkeypatch):
+    """The four satisfaction scores clicked faster than the server answers (each store
+    takes 0.4 s here): every score is stored, and "Next" opens."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from pasta_core.config import EpisodeConfig
+    from pasta_web.app import create_app
+    from pasta_web.db import WebStore
+    from pasta_web.service import WebSessions
+    from pasta_web.settings import ServerSettings
+
+    evaluate = WebSessions.evaluate
+
+    def slow_evaluate(self, owner, session_id, turn, answers):
+        time.sleep(0.4)
+        return evaluate(self, owner, session_id, turn, answers)
+
+    monkeypatch.setattr(WebSessions, "evaluate", slow_evaluate)
+    expect.set_options(timeout=30_000)
+    settings = ServerSettings(db=tmp_path / "pasta.sqlite3", config=EpisodeConfig(turns=1))
+    with running_server(create_app(settings)) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(base + "/")
+            page.fill("#prompt", "a white cat")
+            page.click("#start")
+            expect(page.locator("#grid img")).to_have_count(16)
+            page.click("#grid [data-column='1']")
+            page.click("#choose")
+            expect(page.locator("#review-1")).to_be_visible()
+            for column, score in enumerate((2, 5, 3, 4)):
+                page.click(f"label[for='sat-1-{column}-{score}']")
+            page.check("input[name='preferred-1'][value='1']")
+            page.fill("#reason", "the second one")
+            page.press("#reason", "Tab")
+            expect(page.locator("#next")).to_be_enabled()
+            page.click("#next")
+            expect(page.locator("#overall")).to_be_visible()
+            page.click("label[for='overall-score-4']")
+            page.click("#next")
+            expect(page.locator("#completion-code")).to_be_visible()
+        finally:
+            browser.close()
+    store = WebStore(tmp_path / "pasta.sqlite3", create=False)
+    (session,) = store.sessions()
+    (stored,) = store.evaluations(session.id)
+    store.close()
+    assert stored.satisfaction == (2, 5, 3, 4) and stored.preferred == 1 and stored.reason == "the second one"
