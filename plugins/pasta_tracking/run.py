@@ -22,13 +22,14 @@ class RunTracker:
     """The step callback of a run: times the first steps (:class:`Pace`) and feeds the
     sinks the metrics of every ``log_every``-th step."""
 
-    def __init__(self, sinks: Sequence[MetricsSink], pace: Pace, log_every: int) -> None:
-        self.sinks, self.pace, self.log_every = list(sinks), pace, log_every
+    def __init__(self, sinks: Sequence[MetricsSink], pace: Pace | None, log_every: int, total: int) -> None:
+        self.sinks, self.pace, self.log_every, self.total = list(sinks), pace, log_every, total
 
     def on_step(self, step: int, metrics: Mapping[str, float]) -> None:
         """Call after each optimizer step with its number (1-based) and metrics."""
-        self.pace(step)
-        if step % self.log_every == 0 or step == self.pace.total:
+        if self.pace is not None:
+            self.pace(step)
+        if step % self.log_every == 0 or step == self.total:
             for sink in self.sinks:
                 sink.log(step, metrics)
 
@@ -53,7 +54,7 @@ def track_run(folder: str | os.PathLike[str], name: str, metrics: Sequence[str],
     drawn from ``folder/metrics.jsonl`` (``plot``)."""
     main = is_main_process()
     sinks = open_sinks(metrics, folder, name, config) if main else []
-    tracker = RunTracker(sinks, Pace(steps, what=name), log_every)
+    tracker = RunTracker(sinks, Pace(steps, what=name) if main else None, log_every, steps)
     try:
         yield tracker
     finally:

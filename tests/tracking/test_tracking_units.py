@@ -212,3 +212,26 @@ def test_device_auto_is_cuda_only_when_torch_sees_one(monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert resolve_device("auto") == "cpu"
+
+
+def test_tracker_feeds_sinks_every_log_every_steps_and_only_rank_0_tracks(tmp_path, monkeypatch) -> None:
+    from pasta_tracking.run import track_run
+
+    seen = []
+
+    class Sink:
+        def log(self, step, metrics):
+            seen.append((step, dict(metrics)))
+
+        def close(self):
+            seen.append("closed")
+
+    monkeypatch.setattr("pasta_tracking.run.open_sinks", lambda *args: [Sink()])
+    with track_run(tmp_path, "IQL", ("jsonl",), steps=25, log_every=10, plot=False) as tracker:
+        for step in range(1, 26):
+            tracker.on_step(step, {"loss_q": step})
+    assert seen == [(10, {"loss_q": 10}), (20, {"loss_q": 20}), (25, {"loss_q": 25}), "closed"]
+    monkeypatch.setenv("RANK", "1")
+    with track_run(tmp_path, "IQL", ("jsonl",), steps=25, log_every=10) as tracker:
+        tracker.on_step(10, {"loss_q": 1.0})
+    assert tracker.sinks == [] and tracker.pace is None and len(seen) == 4
