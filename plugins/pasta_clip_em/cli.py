@@ -101,9 +101,11 @@ def train_command(ctx: click.Context, **kw: Any) -> None:
     from pasta_tracking.device import resolve_device
     from pasta_tracking.logs import command_logs
     from pasta_tracking.runconfig import effective_settings
+    from pasta_tracking.sinks import check_installed
 
     with command_logs():
         try:
+            check_installed(kw["metrics"])  # before the data is read
             kw["settings"] = effective_settings(ctx)
             kw["device"] = resolve_device(kw["device"])
             (_finetune if kw["phase"] == "finetune" else _train)(kw, get_plugins())

@@ -52,6 +52,24 @@ def parse_metrics(value: str | Sequence[str]) -> tuple[str, ...]:
     return names or ("none",)
 
 
+#: The module each backend imports, and the extra that installs it.
+PACKAGES = {"tensorboard": ("tensorboard", "tensorboard"), "wandb": ("wandb", "wandb"), "mlflow": ("mlflow", "mlflow")}
+
+
+def check_installed(names: Sequence[str]) -> None:
+    """Raise :class:`~pasta_core.errors.MissingDependencyError` naming the extra of the
+    first backend in ``names`` whose package is not installed (checked without importing
+    it, so a command can refuse before its data is read)."""
+    import importlib.util
+
+    from pasta_core.errors import MissingDependencyError
+
+    for name in names:
+        module, extra = PACKAGES.get(name, (None, None))
+        if module is not None and extra is not None and importlib.util.find_spec(module) is None:
+            raise MissingDependencyError(module, extra)
+
+
 class MetricsChoice(click.ParamType):
     """A click type for ``--metrics``: comma-separated names of :data:`CHOICES`."""
 

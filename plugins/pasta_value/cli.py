@@ -94,9 +94,11 @@ def _train(kw: dict[str, Any], settings: dict[str, Any]) -> None:
     from pasta_tracking.device import resolve_device
     from pasta_tracking.run import track_run
     from pasta_tracking.runconfig import save_run_config
+    from pasta_tracking.sinks import check_installed
     from pasta_value.provenance import check_sources, describe_model
     from pasta_value.rewards import describe_rewards, load_rewarded
 
+    check_installed(kw["metrics"])  # before the data is read
     parallel = data_parallel()  # under torchrun: join the group first (it pins this process's GPU)
     plugins = get_plugins()
     t2i = plugins.create("t2i", kw["t2i"]) if kw["t2i"] else None

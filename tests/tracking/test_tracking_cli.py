@@ -109,3 +109,15 @@ def test_user_model_train_with_tensorboard_pace_and_loss_curve(cli_runner, tmp_p
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # jsonl is written with tensorboard
     assert (out / "loss_curve.png").is_file()
     assert 'metrics = ["tensorboard"]' in (out / "run_config.toml").read_text()
+
+
+def test_a_missing_metrics_backend_stops_training_before_the_data_is_read(cli_runner, tmp_path, monkeypatch) -> None:
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else found(name, *a))
+    for command in (["value", "train", "--data", str(tmp_path / "none.parquet")],
+                    ["user-model", "train", "--data", f"pickapic:{tmp_path}/none.parquet"]):
+        result = cli_runner.invoke([*command, "--out", str(tmp_path / "out"), "--metrics", "jsonl,wandb"])
+        assert result.exit_code == 1
+        assert result.output.strip() == "Error: wandb is not installed; install it with: pip install 'pasta-t2i[wandb]'"
