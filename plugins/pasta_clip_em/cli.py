@@ -108,6 +108,7 @@ def train_command(ctx: click.Context, **kw: Any) -> None:
             check_installed(kw["metrics"])  # before the data is read
             kw["settings"] = effective_settings(ctx)
             kw["device"] = resolve_device(kw["device"])
+            log.info("device: %s", kw["device"])
             (_finetune if kw["phase"] == "finetune" else _train)(kw, get_plugins())
         except PastaError as exc:
             raise _fail(exc) from exc

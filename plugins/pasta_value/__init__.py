@@ -8,7 +8,8 @@
 - selector ``value-slate`` (``models=DIR user_model=DIR``): one value model per user type
   and the user model's posterior; the slate of highest expected value of the column the
   person will choose (:mod:`pasta_value.slate`);
-- command ``pasta value train --data PATH... --out DIR``.
+- commands ``pasta value train --data PATH... --out DIR`` and ``pasta value push DIR REPO_ID``
+  (checkpoints also load and save the Hugging Face way: ``EmbeddedValueModel.from_pretrained``).
 
 Python::
 

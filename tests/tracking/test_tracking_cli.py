@@ -4,6 +4,7 @@ curve, --device auto; value train's reward sources and simulate's folder check (
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_value_train_from_a_config_file_with_tensorboard_and_a_loss_curve(cli_ru
     result = cli_runner.invoke(["value", "train", "--config", str(config), "--steps", "20"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["training"]["step"] == 20  # the flag won
-    assert "device: cpu" in result.output or "device: cuda" in result.output
+    assert re.search(r"^device: (cpu|cuda|mps)$", result.output, re.M)
     assert "IQL: " in result.output and "per step (timed over" in result.output and "20 steps take about" in result.output
     assert (out / "loss_curve.png").stat().st_size > 1000 and "loss curve: " in result.output
     assert [e.step for e in _events(out / "tensorboard").Scalars("IQL/loss_q")] == [10, 20]
@@ -104,7 +105,7 @@ def test_user_model_train_with_tensorboard_pace_and_loss_curve(cli_runner, tmp_p
     result = cli_runner.invoke(["user-model", "train", "--config", str(config), "--out", str(out), "--steps", "20",
                                 "--metrics", "tensorboard"])
     assert result.exit_code == 0, result.output
-    assert "EM: " in result.output and "20 steps take about" in result.output
+    assert "EM: " in result.output and "20 steps take about" in result.output and re.search(r"^device: (cpu|cuda|mps)$", result.output, re.M)
     assert [e.step for e in _events(out / "tensorboard").Scalars("EM/loss")] == [10, 20]
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # jsonl is written with tensorboard
     assert (out / "loss_curve.png").is_file()
