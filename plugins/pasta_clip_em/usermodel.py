@@ -150,10 +150,13 @@ class ClipEmUserModel(AggregatingUserModel, HubMixin):
         save_checkpoint(folder, self.model, self.prior, encoder=self.encoder if self.config.encoder_state else None)
 
     @classmethod
-    def _from_folder(cls, folder: Path, device: str = "cpu", *, plugins: Any) -> ClipEmUserModel:
-        """``ClipEmUserModel.from_pretrained(folder_or_repo_id, plugins=get_plugins())``:
-        the encoder and aggregator are built from ``plugins``."""
-        return create_user_model(path=str(folder), device=device, plugins=plugins)
+    def _from_folder(cls, folder: Path, **kwargs: Any) -> ClipEmUserModel:
+        """``ClipEmUserModel.from_pretrained(folder_or_repo_id, plugins=get_plugins(),
+        device="cpu")``: the encoder and aggregator are built from ``plugins``."""
+        if "plugins" not in kwargs:
+            raise InvalidValueError("ClipEmUserModel.from_pretrained needs plugins= (the set that builds its "
+                                    "encoder and aggregator, e.g. pasta_core.get_plugins())")
+        return create_user_model(path=str(folder), **kwargs)
 
 
 def choice_probabilities(model: Any, utilities: np.ndarray) -> np.ndarray:

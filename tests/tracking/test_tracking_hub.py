@@ -120,3 +120,12 @@ def test_value_push_command_uploads_a_training_folder(cli_runner, tmp_path, onli
     assert hub.created[0]["visibility"] == "private" and "- value-model" in hub.repos["me/run"]["README.md"].decode()
     result = cli_runner.invoke(["user-model", "push", str(tmp_path), "me/x", "--endpoint", hub.url])
     assert result.exit_code == 1 and "not a checkpoint folder" in result.output
+
+
+def test_user_model_from_pretrained_needs_the_plugins(tmp_path) -> None:
+    from pasta_clip_em.usermodel import ClipEmUserModel, create_user_model
+    from pasta_core.plugins import get_plugins
+
+    create_user_model(types=2, encoder="embedded", dim=8, plugins=get_plugins()).save_pretrained(tmp_path / "um")
+    with pytest.raises(InvalidValueError, match="needs plugins="):
+        ClipEmUserModel.from_pretrained(tmp_path / "um")
