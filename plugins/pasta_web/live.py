@@ -246,11 +246,13 @@ class SlateBuffer(RenderListener):
         self.images: dict[ImageKey, Any] = {}  # PIL images
         self.encoded: dict[ImageKey, bytes] = {}  # their PNG bytes, once asked for
         self._keys: dict[int, ImageKey] = {}  # id(image) -> its key (the image is held above)
+        self._encoding: dict[ImageKey, threading.Event] = {}  # encodings in progress (set when done)
         self._lock = threading.Lock()
         self._changed = changed or (lambda: None)
 
     def _clear(self) -> None:
         self.images, self.encoded, self._keys = {}, {}, {}
+        self._encoding = {}  # encodings still in progress finish for their own callers
 
     def expect(self, turn: int) -> None:
         """The next render is the slate of ``turn``."""
@@ -302,10 +304,34 @@ class SlateBuffer(RenderListener):
         return png_bytes(image) if key is None else self._encode(key, image)
 
     def _encode(self, key: ImageKey, image: Any) -> bytes:
-        data = png_bytes(image)
+        """The PNG bytes of the buffer's ``image`` at ``key``, encoded once: a caller that
+        finds the same image being encoded by another thread (the page and the session's
+        writer asking at once) waits for those bytes instead of encoding it again."""
         with self._lock:
-            if self.images.get(key) is image:
-                data = self.encoded.setdefault(key, data)
+            current = self.images.get(key) is image
+            data = self.encoded.get(key) if current else None
+            pending = self._encoding.get(key) if current else None
+            mine = current and data is None and pending is None
+            if mine:
+                pending = self._encoding[key] = threading.Event()
+        if data is not None:
+            return data
+        if pending is not None and not mine:
+            pending.wait()
+            with self._lock:
+                data = self.encoded.get(key) if self.images.get(key) is image else None
+            return data if data is not None else png_bytes(image)  # the buffer moved on meanwhile
+        try:
+            data = png_bytes(image)
+            with self._lock:
+                if self.images.get(key) is image:
+                    data = self.encoded.setdefault(key, data)
+        finally:
+            with self._lock:
+                if pending is not None and self._encoding.get(key) is pending:
+                    del self._encoding[key]
+            if pending is not None:
+                pending.set()
         return data
 
     def snapshot(self) -> tuple[int, list[str], int, set[ImageKey]]:

@@ -133,3 +133,35 @@ def test_the_belief_view_scores_each_slate_once(plugins):
     del model.scores
     assert tracker.update(state, "a fox", []).posterior == belief.posterior
     assert max(abs(a - b) for a, b in zip(belief.posterior, model.posterior("a fox", observed))) < 1e-12
+
+
+def test_an_image_asked_for_by_two_threads_at_once_is_encoded_once(monkeypatch):
+    """The page and the session's writer asking for the same image at the same moment get
+    the same bytes from one encoding (the second waits for the first)."""
+    import threading
+
+    from PIL import Image
+
+    calls: list[int] = []
+    started = threading.Event()
+
+    def slow(image, level: int = 1) -> bytes:
+        calls.append(id(image))
+        started.set()
+        time.sleep(0.3)
+        return png_bytes(image, level)
+
+    monkeypatch.setattr(pasta_web.live, "png_bytes", slow)
+    buffer = pasta_web.live.SlateBuffer(images_per_prompt=1)
+    buffer.expect(1)
+    buffer.started(["a"])
+    image = Image.new("RGB", (8, 8), (200, 10, 10))
+    buffer.finished(0, image)
+    results: list[bytes | None] = []
+    page = threading.Thread(target=lambda: results.append(buffer.get(1, 0, 0)))
+    page.start()
+    assert started.wait(5)
+    results.append(buffer.encode(image))  # the writer, while the page's encoding runs
+    page.join()
+    assert calls == [id(image)] and len(results) == 2 and results[0] == results[1] is not None
+    assert buffer.ready(1, 0, 0) == results[0]
