@@ -1,24 +1,23 @@
 """The server process's memory: what it keeps after a burst of visitors, and handing it back.
 
-What a server kept after a load of 30 visitors (40-50 MiB above its size after one session,
-with no session left in memory; the figures and how they were found are in
-docs/benchmarks.md, issue 22):
+What a server kept after a burst of visitors, with no session left in memory (the figures
+and how they were found are in docs/benchmarks.md, issue 22):
 
 - glibc's malloc arenas. Every thread that allocates gets an arena of its own, up to 8 per
   core (16 on 2 cores). ``malloc_trim(0)`` returns the free pages inside each arena's free
   chunks, but not the free space at the top of an arena other than the main one (only a
   ``free`` that leaves more than the dynamic trim threshold there shrinks it, and that
-  threshold grows with the image-sized buffers). So each of the 16 arenas kept megabytes of
-  free top. :func:`limit_arenas` gives the server :data:`SERVER_ARENAS` arena: everything
+  threshold grows with the image-sized buffers). So each arena kept free memory at its
+  top. :func:`limit_arenas` gives the server :data:`SERVER_ARENAS` arena: everything
   is then in the main arena, whose free top ``malloc_trim`` does return.
 - Arrow's allocator (mimalloc, in ``pyarrow``'s default build), which the session writers'
   Parquet files go through: it kept the pages its threads had used although nothing was
   allocated in it any more, and ``release_unused`` did not return them.
   :func:`use_system_arrow_pool` makes Arrow allocate from malloc (the trajectory files are
   small: the allocator's speed does not matter here), so that memory is trimmed too.
-- The renderer's caches (for the procedural renderer its pictograms, each a few tens of
-  KiB): the web app asks a T2I model that has a ``release_memory()`` method to empty them
-  when no session is being played (:meth:`pasta_web.service.WebSessions.release_memory`).
+- The renderer's caches (for the procedural renderer its pictograms): the web app asks a
+  T2I model that has a ``release_memory()`` method to empty them when no session is being
+  played (:meth:`pasta_web.service.WebSessions.release_memory`).
 
 :func:`release_free_memory` (``malloc_trim(0)``) runs after sessions leave memory. On a C
 library other than glibc (musl, macOS, Windows) these functions do nothing and say so.
