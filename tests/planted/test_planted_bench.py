@@ -40,6 +40,7 @@ def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
         assert overlap["held_out_sessions_in_training"] == 0 and overlap["evaluation_in_training"] == 0
         assert overlap["training_prompts"] > 0 and overlap["evaluation_prompts"] > 0
         assert set(world["summary"]["oracle"]["turn1_violations"].values()) == {0}
+        assert world["summary"]["oracle"]["own_candidates"] == ["distilled"]
         agents = world["stages"]["baselines"]["agents"]
         assert {"random", "first", "oracle"} <= set(agents)
         for run in world["seeds"].values():
@@ -133,3 +134,19 @@ def test_held_out_prompts_are_split_by_a_named_stream() -> None:
     assert len(held) == 60 and not set(train) & set(held) and set(train) | set(held) == set(prompts)
     assert split_prompts(prompts, 0.3, 5) == (train, held)
     assert split_prompts(prompts, 0.3, 6)[1] != held
+
+
+def test_oracle_bound_leaves_out_agents_that_write_their_own_candidates() -> None:
+    """The turn-1 bound holds only for agents choosing among the oracle's candidates: one
+    that beats the oracle on turn 1 is a violation, unless it writes its own slate."""
+    from pasta_planted.bench_agents import oracle_bound
+
+    def agent(first: list[float], final: list[float], **extra: object) -> dict:
+        return {"episodes": {"turns_expected": [[f] for f in first], "final_expected": final}, **extra}
+
+    agents = {"oracle": agent([1.0, 1.0], [2.0, 2.0]), "value": agent([1.5, 0.5], [1.0, 1.0]),
+              "distilled": agent([1.5, 1.5], [1.0, 1.0], own_candidates=True)}
+    bound = oracle_bound(agents)
+    assert bound["turn1_violations"] == {"value": 1}
+    assert bound["own_candidates"] == ["distilled"]
+    assert bound["passes_oracle"] == []
