@@ -19,7 +19,7 @@ def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: 
     model = get_plugins().load("user-model", user_model or "simple", **options)
     if user_type is not None:
         if not 0 <= user_type < model.num_types:
-            raise InvalidValueError(f"--user-type {user_type + 1}: the user model has {model.num_types} types, "
+            raise InvalidValueError(f"--user-type {user_type + 1}: the user model has {model.num_types} user types, "
                                     f"numbered 1 to {model.num_types}")
         return SimulatedUser(model, user_type)
     return SimulatedUser.sample(model, run_seed(seed, "user-type", 0))

@@ -108,7 +108,6 @@ def train_command(ctx: click.Context, **kw: Any) -> None:
             check_installed(kw["metrics"])  # before the data is read
             kw["settings"] = effective_settings(ctx)
             kw["device"] = resolve_device(kw["device"])
-            log.info("device: %s", kw["device"])
             (_finetune if kw["phase"] == "finetune" else _train)(kw, get_plugins())
         except PastaError as exc:
             raise _fail(exc) from exc
@@ -161,7 +160,7 @@ def _train(kw: dict[str, Any], plugins: Any) -> None:
     labels, reports = build_labels(list(kw["specs"]), cache, strict=kw["strict"], progress=True)
     for report in reports:
         log.info(report.summary())
-    log.info("%d samples, labels: %s", labels.num_samples, labels.num_labels())
+    log.info("%d samples, labels: %s; device: %s", labels.num_samples, labels.num_labels(), kw["device"])
     trainer = EMTrainer(build_model(config, kw["seed"]), labels, _train_config(kw, 3e-4), out=out,
                         aggregator=config.build_aggregator(plugins))
     if resuming and trainer.resume():
@@ -199,7 +198,7 @@ def _finetune(kw: dict[str, Any], plugins: Any) -> None:
     labels, reports = build_raw_labels(list(kw["specs"]), strict=kw["strict"])
     for report in reports:
         log.info(report.summary())
-    log.info("%d samples, labels: %s", labels.num_samples, labels.num_labels())
+    log.info("%d samples, labels: %s; device: %s", labels.num_samples, labels.num_labels(), kw["device"])
     trainer = FinetuneTrainer(model, labels, _train_config(kw, 1e-5), encoder, out=out, prior=prior,
                               aggregator=config.build_aggregator(plugins))
     if resuming and trainer.resume():

@@ -43,6 +43,11 @@ class BenchOptions:
     device: str = "auto"
 
 
+
+def _seconds(value: float) -> float:
+    """A time in seconds to 4 significant digits (toy turns take tens of milliseconds)."""
+    return float(f"{value:.4g}")
+
 def _sampler(t2i: Any, steps: int, guidance: float, scheduler: Any) -> None:
     """Set ``t2i`` to ``steps`` steps: the model's own sampling (``guidance``,
     ``scheduler``), or the lightning preset's."""
@@ -106,10 +111,10 @@ def _one(name: str, dtype_name: str, compiled: bool, options: BenchOptions, devi
             "dtype": dtype_name, "compile": compiled, "steps": steps, "guidance": t2i.guidance,
             "scheduler": type(pipeline.scheduler).__name__,
             "timestep_spacing": pipeline.scheduler.config.get("timestep_spacing"), "size": size, "images_per_turn": options.images,
-            "batch_size": options.batch_size, "build_s": round(built, 2), "warmup_turn_s": round(warm, 3),
-            "turn_s": [round(t, 3) for t in times], "turn_s_median": round(median, 3),
-            "turn_s_min": round(min(times), 3), "turn_s_max": round(max(times), 3),
-            "images_per_s": round(options.images / median, 3),
+            "batch_size": options.batch_size, "build_s": round(built, 2), "warmup_turn_s": _seconds(warm),
+            "turn_s": [_seconds(t) for t in times], "turn_s_median": _seconds(median),
+            "turn_s_min": _seconds(min(times)), "turn_s_max": _seconds(max(times)),
+            "images_per_s": float(f"{options.images / median:.4g}"),
             "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
             if device.startswith("cuda") else None,
         })

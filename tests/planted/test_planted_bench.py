@@ -40,7 +40,8 @@ def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
         assert overlap["held_out_sessions_in_training"] == 0 and overlap["evaluation_in_training"] == 0
         assert overlap["training_prompts"] > 0 and overlap["evaluation_prompts"] > 0
         assert set(world["summary"]["oracle"]["turn1_violations"].values()) == {0}
-        assert world["summary"]["oracle"]["own_candidates"] == ["distilled"]
+        own = world["summary"]["oracle"]["own_candidates"]
+        assert own and all(name.startswith("distilled") for name in own), own
         agents = world["stages"]["baselines"]["agents"]
         assert {"random", "first", "oracle"} <= set(agents)
         for run in world["seeds"].values():
