@@ -20,16 +20,18 @@ per process's tokens). Only rank 0 writes states, checkpoints and metrics.
 A non-finite loss, value, gradient norm or weight stops the run with a
 :class:`~pasta_core.training.TrainingDivergedError` naming the step: every step's metrics are
 checked, and every tensor before it is saved, so the checkpoint left on disk is the last
-finite one. A resumed run cuts ``metrics.jsonl`` back to the step it resumes from.
+finite one. The trainer writes no metrics file itself: a record per logged step goes to the
+``metrics_log`` its caller passes (a :class:`MetricsLog`, such as ``pasta_tracking``'s
+``metrics.jsonl`` writer), which a resumed run cuts back to the step it resumes from.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -38,14 +40,11 @@ from pasta_core.iql.losses import td_loss, td_target, value_loss
 from pasta_core.iql.state import latest_state, load_state, save_state
 from pasta_core.iql.transitions import Batch, Transitions, sample_batch
 from pasta_core.training import (
-    METRICS_FILE,
     TrainingDivergedError,
-    append_metrics,
     describe,
     kept_message,
     nonfinite_metrics,
     nonfinite_tensors,
-    truncate_metrics,
 )
 
 OPTIMIZERS = ("adafactor", "adamw", "adam", "sgd")
@@ -55,6 +54,18 @@ _RESUMABLE = {"steps", "save_every", "log_every"}
 #: networks' passes, the same numpy calls ran much slower (cold caches; figures in
 #: docs/benchmarks.md). A batch depends only on (seed, step), so this changes no result.
 SAMPLE_AHEAD = 64
+
+
+class MetricsLog(Protocol):
+    """Where :func:`train_iql` writes a record of every logged step (``--metrics jsonl``:
+    ``pasta_tracking.jsonl.JsonlMetrics``); with none, the trainer writes no metrics."""
+
+    def start(self, step: int) -> None:
+        """The run goes on after ``step`` (0: from scratch): forget the records of later
+        steps (a resumed run logs them again)."""
+
+    def write(self, record: Mapping[str, float]) -> None:
+        """Keep one logged step's record: ``step``, the step's metrics and ``steps_per_s``."""
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -342,10 +353,12 @@ def train_iql(
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     model_options: dict[str, Any] | None = None,
     parallel: Any = None,
+    metrics_log: MetricsLog | None = None,
 ) -> IQLTrainer:
     """Train ``model`` with IQL on ``data``; with ``out``, save states every
-    ``save_every`` steps and the final checkpoint, append metrics to ``metrics.jsonl``, and
-    (``resume``) continue an interrupted run found there. ``on_step(step, metrics)`` is
+    ``save_every`` steps and the final checkpoint, and (``resume``) continue an interrupted
+    run found there. Every ``log_every``-th step's metrics go to ``metrics_log`` (none by
+    default; on rank 0 only under torchrun). ``on_step(step, metrics)`` is
     called after every step; ``model_options`` (how the model was built) is recorded and
     checked on resume; ``parallel`` is the data-parallel group (default: one process). A
     non-finite loss or weight raises :class:`TrainingDivergedError` (the states on disk
@@ -357,17 +370,15 @@ def train_iql(
     trainer = IQLTrainer(model, data, config, model_options=dict(model_options or {}),
                          parallel=parallel or SingleProcess())
     folder = Path(out) if out is not None else None
-    metrics_file = None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         trainer.out = folder
-        metrics_file = folder / METRICS_FILE
-        if resume and trainer.resume(folder):
-            if trainer.parallel.is_main:
-                truncate_metrics(metrics_file, trainer.step)  # the steps after the state are logged again
-        elif metrics_file.exists() and trainer.parallel.is_main:
-            metrics_file.unlink()
+        if resume:
+            trainer.resume(folder)
     main = trainer.parallel.is_main
+    records = metrics_log if main else None
+    if records is not None:
+        records.start(trainer.step)  # the steps after a resumed state are logged again
     bar = tqdm(total=config.steps, initial=trainer.step, desc="IQL", unit="step", disable=not (progress and main))
     started, first = time.perf_counter(), trainer.step
     try:
@@ -380,8 +391,8 @@ def train_iql(
             if trainer.step % config.log_every == 0 or trainer.step == config.steps:
                 rate = (trainer.step - first) / max(time.perf_counter() - started, 1e-9)
                 bar.set_postfix(loss_q=f"{metrics['loss_q']:.4f}", loss_v=f"{metrics['loss_v']:.4f}")
-                if metrics_file is not None and main:
-                    append_metrics(metrics_file, {"step": trainer.step, **metrics, "steps_per_s": rate})
+                if records is not None:
+                    records.write({"step": trainer.step, **metrics, "steps_per_s": rate})
             if folder is not None and (trainer.step % config.save_every == 0 or trainer.step == config.steps):
                 trainer.save(folder)
         if folder is None:

@@ -59,8 +59,8 @@ value_group.add_command(push_command("value-model"))
 @click.option("--mix-reward-sources", is_flag=True,
               help="Train even when the rewards come from different user models (their scales differ).")
 @click.option("--metrics", type=MetricsChoice(), default="jsonl", show_default=True,
-              help="Where step metrics go besides OUT/metrics.jsonl (always written), comma-separated: "
-                   "tensorboard, wandb, mlflow (each its own extra).")
+              help="Where step metrics go, comma-separated: jsonl (OUT/metrics.jsonl, written with any "
+                   "backend), tensorboard, wandb, mlflow (each its own extra), or none (no metrics file).")
 @config_option
 @click.pass_context
 def train_command(ctx: click.Context, **kw: Any) -> None:
@@ -92,6 +92,7 @@ def _train(kw: dict[str, Any], settings: dict[str, Any]) -> None:
     from pasta_core.plugins import get_plugins
     from pasta_distributed import data_parallel
     from pasta_tracking.device import resolve_device
+    from pasta_tracking.jsonl import jsonl_log
     from pasta_tracking.run import track_run
     from pasta_tracking.runconfig import save_run_config
     from pasta_tracking.sinks import check_installed
@@ -131,6 +132,6 @@ def _train(kw: dict[str, Any], settings: dict[str, Any]) -> None:
     with track_run(kw["out"], "IQL", kw["metrics"], config.steps, config.log_every, config=settings) as tracker:
         trainer = train_iql(model, data, config, out=kw["out"], resume=not kw["no_resume"],
                             model_options={"name": kw["model_name"], **options}, parallel=parallel,
-                            on_step=tracker.on_step)
+                            on_step=tracker.on_step, metrics_log=jsonl_log(kw["metrics"], kw["out"]))
     log.info("value model saved to %s (step %d); use it: pasta run --selector value --value-model %s",
              kw["out"], trainer.step, kw["out"])

@@ -122,3 +122,26 @@ def test_a_missing_metrics_backend_stops_training_before_the_data_is_read(cli_ru
         result = cli_runner.invoke([*command, "--out", str(tmp_path / "out"), "--metrics", "jsonl,wandb"])
         assert result.exit_code == 1
         assert result.output.strip() == "Error: wandb is not installed; install it with: pip install 'pasta-t2i[wandb]'"
+
+
+def test_metrics_none_writes_no_metrics_file_for_either_trainer(cli_runner, tmp_path) -> None:
+    """``--metrics none``: no metrics.jsonl (the IQL trainer used to write it always);
+    ``--metrics jsonl``: a record per logged step, for value train and user-model train."""
+    from tests.user_model.fixtures import write_pickapic
+
+    data = _sessions(tmp_path / "sim.parquet")
+    pickapic = write_pickapic(tmp_path / "pap.parquet", users=4, per_user=4)
+    commands = {"value": ["value", "train", "--data", str(data), "--steps", "20", "--batch-size", "8", *TINY],
+                "um": ["user-model", "train", "--data", f"pickapic:{pickapic}", "--types", "2", "--encoder-option",
+                       "dim=16", "--steps", "10", "--batch-size", "4", "--device", "cpu"]}
+    for name, command in commands.items():
+        for metrics in ("none", "jsonl"):
+            out = tmp_path / f"{name}-{metrics}"
+            result = cli_runner.invoke([*command, "--out", str(out), "--metrics", metrics])
+            assert result.exit_code == 0, result.output
+            assert (out / "config.json").is_file()
+            written = (out / "metrics.jsonl").is_file()
+            assert written == (metrics == "jsonl"), (name, metrics)
+            if written:
+                steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+                assert steps == ([10, 20] if name == "value" else [10])

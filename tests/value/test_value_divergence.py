@@ -18,6 +18,7 @@ from pasta_core.iql.trainer import IQLTrainer  # noqa: E402
 from pasta_core.store import write_trajectories  # noqa: E402
 from pasta_core.training import TrainingDivergedError  # noqa: E402
 from pasta_selectors import RandomSelector  # noqa: E402
+from pasta_tracking.jsonl import JsonlMetrics  # noqa: E402
 from pasta_value.embedded import create_embedded  # noqa: E402
 from pasta_value.synthetic import WordWorld  # noqa: E402
 
@@ -109,7 +110,8 @@ def test_a_line_cut_short_by_a_kill_is_dropped_on_resume(tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        train_iql(_model(), _data(), CONFIG, out=tmp_path, progress=False, on_step=kill_at_10)
-    train_iql(_model(), _data(), CONFIG, out=tmp_path, progress=False)
+        train_iql(_model(), _data(), CONFIG, out=tmp_path, progress=False, on_step=kill_at_10,
+                  metrics_log=JsonlMetrics(tmp_path))
+    train_iql(_model(), _data(), CONFIG, out=tmp_path, progress=False, metrics_log=JsonlMetrics(tmp_path))
     steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 13))

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from pasta_core.errors import InvalidValueError  # noqa: E402
 from pasta_core.iql import IQLConfig, build_transitions, train_iql  # noqa: E402
 from pasta_selectors import RandomSelector  # noqa: E402
+from pasta_tracking.jsonl import JsonlMetrics  # noqa: E402
 from pasta_value.embedded import create_embedded  # noqa: E402
 from pasta_value.synthetic import WordWorld  # noqa: E402
 
@@ -47,10 +48,13 @@ def _kill_at(step: int):
 def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path) -> None:
     """Kill at step 10 (last state: 8), resume: same weights and metrics as a straight run."""
     data = _data()
-    straight = train_iql(_model(), data, CONFIG, out=tmp_path / "a", progress=False)
+    straight = train_iql(_model(), data, CONFIG, out=tmp_path / "a", progress=False,
+                         metrics_log=JsonlMetrics(tmp_path / "a"))
     with pytest.raises(Killed):
-        train_iql(_model(), data, CONFIG, out=tmp_path / "b", progress=False, on_step=_kill_at(10))
-    resumed = train_iql(_model(), data, CONFIG, out=tmp_path / "b", progress=False)
+        train_iql(_model(), data, CONFIG, out=tmp_path / "b", progress=False, on_step=_kill_at(10),
+                  metrics_log=JsonlMetrics(tmp_path / "b"))
+    resumed = train_iql(_model(), data, CONFIG, out=tmp_path / "b", progress=False,
+                        metrics_log=JsonlMetrics(tmp_path / "b"))
     assert resumed.step == straight.step == CONFIG.steps
     for (name, a), b in zip(straight.model.module.state_dict().items(), resumed.model.module.state_dict().values()):
         assert torch.equal(a, b), name
@@ -80,6 +84,33 @@ def test_more_steps_continue_a_finished_run(tmp_path) -> None:
     seen = []
     train_iql(_model(), data, longer, out=tmp_path, progress=False, on_step=lambda s, m: seen.append(s))
     assert seen == [13, 14, 15, 16]
+
+
+def test_the_trainer_writes_metrics_only_to_the_log_it_is_given(tmp_path) -> None:
+    """No metrics log: no metrics file (``--metrics none``); a log: a record per logged step,
+    and a run started over (``resume=False``) starts the file over."""
+    data = _data()
+    train_iql(_model(), data, CONFIG, out=tmp_path / "none", progress=False)
+    assert (tmp_path / "none" / "config.json").is_file() and not (tmp_path / "none" / "metrics.jsonl").exists()
+
+    class Records:
+        def __init__(self) -> None:
+            self.calls: list = []
+
+        def start(self, step: int) -> None:
+            self.calls.append(("start", step))
+
+        def write(self, record: dict) -> None:
+            self.calls.append(("write", record["step"], sorted(record)))
+
+    seen = Records()
+    train_iql(_model(), data, IQLConfig(**{**CONFIG.to_dict(), "log_every": 5}), progress=False, metrics_log=seen)
+    keys = ["grad_norm", "loss_q", "loss_v", "q_mean", "step", "steps_per_s", "target_mean", "v_mean"]
+    assert seen.calls == [("start", 0), ("write", 5, keys), ("write", 10, keys), ("write", 12, keys)]
+    train_iql(_model(), data, CONFIG, out=tmp_path / "j", progress=False, metrics_log=JsonlMetrics(tmp_path / "j"))
+    train_iql(_model(), data, IQLConfig(**{**CONFIG.to_dict(), "steps": 3}), out=tmp_path / "j", progress=False,
+              resume=False, metrics_log=JsonlMetrics(tmp_path / "j"))
+    assert [m["step"] for m in _metrics(tmp_path / "j")] == [1, 2, 3]
 
 
 @pytest.mark.slow
