@@ -8,7 +8,9 @@ those). A plugin that fails to import or to register is reported in
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import types
 from collections.abc import Callable, Iterable
 from functools import cached_property
@@ -62,19 +64,23 @@ class Plugins:
         self,
         entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = installed_entry_points,
         extra: Iterable[object] = (),
+        only: Iterable[str] | None = None,
     ) -> None:
+        """``only``: load just these entry-point plugins, whatever the environment says."""
         self.manager = pluggy.PluginManager(GROUP)
         self.manager.add_hookspecs(hookspecs)
         self.failures: list[PluginFailure] = []
         self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self._discover = entry_points is not None
         if entry_points is not None:
-            self._load_entry_points(entry_points())
+            self._load_entry_points(entry_points(), None if only is None else set(only))
         for plugin in extra:
             self.register(plugin)
 
-    def _load_entry_points(self, entry_points: Iterable[metadata.EntryPoint]) -> None:
-        only = _names_from_env("PASTA_LOAD_PLUGINS")
-        disabled = _names_from_env("PASTA_DISABLE_PLUGINS") or set()
+    def _load_entry_points(self, entry_points: Iterable[metadata.EntryPoint], names: set[str] | None = None) -> None:
+        only, disabled = names, set()
+        if names is None:
+            only, disabled = _names_from_env("PASTA_LOAD_PLUGINS"), _names_from_env("PASTA_DISABLE_PLUGINS") or set()
         for ep in entry_points:
             if (only is not None and ep.name not in only) or ep.name in disabled:
                 continue
@@ -153,6 +159,21 @@ class Plugins:
             return registry.create(target, self, **options)
         return self.create(kind, checkpoint_plugin(target, kind), **{**options, "path": target})
 
+    def recipe(self) -> PluginRecipe:
+        """A picklable description of this set, for worker processes: the entry-point
+        plugins it loaded and the modules registered directly (by importable name)."""
+        loaded = tuple(name for name in self._dists if self.manager.has_plugin(name))
+        modules = []
+        for name, plugin in self.manager.list_name_plugin():
+            if name in self._dists:
+                continue
+            module = getattr(plugin, "__name__", None) if isinstance(plugin, types.ModuleType) else None
+            if module is None or sys.modules.get(module) is not plugin:
+                raise PluginError(f"plugin {name!r} is not a module importable by name, so worker processes "
+                                  "cannot rebuild it: register an importable module, or use one worker")
+            modules.append((str(name), module))
+        return PluginRecipe(loaded, tuple(modules), discover=self._discover)
+
     def info(self) -> list[PluginInfo]:
         """What is installed: every loaded plugin with its hooks."""
         result = []
@@ -174,6 +195,27 @@ class Plugins:
             for entry in registry:
                 result.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
         return result
+
+
+@attrs.frozen
+class PluginRecipe:
+    """How to build a plugin set equal to its parent's in a worker process (picklable):
+    the entry-point plugins to load (whatever the worker's environment switches say) and,
+    in order, the (registered name, module) pairs registered directly."""
+
+    entry_points: tuple[str, ...]
+    modules: tuple[tuple[str, str], ...] = ()
+    discover: bool = True
+
+    def build(self) -> Plugins:
+        """The plugin set this recipe describes."""
+        missing = set(self.entry_points) - {ep.name for ep in installed_entry_points()}
+        if missing:
+            raise PluginError(f"plugins {', '.join(sorted(missing))} are not installed in this worker's environment")
+        plugins = Plugins(only=self.entry_points) if self.discover else Plugins(entry_points=None)
+        for name, module in self.modules:
+            plugins.register(importlib.import_module(module), name=name)
+        return plugins
 
 
 #: How to make a checkpoint of each kind, for error messages.

@@ -77,5 +77,5 @@ def _measure(section: str, options: PerfOptions, plugins: Any) -> dict[str, Any]
     from pasta_bench.simulation import memory_section, throughput_section
 
     if section == "simulation":
-        return throughput_section(options.count, options.workers, options.executors, options.rounds)
-    return memory_section(options.sizes)
+        return throughput_section(options.count, options.workers, options.executors, options.rounds, plugins=plugins)
+    return memory_section(options.sizes, plugins=plugins)

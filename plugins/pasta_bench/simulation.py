@@ -1,10 +1,12 @@
 """Simulation throughput per executor and peak memory as N grows, each run in a fresh
-process (``python -m pasta_bench.simulation N EXECUTOR WORKERS SHARD_SIZE OUT``)."""
+process (``python -m pasta_bench.simulation N EXECUTOR WORKERS SHARD_SIZE OUT RECIPE``,
+``RECIPE``: a pickled :class:`~pasta_core.plugins.PluginRecipe` of the caller's plugins)."""
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -12,15 +14,15 @@ import time
 from typing import Any
 
 
-def _child(n: int, executor: str, workers: int, shard_size: int, out: str) -> dict[str, Any]:
-    """One simulation in this process (embedded defaults, 64 px images, features stored)."""
+def _child(n: int, executor: str, workers: int, shard_size: int, out: str, recipe: Any) -> dict[str, Any]:
+    """One simulation in this process (embedded defaults, 64 px images, features stored),
+    with the plugin set ``recipe`` describes."""
     import resource
 
-    from pasta_core.plugins import get_plugins
     from pasta_simulate.executors import RayExecutor, get_executor
     from pasta_simulate.simulate import SimulationSpec, simulate
 
-    plugins = get_plugins()  # a fresh interpreter: this is its entry point
+    plugins = recipe.build()
     started = time.perf_counter()
     chosen = get_executor(executor, workers=workers)
     if isinstance(chosen, RayExecutor):
@@ -51,10 +53,15 @@ def _peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run_child(n: int, executor: str, workers: int, shard_size: int) -> dict[str, Any]:
-    """Run :func:`_child` in a fresh interpreter and return its figures."""
-    with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "pasta_bench.simulation", str(n), executor, str(workers), str(shard_size), out]
+def run_child(n: int, executor: str, workers: int, shard_size: int, recipe: Any) -> dict[str, Any]:
+    """Run :func:`_child` in a fresh interpreter, with the plugin set ``recipe`` describes,
+    and return its figures."""
+    with tempfile.TemporaryDirectory() as folder:
+        out, recipe_file = os.path.join(folder, "simulation"), os.path.join(folder, "plugins.pickle")
+        with open(recipe_file, "wb") as file:
+            pickle.dump(recipe, file)
+        command = [sys.executable, "-m", "pasta_bench.simulation", str(n), executor, str(workers), str(shard_size), out,
+                   recipe_file]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         env.pop("PASTA_EXECUTOR", None)
         done = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -69,8 +76,10 @@ def _ray_installed() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-def throughput_section(count: int, workers: int, executors: tuple[str, ...], rounds: int = 1) -> dict[str, Any]:
-    """Trajectories per second of the same N with each executor (same shard size).
+def throughput_section(count: int, workers: int, executors: tuple[str, ...], rounds: int = 1, *,
+                       plugins: Any) -> dict[str, Any]:
+    """Trajectories per second of the same N with each executor (same shard size), the
+    components built from ``plugins``.
 
     With several ``rounds`` the executors take turns (serial, pool, Ray, serial, ...), each
     round's speed-ups are against that round's serial run, and an executor's figures are
@@ -85,7 +94,9 @@ def throughput_section(count: int, workers: int, executors: tuple[str, ...], rou
             notes.append("ray skipped: not installed (pip install 'pasta-t2i[ray]')")
             continue
         names.append(name)
-    per_round = [{name: run_child(count, name, workers, shard_size) for name in names} for _ in range(max(1, rounds))]
+    recipe = plugins.recipe()
+    per_round = [{name: run_child(count, name, workers, shard_size, recipe) for name in names}
+                 for _ in range(max(1, rounds))]
     runs = []
     for name in names:
         done = [r[name] for r in per_round if "seconds" in r[name]]
@@ -109,14 +120,18 @@ def throughput_section(count: int, workers: int, executors: tuple[str, ...], rou
     return {"count": count, "shard_size": shard_size, "rounds": max(1, rounds), "runs": runs, "notes": notes}
 
 
-def memory_section(sizes: tuple[int, ...]) -> dict[str, Any]:
-    """Peak resident memory of a serial simulation as N grows (shards of 100)."""
-    runs = [run_child(n, "in-process", 1, 100) for n in sizes]
+def memory_section(sizes: tuple[int, ...], *, plugins: Any) -> dict[str, Any]:
+    """Peak resident memory of a serial simulation as N grows (shards of 100), the
+    components built from ``plugins``."""
+    recipe = plugins.recipe()
+    runs = [run_child(n, "in-process", 1, 100, recipe) for n in sizes]
     peaks = [r["peak_rss_mib"] for r in runs if "peak_rss_mib" in r]
     growth = round(max(peaks) / min(peaks), 3) if peaks else None
     return {"shard_size": 100, "runs": runs, "peak_growth_largest_to_smallest": growth}
 
 
 if __name__ == "__main__":
-    n, executor, workers, shard_size, out = sys.argv[1:6]
-    print(json.dumps(_child(int(n), executor, int(workers), int(shard_size), out)))
+    n, executor, workers, shard_size, out, recipe_file = sys.argv[1:7]
+    with open(recipe_file, "rb") as file:
+        recipe = pickle.load(file)  # written by run_child, in its own temporary folder
+    print(json.dumps(_child(int(n), executor, int(workers), int(shard_size), out, recipe)))

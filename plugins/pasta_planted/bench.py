@@ -177,7 +177,8 @@ class WorldRun(Stages):
 
         self.state["early"] = EarlyAgents(self.config, baseline_specs(self.sizes), self.sizes.episodes,
                                           dataset_seed(self.evaluation_seed, "evaluation"), self.episode_config,
-                                          self.sizes.image_size, progress=self.progress, prompts=self.held_out)
+                                          self.sizes.image_size, progress=self.progress, prompts=self.held_out,
+                                          plugins=self.plugins)
 
     def baselines(self) -> dict[str, Any]:
         from pasta_planted.bench_agents import baseline_specs, evaluate_agents, strip_private

@@ -190,12 +190,10 @@ def generator_of(spec: dict[str, Any], plugins: Any) -> Any:
     return plugins.create("generator", "template")
 
 
-def _evaluate_spec_in_worker(job: AgentJob) -> dict[str, Any]:
-    """A pool worker's entry point: its own plugin set, one thread for torch."""
-    from pasta_core.plugins import get_plugins
-
+def _evaluate_spec_in_worker(job: AgentJob, recipe: Any) -> dict[str, Any]:
+    """A pool worker's entry point: a copy of the caller's plugin set, one thread for torch."""
     single_thread_torch()
-    return evaluate_spec(job, get_plugins())
+    return evaluate_spec(job, recipe.build())
 
 
 #: Rough relative cost of evaluating an agent (longest first balances the workers).
@@ -208,7 +206,7 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
                     prompts: tuple[str, ...] | None = None, *, plugins: Any) -> dict[str, dict[str, Any]]:
     """Evaluate every agent spec on the same episodes (initial prompts from ``prompts``),
     ``workers`` agents at a time in separate processes (the costliest first; each with
-    its own plugin set, one worker: here, with ``plugins``); results in the order of
+    a copy of ``plugins``; one worker: here, with ``plugins``); results in the order of
     ``specs``. ``early`` maps agent names to futures of evaluations already started
     (:class:`EarlyAgents`); an early evaluation that failed is run again here."""
     from concurrent.futures import as_completed
@@ -225,8 +223,9 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
         results.update({name: evaluate_spec(job, plugins) for name, job in jobs.items()})
     elif jobs:
         order = sorted((s for s in specs if s["name"] in jobs), key=lambda spec: -_COST.get(spec["kind"], 1))
+        recipe = plugins.recipe()
         with spawn_pool(min(workers, len(jobs))) as pool:
-            futures = {pool.submit(_evaluate_spec_in_worker, jobs[spec["name"]]): spec["name"] for spec in order}
+            futures = {pool.submit(_evaluate_spec_in_worker, jobs[spec["name"]], recipe): spec["name"] for spec in order}
             for future in as_completed(futures):
                 name = futures[future]
                 results[name] = future.result()
@@ -240,16 +239,18 @@ INDEPENDENT = ("random", "first", "oracle", "greedy-oracle", "posterior")
 
 
 class EarlyAgents:
-    """Evaluates the agents that need no learned model in one background process, started
-    while the user model trains (EM runs on one core; this fills the other)."""
+    """Evaluates the agents that need no learned model in one background process (with a
+    copy of ``plugins``), started while the user model trains (EM runs on one core; this
+    fills the other)."""
 
     def __init__(self, config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
                  episode_config: EpisodeConfig, image_size: int, progress: bool = True,
-                 prompts: tuple[str, ...] | None = None) -> None:
+                 prompts: tuple[str, ...] | None = None, *, plugins: Any) -> None:
         self.pool = spawn_pool(1)
         order = sorted((s for s in specs if s["kind"] in INDEPENDENT), key=lambda s: -_COST.get(s["kind"], 1))
+        recipe = plugins.recipe()
         self.futures = {s["name"]: self.pool.submit(_evaluate_spec_in_worker, (config, s, episodes, seed, episode_config,
-                                                                     image_size, prompts)) for s in order}
+                                                                     image_size, prompts), recipe) for s in order}
         if progress:
             for name, future in self.futures.items():
                 future.add_done_callback(lambda f, n=name: print(

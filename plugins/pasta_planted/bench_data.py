@@ -20,7 +20,7 @@ from pasta_planted.world import PlantedWorld
 from pasta_simulate.prompts import load_prompts
 
 if TYPE_CHECKING:
-    from pasta_core.plugins import Plugins
+    from pasta_core.plugins import PluginRecipe, Plugins
 
 _COMPARISON = {"better": 1.0, "same": 0.0, "worse": -1.0}
 
@@ -77,14 +77,14 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config: Any, encoder_spec: tuple[str, dict[str, Any]], image_size: int,
-                 prompts: tuple[str, ...] | None) -> None:
-    """A pool worker's entry point: its own plugin set, world, encoder and renderer."""
-    from pasta_core.plugins import get_plugins
+                 prompts: tuple[str, ...] | None, recipe: PluginRecipe) -> None:
+    """A pool worker's entry point: a copy of the caller's plugin set, a world, encoder and
+    renderer."""
     from pasta_planted.bench_common import single_thread_torch
     from pasta_procedural import ProceduralT2I
 
     single_thread_torch()
-    plugins = get_plugins()
+    plugins = recipe.build()
     name, options = encoder_spec
     _WORKER.update(world=PlantedWorld(config, plugins), encoder=plugins.create("encoder", name, **options),
                    t2i=ProceduralT2I(size=image_size), plugins=plugins, prompts=prompts)
@@ -104,7 +104,7 @@ def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t
     default the packaged ones) with their image embeddings.
 
     With ``workers`` > 1, batches of sessions are made in that many processes, each with
-    its own plugin set, world, renderer and encoder built from ``encoder_spec`` ((name,
+    a copy of ``plugins``, world, renderer and encoder built from ``encoder_spec`` ((name,
     options): the same settings as ``encoder``): the result is identical to the serial
     one, which uses ``plugins``."""
     from tqdm.auto import tqdm
@@ -119,7 +119,7 @@ def collect_sessions(world: PlantedWorld, count: int, seed: int, encoder: Any, t
     else:
         from pasta_simulate.pool import spawn_pool
 
-        init = (world.config, encoder_spec, t2i.size, prompts)
+        init = (world.config, encoder_spec, t2i.size, prompts, plugins.recipe())
         with spawn_pool(workers, _init_worker, init) as pool:
             for result in pool.map(_chunk_in_worker, [(chunk, seed, config, prefix) for chunk in chunks]):
                 data.add(*result)

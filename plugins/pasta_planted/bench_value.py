@@ -82,12 +82,10 @@ def train_regime(job: Job, plugins: Any) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - started, 2)}
 
 
-def _train_regime_in_worker(job: Job) -> dict[str, Any]:
-    """A pool worker's entry point: its own plugin set, one thread for torch."""
-    from pasta_core.plugins import get_plugins
-
+def _train_regime_in_worker(recipe: Any, job: Job) -> dict[str, Any]:
+    """A pool worker's entry point: a copy of the bench's plugin set, one thread for torch."""
     single_thread_torch()
-    return train_regime(job, get_plugins())
+    return train_regime(job, recipe.build())
 
 
 def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -126,10 +124,12 @@ def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if workers <= 1:
         results = [train_regime(job, bench.plugins) for job in jobs]
     else:
+        import functools
+
         from pasta_simulate.pool import spawn_pool
 
         with spawn_pool(workers) as pool:
-            results = list(pool.map(_train_regime_in_worker, jobs))
+            results = list(pool.map(functools.partial(_train_regime_in_worker, bench.plugins.recipe()), jobs))
     figures: dict[str, Any] = dict(zip(regimes, results))
     models: dict[str, Any] = {name: bench.out / f"value-{name}" for name in regimes}
     if len(results) > len(regimes):

@@ -41,7 +41,7 @@ from pasta_simulate.spec import SimulationResult, SimulationSpec
 from pasta_simulate.workers import simulate_on
 
 if TYPE_CHECKING:
-    from pasta_core.plugins import Plugins
+    from pasta_core.plugins import PluginRecipe, Plugins
 
 __all__ = ["EMBEDDING_COLUMN", "MANIFEST", "MAX_PROMPT_WORDS", "SimulationResult", "SimulationSpec", "Simulator",
            "check_manifest", "load_prompts", "read_embeddings", "run_shards", "simulate", "simulate_on",
@@ -55,8 +55,9 @@ def simulate(spec: SimulationSpec, folder: str | os.PathLike[str], progress: boo
     components built from ``plugins``.
 
     ``workers`` > 1 computes shards in that many processes (each builds its own
-    components from ``spec`` and the installed plugins; a ``user_model`` object cannot be
-    passed then). The shards are the same whatever the number of workers.
+    components from ``spec`` and a copy of ``plugins``, see
+    :meth:`~pasta_core.plugins.Plugins.recipe`; a ``user_model`` object cannot be passed
+    then). The shards are the same whatever the number of workers.
 
     ``executor`` (``in-process``, ``process``, ``ray`` or an executor object, see
     :mod:`pasta_simulate.executors`; default: the ``PASTA_EXECUTOR`` environment switch)
@@ -70,7 +71,7 @@ def simulate(spec: SimulationSpec, folder: str | os.PathLike[str], progress: boo
     if workers > 1:
         if user_model is not None:
             raise InvalidValueError("workers > 1 builds the user model from the spec; pass user_model=None")
-        return _simulate_parallel(spec, Path(folder), workers, batch_size, progress)
+        return _simulate_parallel(spec, Path(folder), workers, batch_size, progress, plugins.recipe())
     return _simulate_here(Simulator(spec, plugins, folder, user_model, batch_size), progress)
 
 
@@ -89,12 +90,10 @@ def _simulate_here(simulator: Simulator, progress: bool) -> SimulationResult:
 _worker: Simulator | None = None
 
 
-def _init_worker(spec: SimulationSpec, folder: str, batch_size: int) -> None:
-    """A pool worker's entry point: its own plugin set and simulator."""
-    from pasta_core.plugins import get_plugins
-
+def _init_worker(spec: SimulationSpec, folder: str, batch_size: int, recipe: PluginRecipe) -> None:
+    """A pool worker's entry point: its copy of the caller's plugin set, and a simulator."""
     global _worker
-    _worker = Simulator(spec, get_plugins(), folder, batch_size=batch_size)
+    _worker = Simulator(spec, recipe.build(), folder, batch_size=batch_size)
 
 
 def _run_worker_shard(shard: int) -> int:
@@ -104,7 +103,7 @@ def _run_worker_shard(shard: int) -> int:
 
 
 def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_size: int,
-                       progress: bool) -> SimulationResult:
+                       progress: bool, recipe: PluginRecipe) -> SimulationResult:
     from tqdm.auto import tqdm
 
     check_manifest(folder, spec.to_json())
@@ -112,7 +111,7 @@ def _simulate_parallel(spec: SimulationSpec, folder: Path, workers: int, batch_s
     todo = unfinished_shards(folder, spec.shard_sizes())
     computed = 0
     # spawn_pool gives each worker its share of the cores (they would each take them all)
-    with spawn_pool(workers, _init_worker, (spec, str(folder), batch_size)) as pool, \
+    with spawn_pool(workers, _init_worker, (spec, str(folder), batch_size, recipe)) as pool, \
             tqdm(total=spec.count, initial=spec.count - spec.trajectories_in(todo), disable=not progress,
                  desc="simulating", unit="traj") as bar:
         for shard, count in zip(todo, pool.map(_run_worker_shard, todo)):

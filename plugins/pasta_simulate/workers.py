@@ -1,9 +1,9 @@
 """The simulator on an executor: each worker builds a :class:`Simulator` once and
 returns whole shards as Parquet bytes, which the caller writes as they finish.
 
-Workers in other processes (``process``, ``ray``) build their components from their own
-plugin set (the installed plugins, discovered when the worker starts: that is the
-worker's entry point); the ``in-process`` executor uses the caller's plugin set.
+Workers in other processes (``process``, ``ray``) build their components from a copy of
+the caller's plugin set (made from its :meth:`~pasta_core.plugins.Plugins.recipe`); the
+``in-process`` executor uses the caller's plugin set itself.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pasta_simulate.simulator import Simulator
 from pasta_simulate.spec import SimulationResult, SimulationSpec
 
 if TYPE_CHECKING:
-    from pasta_core.plugins import Plugins
+    from pasta_core.plugins import PluginRecipe, Plugins
 
 
 @attrs.frozen
@@ -40,13 +40,11 @@ class SimulatorSetup:
 
     spec: SimulationSpec
     folder: str
+    recipe: PluginRecipe
     batch_size: int = 50
 
     def __call__(self) -> Simulator:
-        from pasta_core.plugins import get_plugins
-
-        # A fresh worker process (or Ray actor): this is its entry point.
-        return Simulator(self.spec, get_plugins(), self.folder, batch_size=self.batch_size)
+        return Simulator(self.spec, self.recipe.build(), self.folder, batch_size=self.batch_size)
 
 
 def shard_task(simulator: Simulator, shard: int) -> tuple[int, bytes]:
@@ -63,19 +61,19 @@ def simulate_on(executor: Executor, spec: SimulationSpec, folder: str | os.PathL
     """Write every unfinished shard of ``spec`` to ``folder`` with ``executor``; shards are
     written as they finish, so a killed run keeps them and a rerun skips them.
 
-    ``plugins`` builds the components when the executor runs in this process."""
+    ``plugins`` builds the components (a worker in another process uses a copy of it)."""
     from tqdm.auto import tqdm
 
     folder = Path(folder)
     check_manifest(folder, spec.to_json())
     started = time.perf_counter()
     todo = unfinished_shards(folder, spec.shard_sizes())
-    setup: Callable[[], Simulator] = SimulatorSetup(spec, str(folder), batch_size)
-    if isinstance(executor, InProcessExecutor):
-        setup = functools.partial(Simulator, spec, plugins, folder, user_model, batch_size)
-    elif user_model is not None:
-        raise InvalidValueError(f"the {executor.name} executor builds the user model from the spec; "
-                                "pass user_model=None")
+    setup: Callable[[], Simulator] = functools.partial(Simulator, spec, plugins, folder, user_model, batch_size)
+    if not isinstance(executor, InProcessExecutor):
+        if user_model is not None:
+            raise InvalidValueError(f"the {executor.name} executor builds the user model from the spec; "
+                                    "pass user_model=None")
+        setup = SimulatorSetup(spec, str(folder), plugins.recipe(), batch_size)
     computed = 0
     with tqdm(total=spec.count, initial=spec.count - spec.trajectories_in(todo), disable=not progress,
               desc=f"simulating ({executor.name})", unit="traj") as bar:

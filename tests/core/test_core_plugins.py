@@ -107,6 +107,43 @@ def test_registering_directly_resets_the_registries():
     assert plugins.registry("generator").names() == ["fake-gen"]
 
 
+def test_a_recipe_round_trips_through_pickle_and_builds_an_equal_set(fake_module):
+    import pickle
+
+    plugins = Plugins(entry_points=None, extra=[fake_module("fake_recipe_mod", pasta_register_generators=_register_gen)])
+    recipe = pickle.loads(pickle.dumps(plugins.recipe()))
+    assert recipe == plugins.recipe() and recipe.modules == (("fake_recipe_mod", "fake_recipe_mod"),)
+    rebuilt = recipe.build()
+    assert rebuilt is not plugins and rebuilt.provided() == plugins.provided() == {"fake_recipe_mod": {"generator": ["fake-gen"]}}
+    assert rebuilt.recipe() == recipe
+
+
+def test_a_recipe_keeps_the_entry_points_the_parent_loaded(monkeypatch):
+    """Built where the environment switches differ, the set is still the parent's."""
+    monkeypatch.setenv("PASTA_DISABLE_PLUGINS", "template")
+    plugins = Plugins()
+    recipe = plugins.recipe()
+    monkeypatch.delenv("PASTA_DISABLE_PLUGINS")
+    assert "template" not in recipe.entry_points and "procedural" in recipe.entry_points
+    rebuilt = recipe.build()
+    assert [i.name for i in rebuilt.info()] == [i.name for i in plugins.info()]
+    assert "template" not in rebuilt.registry("generator")
+
+
+def test_a_plugin_without_an_importable_module_has_no_recipe():
+    plugins = Plugins(entry_points=None, extra=[plugin_module("adhoc", pasta_register_generators=_register_gen)])
+    with pytest.raises(PluginError, match="'adhoc' is not a module importable by name") as caught:
+        plugins.recipe()
+    assert "\n" not in str(caught.value)
+
+
+def test_a_recipe_naming_a_plugin_not_installed_is_an_error():
+    from pasta_core.plugins import PluginRecipe
+
+    with pytest.raises(PluginError, match="no-such-plugin are not installed"):
+        PluginRecipe(("no-such-plugin",)).build()
+
+
 def test_pasta_plugins_fixture_builds_isolated_sets(pasta_plugins):
     module = types.SimpleNamespace(pasta_register_generators=hookimpl(_register_gen))
     plugins = pasta_plugins(module)

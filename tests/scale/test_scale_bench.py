@@ -157,18 +157,20 @@ def test_persisted_latency_reports_close_apart():
 def test_throughput_rounds_take_turns_and_report_medians(monkeypatch):
     """Three rounds: each speed-up is against its own round's serial run; medians reported."""
     import pasta_bench.simulation as simulation
+    from pasta_core.plugins import PluginRecipe, get_plugins
 
     seconds = {"in-process": iter([20.0, 22.0, 30.0]), "process": iter([10.0, 12.0, 15.0])}
     order = []
 
-    def fake_child(n, executor, workers, shard_size):
+    def fake_child(n, executor, workers, shard_size, recipe):
+        assert isinstance(recipe, PluginRecipe)
         order.append(executor)
         return {"n": n, "executor": executor, "workers": workers, "shard_size": shard_size,
                 "seconds": next(seconds[executor]), "ray_start_s": None, "peak_rss_mib": 100.0 + len(order),
                 "peak_rss_children_mib": 0.0}
 
     monkeypatch.setattr(simulation, "run_child", fake_child)
-    section = simulation.throughput_section(200, 2, ("in-process", "process"), rounds=3)
+    section = simulation.throughput_section(200, 2, ("in-process", "process"), rounds=3, plugins=get_plugins())
     assert order == ["in-process", "process"] * 3
     serial, pool = section["runs"]
     assert serial["seconds"] == 22.0 and serial["round_seconds"] == [20.0, 22.0, 30.0]

@@ -130,3 +130,44 @@ def test_ray_on_the_command_line(local_ray, reference, tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert _files(tmp_path) == reference
+
+
+@pytest.mark.parametrize("how", [{"workers": 2}, {"executor": ProcessExecutor(workers=2)}], ids=["pool", "process"])
+def test_workers_build_the_callers_private_plugin_set(reference, tmp_path, how):
+    """A T2I model registered only in the caller's set (from an importable module) is the
+    one the worker processes render with: they rebuild that set, not the installed one."""
+    import attrs
+    import private_plugin
+
+    from pasta_core.plugins import Plugins
+
+    spec = attrs.evolve(SPEC, t2i="private-procedural")
+    assert "private-procedural" not in get_plugins().registry("t2i")
+    result = simulate(spec, tmp_path, plugins=Plugins(extra=[private_plugin]), progress=False, **how)
+    assert result.computed == 6 and _files(tmp_path) == reference
+
+
+def test_a_plugin_disabled_in_the_caller_is_not_in_its_workers(monkeypatch):
+    """The workers load the plugins the caller loaded, whatever their own environment says."""
+    import private_plugin
+
+    from pasta_core.plugins import Plugins
+    from pasta_simulate.pool import spawn_pool
+
+    monkeypatch.setenv("PASTA_DISABLE_PLUGINS", "procedural")
+    recipe = Plugins(extra=[private_plugin]).recipe()
+    monkeypatch.delenv("PASTA_DISABLE_PLUGINS")
+    with spawn_pool(1) as pool:
+        names = pool.submit(private_plugin.registered_names, recipe).result()
+    assert "procedural" not in names["t2i"] and "private-procedural" in names["t2i"]
+    assert "random" in names["selector"]
+
+
+def test_a_plugin_workers_cannot_rebuild_is_a_one_line_error(tmp_path):
+    from pasta_core.errors import PluginError
+    from pasta_core.plugins import Plugins, plugin_module
+
+    adhoc = plugin_module("adhoc", pasta_register_t2i_models=lambda register: None)
+    with pytest.raises(PluginError, match="'adhoc' is not a module importable by name") as caught:
+        simulate(SPEC, tmp_path, plugins=Plugins(extra=[adhoc]), progress=False, workers=2)
+    assert "\n" not in str(caught.value)
