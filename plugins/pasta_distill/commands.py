@@ -40,6 +40,13 @@ def _one_line(function: Any, kw: dict[str, Any]) -> None:
 @click.option("--slate-size", type=click.IntRange(1, 16), default=4, show_default=True,
               help="Columns (prompts) per slate (L).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated sessions.")
+@click.option("--images", type=click.Choice(["none", "last", "all"]), default="none", show_default=True,
+              help="History images in the user message: the chosen column's images of the last turn, or of every "
+                   "earlier turn (the latest turns first, up to --max-images).")
+@click.option("--image-size", type=click.IntRange(16, 4096), default=256, show_default=True,
+              help="Longest side of an exported image, in pixels (PNG; never scaled up).")
+@click.option("--max-images", type=click.IntRange(1, 30), default=10, show_default=True,
+              help="Images per row at most (OpenAI takes 10 an example, Gemini 30).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def data_command(**kw: Any) -> None:
     """Write supervised pairs: each history -> the slate the teacher chose for it."""
@@ -52,6 +59,7 @@ def _data(kw: dict[str, Any]) -> None:
     from pasta_core.errors import InvalidValueError
     from pasta_core.plugins import get_plugins
     from pasta_distill.collect import DataSpec, collect_pairs
+    from pasta_distill.history_images import ImageExport
 
     if not kw["sessions"] and not kw["simulated"]:
         raise InvalidValueError("nothing to distill: give --sessions PATH and/or --simulate N")
@@ -61,6 +69,7 @@ def _data(kw: dict[str, Any]) -> None:
         teacher_generator=kw["teacher_generator"], teacher_selector=kw["teacher_selector"],
         teacher_options=parse_options(kw["teacher_option"], "--teacher-option"),
         config=EpisodeConfig(turns=kw["turns"], slate_size=kw["slate_size"]), seed=kw["seed"],
+        images=ImageExport(kw["images"], kw["image_size"], kw["max_images"]),
     )
     summary = collect_pairs(spec, kw["out"], formats=tuple(kw["formats"]) or None, progress=not kw["quiet"],
                             plugins=get_plugins())
