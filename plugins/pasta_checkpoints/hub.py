@@ -22,7 +22,8 @@ Model = TypeVar("Model", bound="HubMixin")
 #: The model card's file name.
 CARD = "README.md"
 #: What a training folder holds that is not the model (resume states, caches, logs).
-NOT_SHARED = ("train-state/*", "trainer_state*", "embeddings/*", "tensorboard/*", "mlruns/*", "wandb/*")
+NOT_SHARED = ("train-state/*", "trainer_state*", "embeddings/*", "tensorboard/*", "mlruns/*", "mlflow.db",
+              "wandb/*")
 
 
 class HubMixin:

@@ -8,7 +8,7 @@ when chosen and installed through its own extra:
 - ``wandb`` (``pasta-t2i[wandb]``): a Weights & Biases run (``WANDB_PROJECT``, default
   ``pasta``; ``WANDB_MODE=offline`` keeps it on disk);
 - ``mlflow`` (``pasta-t2i[mlflow]``): an MLflow run (``MLFLOW_TRACKING_URI``, default
-  ``OUT/mlruns``).
+  :func:`default_tracking_uri`: ``OUT/mlflow.db``, or ``OUT/mlruns`` without SQLAlchemy).
 
 A sink is any object with ``log(step, metrics)`` and ``close()``.
 """
@@ -117,14 +117,40 @@ class WandbSink:
         self.run.finish()
 
 
+def _first_sentence(exc: BaseException) -> str:
+    """The first sentence of an error's message (its type's name if it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].split(". ")[0] if text else type(exc).__name__
+
+
+def default_tracking_uri(folder: str | os.PathLike[str]) -> str:
+    """Where an MLflow run goes when ``MLFLOW_TRACKING_URI`` is not set: an SQLite store
+    ``folder/mlflow.db`` (MLflow's own default since 3; the full ``mlflow`` package brings
+    SQLAlchemy), else the file store ``folder/mlruns`` (``mlflow-skinny``; MLflow 3 opens it
+    only with ``MLFLOW_ALLOW_FILE_STORE=true``)."""
+    import importlib.util
+
+    folder = Path(folder).resolve()
+    if importlib.util.find_spec("sqlalchemy") is not None:
+        return f"sqlite:///{folder / 'mlflow.db'}"
+    return (folder / "mlruns").as_uri()
+
+
 class MlflowSink:
-    """One MLflow run; ``config`` is logged as its parameters."""
+    """One MLflow run; ``config`` is logged as its parameters. A store MLflow refuses
+    raises :class:`InvalidValueError` in one line naming it."""
 
     def __init__(self, folder: str | os.PathLike[str], name: str, config: Mapping[str, Any]) -> None:
         self.mlflow = require("mlflow", "mlflow")
         if not os.environ.get("MLFLOW_TRACKING_URI"):
-            self.mlflow.set_tracking_uri((Path(folder) / "mlruns").resolve().as_uri())
-        self.run = self.mlflow.start_run(run_name=name)
+            self.mlflow.set_tracking_uri(default_tracking_uri(folder))
+        try:
+            self.run = self.mlflow.start_run(run_name=name)
+        except Exception as exc:  # noqa: BLE001 - MLflow's errors have no common base outside mlflow
+            raise InvalidValueError(f"mlflow cannot open a run at {self.mlflow.get_tracking_uri()} "
+                                    f"({_first_sentence(exc)}); set MLFLOW_TRACKING_URI to a store "
+                                    "it accepts (sqlite:///mlflow.db, or a file: folder with "
+                                    "MLFLOW_ALLOW_FILE_STORE=true)") from None
         params = {k: str(v)[:500] for k, v in config.items()}  # MLflow caps a parameter's length
         if params:
             self.mlflow.log_params(params)

@@ -22,7 +22,7 @@ from pasta_tracking.runconfig import (
     save_run_config,
     to_toml,
 )
-from pasta_tracking.sinks import open_sinks, parse_metrics
+from pasta_tracking.sinks import default_tracking_uri, open_sinks, parse_metrics
 
 
 def test_parse_metrics_accepts_lists_and_refuses_unknown_names() -> None:
@@ -80,7 +80,7 @@ def test_wandb_sink_starts_logs_and_finishes_a_run(tmp_path, monkeypatch) -> Non
 def test_mlflow_sink_logs_params_and_metrics_under_the_run_folder(tmp_path, monkeypatch) -> None:
     calls = []
     fake = types.SimpleNamespace(
-        set_tracking_uri=lambda uri: calls.append(("uri", uri)),
+        set_tracking_uri=lambda uri: calls.append(("uri", uri)), get_tracking_uri=lambda: calls[0][1],
         start_run=lambda run_name: calls.append(("start", run_name)),
         log_params=lambda params: calls.append(("params", params)),
         log_metrics=lambda metrics, step: calls.append(("metrics", step, metrics)),
@@ -91,7 +91,7 @@ def test_mlflow_sink_logs_params_and_metrics_under_the_run_folder(tmp_path, monk
     (sink,) = open_sinks(["mlflow"], tmp_path, "EM", {"steps": 20, "data": ["a", "b"]})
     sink.log(5, {"loss": 2})
     sink.close()
-    assert calls == [("uri", (tmp_path / "mlruns").resolve().as_uri()), ("start", "EM"),
+    assert calls == [("uri", default_tracking_uri(tmp_path)), ("start", "EM"),
                      ("params", {"steps": "20", "data": "['a', 'b']"}), ("metrics", 5, {"loss": 2.0}), ("end",)]
 
 
