@@ -137,6 +137,11 @@ class ClipEmUserModel(AggregatingUserModel, HubMixin):
     def choice_probabilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
         return choice_probabilities(self.model, self.utilities(intent, columns))
 
+    def choice_from_utilities(self, utilities: np.ndarray) -> np.ndarray:
+        """The choice model on column utilities already computed, any leading shape:
+        (..., L) -> P(column) (..., L) (a planner scoring many slates at once)."""
+        return choice_probabilities(self.model, utilities)
+
     def describe(self) -> dict[str, Any]:
         """The model's settings and prior, for ``pasta user-model show``."""
         return {**self.config.to_json(), "prior": [round(float(p), 4) for p in self.prior]}

@@ -90,7 +90,8 @@ def _rates(comparisons: list[list[str | None]]) -> list[dict[str, Any]]:
 def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any, plugins: Any,
                           config: EpisodeConfig | None = None) -> Callable[[int, int], Any]:
     """Selector factory of an agent spec: {"kind": random|first|oracle|greedy-oracle|
-    posterior|value|value-slate|distilled, ...}; the factory takes (planted type, episode seed)."""
+    posterior|value|value-slate|user-model-slate|distilled, ...}; the factory takes (planted type, episode
+    seed)."""
     kind = spec["kind"]
     m = (config or EpisodeConfig()).images_per_prompt
     if kind == "random":
@@ -122,6 +123,11 @@ def make_selector_factory(world: PlantedWorld, spec: dict[str, Any], t2i: Any, p
         user_model = plugins.create("user-model", "clip-em", path=spec["user_model"])
         slate = SlateValueSelector(models, user_model, t2i, spec.get("temperature", 0.0))
         return lambda k, s: slate
+    if kind == "user-model-slate":
+        from pasta_value.planner import UserModelSlateSelector
+
+        planner = UserModelSlateSelector(plugins.load("user-model", spec["user_model"]), t2i, spec.get("images", m))
+        return lambda k, s: planner
     if kind == "distilled":  # the distilled generator's slate, as it is
         from pasta_selectors import FirstSelector
 
@@ -197,7 +203,8 @@ def _evaluate_spec_in_worker(job: AgentJob, recipe: Any) -> dict[str, Any]:
 
 
 #: Rough relative cost of evaluating an agent (longest first balances the workers).
-_COST = {"oracle": 8, "posterior": 6, "greedy-oracle": 3, "value-slate": 3, "value": 2, "distilled": 2}
+_COST = {"oracle": 8, "posterior": 6, "user-model-slate": 4, "greedy-oracle": 3, "value-slate": 3, "value": 2,
+         "distilled": 2}
 
 
 def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, seed: int,
@@ -262,8 +269,9 @@ class EarlyAgents:
 
 
 def learned_specs(bench: Any) -> list[dict[str, Any]]:
-    """The agents of one training seed: a value agent per data regime, the value-slate agent
-    and, when the distill stage ran, the distilled agent."""
+    """The agents of one training seed: a value agent per data regime, the value-slate agent,
+    the planner on the learned user model (``[bench] planner``) and, when the distill stage
+    ran, the distilled agent."""
     specs: list[dict[str, Any]] = []
     for regime, path in bench.state.get("value_models", {}).items():
         if regime.startswith("slate-"):
@@ -272,9 +280,17 @@ def learned_specs(bench: Any) -> list[dict[str, Any]]:
                           "temperature": bench.sizes.value_slate_temperature})
         else:
             specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
+    if bench.sizes.planner and "em" in bench.state:
+        specs.append(planner_spec(bench.state["em"]["path"], bench.sizes.planner_images))
     if "distilled" in bench.state:
         specs.append({"name": "distilled", "kind": "distilled", **bench.state["distilled"]})
     return specs
+
+
+def planner_spec(user_model: Any, images: int) -> dict[str, Any]:
+    """The ``user-model-slate`` agent: the slate planned with the learned user model."""
+    return {"name": "user-model-slate", "kind": "user-model-slate", "user_model": str(user_model),
+            "images": int(images)}
 
 
 def baseline_specs(sizes: Any) -> list[dict[str, Any]]:

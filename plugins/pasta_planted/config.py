@@ -162,6 +162,9 @@ class BenchConfig:
     ``value_center_rewards`` takes from each session's final reward the mean final reward
     of its user type (in its regime) before the one-model regimes train: a per-type shift
     changes no choice, so it is noise to a value model that does not see the type.
+    ``planner`` adds the ``user-model-slate`` agent: no value model, the slate planned with
+    the learned user model's own utilities, posterior and choice model, each candidate
+    rendered ``planner_images`` times (:mod:`pasta_value.planner`).
     ``distill`` adds the distillation stage and the ``distilled`` agent
     (:mod:`pasta_planted.bench_distill`; ``pasta bench planted --distill``): pairs from the
     human-like sessions and ``distill_simulated`` sessions the teacher plays, the compact
@@ -192,6 +195,8 @@ class BenchConfig:
     value_slate_temperature: float = attrs.field(default=0.2, converter=float)
     value_slate_iql_share: float = attrs.field(default=1.0, converter=float)
     value_center_rewards: bool = attrs.field(default=False, converter=bool)
+    planner: bool = attrs.field(default=False, converter=bool)
+    planner_images: int = attrs.field(default=4, converter=int)
     held_out_prompts: float = attrs.field(default=0.3, converter=float)
     evaluation_seed: int = attrs.field(default=0, converter=int)
     distill: bool = attrs.field(default=False, converter=bool)
@@ -209,6 +214,8 @@ class BenchConfig:
             raise InvalidValueError(f"em_satisfaction must be gaussian or ordinal, got {self.em_satisfaction!r}")
         if not 0 < self.value_slate_iql_share <= 1:
             raise InvalidValueError(f"value_slate_iql_share must be in (0, 1], got {self.value_slate_iql_share}")
+        if self.planner_images < 1:
+            raise InvalidValueError(f"planner_images must be >= 1, got {self.planner_images}")
         if self.value_encoder not in VALUE_ENCODERS:
             raise InvalidValueError(f"value_encoder must be one of {list(VALUE_ENCODERS)}, got {self.value_encoder!r}")
         unknown = set(self.references) - set(REFERENCE_AGENTS)

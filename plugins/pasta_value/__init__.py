@@ -8,6 +8,8 @@
 - selector ``value-slate`` (``models=DIR user_model=DIR``): one value model per user type
   and the user model's posterior; the slate of highest expected value of the column the
   person will choose (:mod:`pasta_value.slate`);
+- selector ``user-model-slate`` (``user_model=DIR``): the same slate rule planned with the
+  learned user model's own utilities and choice model, no value model (:mod:`pasta_value.planner`);
 - commands ``pasta value train --data PATH... --out DIR`` and ``pasta value push DIR REPO_ID``
   (checkpoints also load and save the Hugging Face way: ``EmbeddedValueModel.from_pretrained``).
 
@@ -43,6 +45,12 @@ def _selector(*, plugins: Any, **options: Any) -> Any:
     return create_value_selector(plugins=plugins, **options)
 
 
+def _planner(*, plugins: Any, **options: Any) -> Any:
+    from pasta_value.planner import create_planner
+
+    return create_planner(plugins=plugins, **options)
+
+
 def _slate_selector(*, plugins: Any, **options: Any) -> Any:
     from pasta_value.slate import create_slate_selector
 
@@ -61,6 +69,9 @@ def pasta_register_selectors(register: Any) -> None:
     register("value-slate", _slate_selector,
              "slate judged as a whole: one value model per user type + a user-model posterior "
              "(models=DIR user_model=DIR t2i=procedural)")
+    register("user-model-slate", _planner,
+             "slate planned with the learned user model itself: candidates rendered, the chosen column's "
+             "expected utility under the posterior (user_model=DIR images=4 t2i=procedural)")
 
 
 @hookimpl

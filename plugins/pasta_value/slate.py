@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,19 @@ from pasta_core.types import Candidate, Column, History
 MAX_SLATES = 50_000
 
 
-def slate_values(values: np.ndarray, posterior: np.ndarray, slates: np.ndarray, temperature: float) -> np.ndarray:
-    """q(h, S) of each slate: ``values`` (K, n), ``posterior`` (K,), ``slates`` (S, L) indices."""
+#: P(column chosen | type, slate) from the slate's values: (K, S, L) -> (K, S, L), rows sum to 1.
+ChoiceRule = Callable[[np.ndarray], np.ndarray]
+
+
+def slate_values(values: np.ndarray, posterior: np.ndarray, slates: np.ndarray, temperature: float,
+                 choice: ChoiceRule | None = None) -> np.ndarray:
+    """q(h, S) of each slate: ``values`` (K, n), ``posterior`` (K,), ``slates`` (S, L)
+    indices. The chosen column is drawn by ``choice`` when given, else by a softmax of the
+    values at ``temperature`` (0: each type takes its best column)."""
     v = values[:, slates]  # (K, S, L)
-    if temperature > 0:
+    if choice is not None:
+        chosen = (choice(v) * v).sum(axis=2)
+    elif temperature > 0:
         z = v / temperature
         p = np.exp(z - z.max(axis=2, keepdims=True))
         chosen = (p * v).sum(axis=2) / p.sum(axis=2)
@@ -50,7 +59,7 @@ def slate_values(values: np.ndarray, posterior: np.ndarray, slates: np.ndarray, 
 
 
 def joint_slate(values: np.ndarray, posterior: np.ndarray, categories: Sequence[str], slate_size: int,
-                temperature: float = 0.0, max_slates: int = MAX_SLATES) -> list[int]:
+                temperature: float = 0.0, max_slates: int = MAX_SLATES, choice: ChoiceRule | None = None) -> list[int]:
     """Indices of the slate of highest :func:`slate_values`, at most one per category."""
     values = np.asarray(values, dtype=np.float64)
     posterior = np.asarray(posterior, dtype=np.float64)
@@ -64,12 +73,12 @@ def joint_slate(values: np.ndarray, posterior: np.ndarray, categories: Sequence[
     combos = list(itertools.combinations(groups, size))
     count = sum(int(np.prod([len(groups[c]) for c in combo])) for combo in combos)
     if count > max_slates:
-        return _greedy(values, posterior, groups, size, temperature)
+        return _greedy(values, posterior, groups, size, temperature, choice)
     best: np.ndarray | None = None
     best_value = -np.inf
     for combo in combos:
         slates = np.array(list(itertools.product(*(groups[c] for c in combo))))
-        q = slate_values(values, posterior, slates, temperature)
+        q = slate_values(values, posterior, slates, temperature, choice)
         j = int(np.argmax(q))
         if q[j] > best_value:
             best, best_value = slates[j], float(q[j])
@@ -78,14 +87,14 @@ def joint_slate(values: np.ndarray, posterior: np.ndarray, categories: Sequence[
 
 
 def _greedy(values: np.ndarray, posterior: np.ndarray, groups: dict[str, list[int]], size: int,
-            temperature: float) -> list[int]:
+            temperature: float, choice: ChoiceRule | None = None) -> list[int]:
     """Add the candidate (of an unused category) that raises q(h, S) most, ``size`` times."""
     picked: list[int] = []
     for _ in range(size):
         used = {c for c, members in groups.items() if set(members) & set(picked)}
         options = [i for c, members in groups.items() if c not in used for i in members]
         slates = np.array([picked + [i] for i in options])
-        picked.append(options[int(np.argmax(slate_values(values, posterior, slates, temperature)))])
+        picked.append(options[int(np.argmax(slate_values(values, posterior, slates, temperature, choice)))])
     return _best_first(values, posterior, picked)
 
 

@@ -1,0 +1,88 @@
+"""Add one learned agent to a finished ``pasta bench planted`` run, on its saved models.
+
+The agent meets the run's very evaluation episodes (same worlds, held-out prompts, planted
+types and seeds) with each training seed's saved user model, and the set's figures are
+computed again with it (same hierarchical bootstrap as the bench). For trying an agent on
+a run without training everything again::
+
+    python benchmarks/bench_planted_agent.py --run runs/report --worlds worlds/report \\
+        --agent user-model-slate --images 4 --out runs/report-planner
+
+Writes ``figures.json``, ``report.md`` and ``figures.png`` to ``--out`` (the run's figures
+plus the agent). Agents: ``user-model-slate`` (``pasta_value.planner``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+
+def evaluate(job: tuple[str, str, dict[str, Any], int]) -> tuple[str, str, dict[str, Any]]:
+    """One world and training seed: the agent on the world's evaluation episodes."""
+    from pasta_core import get_plugins
+    from pasta_core.config import EpisodeConfig
+    from pasta_planted.bench import split_prompts
+    from pasta_planted.bench_agents import evaluate_spec, strip_private
+    from pasta_planted.bench_common import dataset_seed, single_thread_torch
+    from pasta_planted.config import load_config
+    from pasta_simulate.prompts import load_prompts
+
+    world_file, seed, spec, episodes = job
+    single_thread_torch()
+    config = load_config(world_file)
+    sizes = config.bench
+    _, held_out = split_prompts(load_prompts(), sizes.held_out_prompts, sizes.evaluation_seed)
+    s = config.sessions
+    episode_config = EpisodeConfig(turns=s.turns, slate_size=s.slate_size, images_per_prompt=s.images_per_prompt)
+    result = evaluate_spec((config, spec, episodes or sizes.episodes, dataset_seed(sizes.evaluation_seed, "evaluation"),
+                            episode_config, sizes.image_size, held_out), get_plugins())
+    return Path(world_file).stem, seed, strip_private({spec["name"]: result})[spec["name"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", required=True, help="a finished `pasta bench planted --worlds` output folder")
+    parser.add_argument("--worlds", required=True, help="the world files the run used")
+    parser.add_argument("--agent", default="user-model-slate", choices=["user-model-slate"])
+    parser.add_argument("--images", type=int, default=4, help="renders per candidate")
+    parser.add_argument("--episodes", type=int, default=0, help="0: the world's [bench] episodes")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    from pasta_planted.bench_agents import planner_spec
+    from pasta_planted.bench_report import write_outputs
+    from pasta_planted.bench_set import set_figures, world_figures
+
+    run = Path(args.run)
+    figures = json.loads((run / "figures.json").read_text(encoding="utf-8"))
+    jobs = []
+    for world in figures["worlds"]:
+        for seed in world["seeds"]:
+            spec = planner_spec(run / world["name"] / f"seed-{seed}" / "user-model", args.images)
+            jobs.append((str(Path(args.worlds) / f"{world['name']}.toml"), seed, spec, args.episodes))
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        for name, seed, result in pool.map(evaluate, jobs):
+            world = next(w for w in figures["worlds"] if w["name"] == name)
+            world["seeds"][seed]["stages"]["agents"]["agents"][args.agent] = result
+            print(f"{name} seed {seed}: {result['seconds']:.1f} s", flush=True)
+    for world in figures["worlds"]:
+        world["summary"] = world_figures(world)
+    out = copy.deepcopy(figures)
+    out["summary"] = set_figures(out)
+    out["added_agent"] = {"agent": args.agent, "images": args.images, "seconds": round(time.perf_counter() - started, 1)}
+    files = write_outputs(out, Path(args.out))
+    entry = out["summary"]["figures"].get(f"gap/{args.agent}", {})
+    print(json.dumps({"files": files, f"gap/{args.agent}": {"mean": entry.get("mean"), "worst": entry.get("worst")}},
+                     indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
