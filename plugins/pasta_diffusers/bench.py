@@ -43,7 +43,6 @@ class BenchOptions:
     device: str = "auto"
 
 
-
 def _seconds(value: float) -> float:
     """A time in seconds to 4 significant digits (toy turns take tens of milliseconds)."""
     return float(f"{value:.4g}")
