@@ -76,6 +76,12 @@ def wanted_turns(history: History, export: ImageExport) -> list[int]:
     return [count] if export.mode == "last" else list(range(1, count + 1))
 
 
+def _count(turn: Turn) -> int:
+    """How many images the chosen column of ``turn`` recorded (0 when unknown)."""
+    refs = turn.image_refs[turn.choice] if turn.image_refs else ()
+    return len(refs) or (len(turn.seeds[turn.choice]) if turn.seeds else 0)
+
+
 class SessionImages:
     """The chosen columns' images of sessions' turns as PNG :class:`~pasta_llm.ImagePart` lists
     (captioned as the LLM generators caption the images they send).
@@ -98,11 +104,12 @@ class SessionImages:
         chosen: list[list[ImagePart]] = []
         room = self.export.max_images
         for number in reversed(wanted_turns(history, self.export)):
-            images = self._turn(session_id, number, history.turns[number - 1])
-            if len(images) > room:
+            turn = history.turns[number - 1]
+            if _count(turn) > room:  # known before anything is read or rendered
                 if not chosen:  # the latest turn alone is over the limit: its first images
-                    chosen.append(images[:room])
+                    chosen.append(self._turn(session_id, number, turn)[:room])
                 break
+            images = self._turn(session_id, number, turn)
             chosen.insert(0, images)
             room -= len(images)
         return [image for turn in chosen for image in turn]

@@ -243,3 +243,49 @@ def test_a_bad_image_stops_the_export_naming_the_line(pairs, tmp_path):
             writer.add(pairs[0], [ImagePart("Turn 1:", "image/png", _png((16, 16)))])
             writer.add(pairs[1], [ImagePart("Turn 1:", "image/png", _png((17, 16)))])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_save_images_files_are_read_beside_their_shard(teacher_model, tmp_path):
+    """A trajectory file of `pasta simulate --save-images` refers to its images from its own folder."""
+    from pasta_core.folder import SessionFolder
+    from pasta_core.store import read_trajectories
+    from pasta_distill.history_images import png_of
+
+    sim = tmp_path / "sim"
+    ran = _invoke("simulate", "--count", "1", "--turns", "2", "--embeddings", "none", "--save-images", "--out", str(sim),
+                  "--quiet")
+    assert ran.exit_code == 0, ran.output
+    (shard,) = sim.glob("*.parquet")
+    (trajectory,) = read_trajectories(shard)
+    first = trajectory.turns[0]
+    expected = [png_of(SessionFolder(sim).read_image(ref), 256) for ref in first.image_refs[first.choice]]
+    result = _invoke("distill", "data", "--sessions", str(sim), "--teacher-option", f"model={teacher_model}",
+                     "--images", "last", "--format", "gemini", "--out", str(tmp_path / "data"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert [_gemini_images(line) for line in _lines(tmp_path / "data" / "gemini.jsonl")] == [[], expected]
+
+
+def test_a_sessions_images_are_made_once_and_kept_for_that_session_only(pairs):
+    """Rows of one session reuse its earlier turns' images; the next session's rows drop them."""
+    from PIL import Image
+
+    from pasta_core.types import History
+    from pasta_distill.history_images import ImageExport, SessionImages
+
+    calls = []
+
+    class CountingT2I:
+        def render(self, prompts, seeds):
+            calls.append(len(prompts))
+            return [Image.new("RGB", (20, 20), 9) for _ in prompts]
+
+    images = SessionImages(ImageExport("all", size=16), t2i=CountingT2I())
+    seeded = [p for p in pairs if p.turn == 5 and p.history.turns[0].seeds][:2]
+    assert len(seeded) == 2 and seeded[0].session_id != seeded[1].session_id
+    first, second = seeded
+    for turn in range(1, 6):
+        shown = images.of(first.session_id, History(first.history.initial_prompt, first.history.turns[: turn - 1]))
+        assert len(shown) == min(4 * (turn - 1), 8) and all(_picture(i.data).size == (16, 16) for i in shown)
+    assert calls == [4, 4, 4, 4]  # each earlier turn rendered once for the whole session
+    images.of(second.session_id, second.history)
+    assert calls == [4, 4, 4, 4, 4, 4] and images._kept.keys() == {3, 4}  # turns 3-4 of the second session only
