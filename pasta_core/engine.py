@@ -9,7 +9,7 @@ answers between render and record); :func:`run_episodes` drives many in lock-ste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -42,13 +42,17 @@ class Agent:
     t2i: T2IModel
 
 
+def _candidates(value: Iterable[Candidate]) -> tuple[Candidate, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Proposal:
     """A turn's candidates and the slate selected from them; ``fallback`` names the
     generator that wrote the candidates in place of the agent's own, if one did."""
 
-    candidates: tuple[Candidate, ...] = attrs.field(converter=tuple)
-    slate: tuple[Candidate, ...] = attrs.field(converter=tuple)
+    candidates: tuple[Candidate, ...] = attrs.field(converter=_candidates)
+    slate: tuple[Candidate, ...] = attrs.field(converter=_candidates)
     fallback: str | None = None
 
 

@@ -5,11 +5,9 @@
     <folder>/grids/turn-T.png        the labelled picture of each turn (:func:`slate_grid`)
     <folder>/images/turn-T/col-C-img-M.png   every image (1-based)
 
-:class:`~pasta_core.session.Session`, ``pasta run --resume`` and the web app read and
-write session folders through :class:`SessionFolder` only. Every file is written
-atomically; what is read is validated, and a bad file is named in the error. A slate's
-pictures are written by a background thread as :class:`FileJob` objects that a waiting thread
-can help finish (:func:`finish`).
+:class:`~pasta_core.session.Session`, ``pasta run --resume`` and the web app go through
+:class:`SessionFolder` only. Files are written atomically; a bad file read is named in the
+error. A slate's pictures are :class:`FileJob` objects for a background thread.
 """
 
 from __future__ import annotations
@@ -58,8 +56,8 @@ class FileJob:
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        """Write the file unless another thread has claimed the job; failures are kept in
-        :attr:`error` (an interrupt is kept and raised again)."""
+        """Write the file unless another thread claimed the job; a failure is kept in
+        :attr:`error` (an interrupt is raised again too)."""
         if not self._claim.acquire(blocking=False):
             return
         try:
@@ -80,9 +78,8 @@ class FileJob:
 
 
 def finish(jobs: Iterable[FileJob]) -> bool:
-    """Run the unclaimed ``jobs`` here, wait for the others; True if every one succeeded.
-    A thread that must wait for files (``Session.close``, a server about to serve an image,
-    a full write queue) so writes them itself instead of sitting idle."""
+    """Run the unclaimed ``jobs`` in this thread (rather than wait idle), wait for the
+    others; True if every one succeeded."""
     jobs = list(jobs)
     for job in jobs:
         job.run()
@@ -128,17 +125,15 @@ def pillow_png(image: Any, level: int = 1) -> bytes:
 
 
 def save_png(image: Any, path: Path, encode: Callable[[Any], bytes] | None = None) -> Path:
-    """Write ``image`` as PNG atomically: a crash leaves the whole file or none. No sync
-    (an image is made again from its seed); unique temporary names (two writers never
-    share one)."""
+    """Write ``image`` as PNG atomically, not synced (an image is made again from its seed);
+    unique temporary names let two writers of one file run at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_bytes(path, (encode or pillow_png)(image), durable=False, unique=True)
 
 
 class SessionFolder:
-    """Reads and writes one session folder (see the module docstring). ``encode`` gives
-    a picture's PNG bytes (default :func:`pillow_png`; ``pasta_png.png_bytes`` is faster,
-    and a caller that has an image's bytes already passes a function returning them)."""
+    """Reads and writes one session folder. ``encode`` gives a picture's PNG bytes
+    (default :func:`pillow_png`; ``pasta_png.png_bytes`` is faster)."""
 
     def __init__(self, path: str | os.PathLike[str], encode: Callable[[Any], bytes] | None = None) -> None:
         self.path = Path(path)
@@ -181,9 +176,8 @@ class SessionFolder:
 
     def read_history(self, initial_prompt: str, config: EpisodeConfig | None = None,
                      session_id: str | None = None, user_type: int | None = None) -> History:
-        """The answered turns (none before the first answer). With ``config`` (and the
-        ``session_id`` and ``user_type`` of ``session.json``) the trajectory is checked
-        against them (:meth:`check_trajectory`)."""
+        """The answered turns, checked against ``config``, ``session_id`` and ``user_type``
+        (those of ``session.json``) when ``config`` is given."""
         if not self.trajectory_file.is_file():
             return History(initial_prompt)
         trajectories = list(read_trajectories(self.trajectory_file))
@@ -199,8 +193,8 @@ class SessionFolder:
 
     def check_trajectory(self, trajectory: Trajectory, config: EpisodeConfig, session_id: str | None,
                          user_type: int | None) -> None:
-        """Refuse a trajectory that ``session.json`` does not describe (a hand-edited file,
-        or files of two sessions): a resume must not mix settings or people."""
+        """Refuse a trajectory that ``session.json`` does not describe: a resume must not mix
+        settings or people."""
         where = f"{self.trajectory_file} does not match {self.state_file}"
         fix = "restore session.json or start a new session"
         answered = len(trajectory.turns)
@@ -260,10 +254,9 @@ class SessionFolder:
                 if not self.inside(ref).is_file()]
 
     def restore_images(self, turn: Turn, t2i: T2IModel, only: Iterable[tuple[int, int]] | None = None) -> int:
-        """Make again the recorded images of ``turn`` missing from the folder (of those in
-        ``only``, 0-based (column, image), when given), from their prompts and seeds in one
-        T2I call; with a T2I model seeded per image (every built-in) they are the same
-        pictures. Returns how many were made."""
+        """Make again, in one T2I call from their prompts and seeds, the recorded images of
+        ``turn`` missing from the folder (of ``only``'s 0-based (column, image) when given);
+        returns how many were made."""
         if only is None:
             missing = self.missing_images(turn)
         else:
@@ -312,8 +305,7 @@ def _integer(value: Any) -> bool:
 
 def check_state(state: dict[str, Any], path: Path) -> None:
     """Raise :class:`SessionError` naming ``path`` and the key unless ``state`` has the
-    shape of a ``session.json`` (its config's values are checked by
-    :class:`~pasta_core.config.EpisodeConfig`)."""
+    shape of a ``session.json`` (the config's values are EpisodeConfig's to check)."""
     fix = "restore it or start a new session"
     for key, (words, valid) in _STATE_KEYS.items():
         if key not in state:

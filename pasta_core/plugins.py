@@ -9,12 +9,14 @@ those). A plugin that fails to import or to register is reported in
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import types
 from collections.abc import Callable, Iterable
 from functools import cached_property
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -48,9 +50,7 @@ class PluginFailure:
 
 def _names_from_env(variable: str) -> set[str] | None:
     value = os.environ.get(variable)
-    if value is None:
-        return None
-    return {part.strip() for part in value.split(",") if part.strip()}
+    return None if value is None else {part.strip() for part in value.split(",") if part.strip()}
 
 
 def installed_entry_points() -> Iterable[metadata.EntryPoint]:
@@ -60,12 +60,8 @@ def installed_entry_points() -> Iterable[metadata.EntryPoint]:
 class Plugins:
     """A plugin manager plus the typed registries its plugins filled (built lazily, once)."""
 
-    def __init__(
-        self,
-        entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = installed_entry_points,
-        extra: Iterable[object] = (),
-        only: Iterable[str] | None = None,
-    ) -> None:
+    def __init__(self, entry_points: Callable[[], Iterable[metadata.EntryPoint]] | None = installed_entry_points,
+                 extra: Iterable[object] = (), only: Iterable[str] | None = None) -> None:
         """``only``: load just these entry-point plugins, whatever the environment says."""
         self.manager = pluggy.PluginManager(GROUP)
         self.manager.add_hookspecs(hookspecs)
@@ -82,9 +78,7 @@ class Plugins:
         if names is None:
             only, disabled = _names_from_env("PASTA_LOAD_PLUGINS"), _names_from_env("PASTA_DISABLE_PLUGINS") or set()
         for ep in entry_points:
-            if (only is not None and ep.name not in only) or ep.name in disabled:
-                continue
-            if self.manager.has_plugin(ep.name):
+            if (only is not None and ep.name not in only) or ep.name in disabled or self.manager.has_plugin(ep.name):
                 continue
             try:
                 plugin = ep.load()
@@ -93,10 +87,7 @@ class Plugins:
                 self.failures.append(PluginFailure(ep.name, f"{type(exc).__name__}: {exc}"))
                 continue
             dist = getattr(ep, "dist", None)
-            self._dists[ep.name] = (
-                getattr(dist, "name", None),
-                getattr(dist, "version", None),
-            )
+            self._dists[ep.name] = (getattr(dist, "name", None), getattr(dist, "version", None))
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object or module directly (tests, embedding apps)."""
@@ -178,12 +169,7 @@ class Plugins:
         """What is installed: every loaded plugin with its hooks."""
         result = []
         for name, plugin in sorted(self.manager.list_name_plugin(), key=lambda p: str(p[0])):
-            hooks = tuple(
-                sorted(
-                    caller.name
-                    for caller in self.manager.get_hookcallers(plugin) or []
-                )
-            )
+            hooks = tuple(sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or []))
             dist, version = self._dists.get(str(name), (None, None))
             result.append(PluginInfo(str(name), dist, version, hooks))
         return result
@@ -227,9 +213,6 @@ _MAKE_ONE = {
 
 def checkpoint_plugin(folder: str | os.PathLike[str], kind: str = "component") -> str:
     """The registered plugin name recorded in a checkpoint folder's ``config.json``."""
-    import json
-    from pathlib import Path
-
     path = Path(folder)
     config = path / "config.json"
     hint = _MAKE_ONE.get(kind, "")

@@ -7,11 +7,9 @@
     while not session.done:
         columns = session.choose(0, critique="brighter") or []
 
-With a folder (:class:`~pasta_core.folder.SessionFolder`), ``session.json`` is written at
-:meth:`Session.start` and each answered turn's trajectory row before :meth:`Session.choose`
-returns, so a crash loses at most the turn in flight. A slate's pictures (its grid, then
-its images) are written by one background thread while the person looks; a crash may keep
-some from disk, and :meth:`Session.resume` re-renders those from the recorded seeds.
+With a folder (:class:`~pasta_core.folder.SessionFolder`), ``session.json`` and each
+answered turn's row are on disk before :meth:`Session.choose` returns; a slate's pictures
+follow from one background writer (:meth:`Session.resume` re-renders any a crash lost).
 """
 
 from __future__ import annotations
@@ -144,12 +142,9 @@ class Session:
     ) -> Session:
         """Reload an interrupted session from its folder and prepare its next turn.
 
-        ``agent`` reuses components already built (a server sharing one T2I model across
-        sessions); by default they are built from the names recorded in the folder. With
-        ``restore_images`` the answered turns' images and grids that a crash kept from disk
-        are made again first (:meth:`restore_images`); a caller that restores images on
-        demand itself (the web app) passes False. ``grids`` and ``encode`` are the
-        constructor's."""
+        ``agent``: components already built (default: built from the names recorded in the
+        folder). ``restore_images``: first make again the images and grids a crash lost
+        (:meth:`restore_images`); the web app restores on demand and passes False."""
         store = SessionFolder(folder)
         state = store.read_state()  # its shape is checked there; the config's values here
         components = {k: ComponentSpec(v["name"], dict(v.get("options", {})))
@@ -261,7 +256,8 @@ class Session:
         if self._shown is not None:
             self._shown.answered(number, answer.choice)
         self._columns, self._candidates = [], []
-        self._save_trajectory()  # the row is on disk before the click returns; the images may follow
+        if self.store is not None:  # the row is on disk before the click returns; the images may follow
+            self.store.write_trajectory(self.trajectory)
         # A critique changes the generator's input, so the prefetched branch is stale then.
         self._next = self._branches.pop(answer.choice, None) if answer.critique is None else None
         for branch in self._branches.values():
@@ -281,11 +277,9 @@ class Session:
             self._writes = {}
 
     def wait_for_files(self, turn: int | None = None) -> bool:
-        """Wait until the files of ``turn`` (default: every slate shown so far) are written,
-        writing those the background writer has not started yet in this thread; False if
-        one could not be written (the next :meth:`record` or :meth:`close` raises why).
-        Safe to call from another thread than the one driving the session (a server
-        serving an image)."""
+        """Wait until the files of ``turn`` (default: every slate so far) are written, writing
+        the ones not started yet in this thread; False if one failed (the next :meth:`record`
+        or :meth:`close` raises why). Safe from another thread (a server serving an image)."""
         written = True
         for t, jobs in sorted(dict(self._writes).items()):
             if turn is None or t == turn:
@@ -333,11 +327,9 @@ class Session:
         return list(columns)
 
     def _start_branches(self) -> None:
-        """Prepare the next turn's candidates and slate for every possible click.
-
-        Assumes, like every built-in, that generators and selectors do not read rewards,
-        ratings or image paths from the history (unknown before the click). The calls run
-        on worker threads (the concurrency contract in :mod:`pasta_core.protocols`)."""
+        """Prepare the next turn for every possible click, on worker threads (the concurrency
+        contract in :mod:`pasta_core.protocols`); generators and selectors must not read
+        rewards, ratings or image paths from the history (unknown before the click)."""
         for choice in range(len(self._columns)):
             hypothetical = record_turn(self.history, self._candidates, self._columns, Answer(choice), self.config,
                                        reward=False)
@@ -349,19 +341,11 @@ class Session:
         return {k: {"name": v.name, "options": v.options} for k, v in self.components.items()}
 
     def _save_state(self) -> None:
-        if self.store is None:
-            return
-        self.store.write_state(
-            {
-                "session_id": self.session_id,
-                "initial_prompt": self.history.initial_prompt,
-                "seed": self.seed,
-                "config": attrs.asdict(self.config),
-                "components": self._component_dict(),
-                "user_type": self.user_type,
-                "user": self.user,
-            },
-        )
+        if self.store is not None:
+            self.store.write_state({"session_id": self.session_id, "initial_prompt": self.history.initial_prompt,
+                                    "seed": self.seed, "config": attrs.asdict(self.config),
+                                    "components": self._component_dict(), "user_type": self.user_type,
+                                    "user": self.user})
 
     def grid_path(self, turn: int | None = None) -> Path | None:
         """Where the labelled grid picture of a turn is (or will be) saved (None without a
@@ -379,11 +363,8 @@ class Session:
         return self.grid_path()
 
     def restore_images(self) -> int:
-        """Make again the answered turns' images and grid pictures missing from the folder.
-
-        Images are re-rendered from the prompts and seeds in the trajectory, one T2I call
-        per turn; with a T2I model seeded per image (every built-in) they are the same
-        pictures. Grids are rebuilt from the images. Returns the number of images made."""
+        """Make again the answered turns' images (from their prompts and seeds, one T2I call
+        a turn) and grids missing from the folder; returns the number of images made."""
         if self.store is None:
             return 0
         made = 0
@@ -427,10 +408,6 @@ class Session:
                     "saved; Session.resume re-renders missing images)"
                 ) from error
 
-    def _save_trajectory(self) -> None:
-        if self.store is not None:
-            self.store.write_trajectory(self.trajectory)
-
 
 def play(session: Session, user: User, prompt: str | None = None, progress: bool = False) -> Trajectory:
     """Run ``session`` to the end with ``user`` answering every turn (a resumed session
@@ -440,18 +417,14 @@ def play(session: Session, user: User, prompt: str | None = None, progress: bool
         if prompt is None:
             raise InvalidValueError("a new session needs an initial prompt")
         session.start(prompt)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        bar = tqdm(total=session.config.turns, initial=session.turn - 1, desc="turns", unit="turn")
-    while not session.done:
-        session.record(answer_turn(user, session.history, session.columns, session.streams))
-        if not session.done:
-            session._prepare()
-        if bar is not None:
+    with tqdm(total=session.config.turns, initial=session.turn - 1, desc="turns", unit="turn",
+              disable=not progress) as bar:
+        while not session.done:
+            session.record(answer_turn(user, session.history, session.columns, session.streams))
+            if not session.done:
+                session._prepare()
             bar.update(1)
-    if bar is not None:
-        bar.close()
     session.close()
     return session.trajectory

@@ -1,8 +1,5 @@
-"""The images a person was shown in earlier turns, for generators that look at them
-(``history_images`` and ``history_image_side`` in
-:class:`~pasta_core.protocols.CandidateGenerator`): the engine keeps them in a
-:class:`ShownImages`, handed to the generator as ``GenerationRequest.images``.
-"""
+"""The images shown in earlier turns, kept for generators that read them (``history_images``
+in :class:`~pasta_core.protocols.CandidateGenerator`) as ``GenerationRequest.images``."""
 
 from __future__ import annotations
 
@@ -29,21 +26,17 @@ def wanted_images(generator: Any) -> str:
 
 
 def shown_images_for(generator: Any, folder: SessionFolder | None = None) -> ShownImages | None:
-    """A :class:`ShownImages` keeping what ``generator`` reads, or None when it reads none."""
+    """A :class:`ShownImages` for what ``generator`` reads, or None when it reads none."""
     wanted = wanted_images(generator)
     side = getattr(generator, "history_image_side", None)
     return None if wanted == "none" else ShownImages(wanted, folder, side)
 
 
 class ShownImages:
-    """The images of a history's turns by (turn, column) (a ``HistoryImages``).
-
-    :meth:`show` keeps a whole slate while it is on show (a prefetched branch may choose
-    any column); :meth:`answered` then drops the passed-over columns unless ``keep`` is
-    ``all``, and scales the kept images down to at most ``max_side`` pixels a side when
-    set (what the generator sends anyway; it bounds the memory of long sessions).
-    :meth:`refer` names the files of a turn answered before a resume, read from ``folder``
-    on demand. Safe to call from several threads."""
+    """The images of a history's turns by (turn, column) (a ``HistoryImages``), safe to
+    call from several threads. A slate is kept whole while on show (a prefetched branch may
+    choose any column); once answered, only what ``keep`` says, scaled down to at most
+    ``max_side`` pixels a side. Turns answered before a resume are read from ``folder``."""
 
     def __init__(self, keep: str = "chosen", folder: SessionFolder | None = None, max_side: int | None = None) -> None:
         if keep not in HISTORY_IMAGES[1:]:

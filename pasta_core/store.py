@@ -154,9 +154,8 @@ def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
 
 
 def check_schema(file: str | os.PathLike[str], schema: pa.Schema) -> list[str]:
-    """The trajectory columns of a file with ``schema``; a file that is not in the trajectory
-    format (a required column missing, a column of another type) raises
-    :class:`SessionError` naming it."""
+    """The trajectory columns of a file with ``schema``; :class:`SessionError` naming the
+    file if a required column is missing or a column has another type."""
     names = set(schema.names)
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
@@ -181,11 +180,8 @@ def _open(file: Path) -> pq.ParquetFile:
 def read_trajectories(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], batch_size: int = 4096
 ) -> Iterator[Trajectory]:
-    """Stream trajectories from Parquet files or folders, one session at a time.
-
-    Every file is checked as it is opened: one that is not Parquet, not in the trajectory
-    format, or whose rows break the format's rules raises :class:`SessionError` naming the
-    file (and the session)."""
+    """Stream trajectories from Parquet files or folders, one session at a time; a file
+    that is not a valid trajectory file raises :class:`SessionError` naming it."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     for file in parquet_files(paths):

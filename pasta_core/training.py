@@ -1,23 +1,16 @@
-"""What the trainers (IQL, EM) share: they check every step's metrics and, before each
-checkpoint, every tensor, and stop on the first non-finite one with a
-:class:`TrainingDivergedError` before anything is written; and one metrics log
-(``metrics.jsonl``, a JSON object per logged step) that a resumed run cuts back
-(:func:`truncate_metrics`).
+"""What the trainers (IQL, EM) share: every step's metrics and, before each checkpoint,
+every tensor are checked; the first non-finite one stops the run with a
+:class:`TrainingDivergedError` before anything is written.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-from pasta_core.atomic import write_text
 from pasta_core.errors import PastaError
-
-METRICS_FILE = "metrics.jsonl"
 
 
 class TrainingDivergedError(PastaError):
@@ -66,31 +59,3 @@ def kept_message(out: str | os.PathLike[str] | None, saved_step: int | None) -> 
     if saved_step is None:
         return f"This run saved no checkpoint in {out} before it diverged."
     return f"The last finite checkpoint (step {saved_step}) is kept in {out}."
-
-
-def append_metrics(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
-    """Append one record (a JSON line) to the metrics log ``path``."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-
-
-def truncate_metrics(path: str | os.PathLike[str], step: int) -> None:
-    """Cut the metrics log ``path`` back to the records of steps <= ``step`` (a resumed run
-    logs the later ones again); a line a kill left half-written is dropped. Atomic."""
-    path = Path(path)
-    if not path.is_file():
-        return
-    text = path.read_text(encoding="utf-8", errors="replace")
-    kept, changed = [], bool(text) and not text.endswith("\n")
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-            keep = isinstance(record, dict) and int(record["step"]) <= step
-        except (ValueError, KeyError, TypeError):
-            keep = False
-        if keep:
-            kept.append(line)
-        else:
-            changed = True
-    if changed:
-        write_text(path, "".join(line + "\n" for line in kept))

@@ -48,16 +48,14 @@ from pasta_clip_em.model import upgrade_state
 from pasta_clip_em.split import maybe_split
 from pasta_core.errors import InvalidValueError
 from pasta_core.training import (
-    METRICS_FILE,
     TrainingDivergedError,
-    append_metrics,
     describe,
     kept_message,
     nonfinite_metrics,
     nonfinite_tensors,
-    truncate_metrics,
 )
 from pasta_distributed import DataParallel, data_parallel
+from pasta_tracking.jsonl import METRICS_FILE, append_metrics, truncate_metrics
 
 STATE_FILE = "trainer_state.safetensors"
 

@@ -2,16 +2,49 @@
 
 The IQL trainer writes no metrics itself; ``value train`` hands it a :class:`JsonlMetrics`
 unless ``--metrics none`` (it is what resume cuts back and what the loss curve is drawn
-from).
+from). The EM trainer writes the same file with :func:`append_metrics` and
+:func:`truncate_metrics`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pasta_core.training import METRICS_FILE, append_metrics, truncate_metrics
+from pasta_core.atomic import write_text
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def append_metrics(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
+    """Append one record (a JSON line) to the metrics log ``path``."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def truncate_metrics(path: str | os.PathLike[str], step: int) -> None:
+    """Cut the metrics log ``path`` back to the records of steps <= ``step`` (a resumed run
+    logs the later ones again); a line a kill left half-written is dropped. Atomic."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    kept, changed = [], bool(text) and not text.endswith("\n")
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+            keep = isinstance(record, dict) and int(record["step"]) <= step
+        except (ValueError, KeyError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line)
+        else:
+            changed = True
+    if changed:
+        write_text(path, "".join(line + "\n" for line in kept))
 
 
 class JsonlMetrics:

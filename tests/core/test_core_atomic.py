@@ -1,5 +1,5 @@
 """Atomic, durable writes (pasta_core.atomic) and what the trainers share
-(pasta_core.training): the non-finite checks and the metrics log."""
+(pasta_core.training): the non-finite checks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from pasta_core import atomic
 from pasta_core.atomic import write_atomically, write_bytes, write_json
-from pasta_core.training import nonfinite_metrics, truncate_metrics
+from pasta_core.training import nonfinite_metrics
 
 
 @pytest.fixture
@@ -56,19 +56,6 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_the_real_syncs_run(tmp_path):
     """Without the stand-ins: fsync of a file and of a folder work here."""
     assert write_bytes(tmp_path / "x", b"1").read_bytes() == b"1"
-
-
-def test_metrics_are_cut_back_to_a_step_and_a_broken_line_is_dropped(tmp_path):
-    path = tmp_path / "metrics.jsonl"
-    lines = [json.dumps({"step": s, "loss": 1.0 / s}) for s in (2, 4, 6, 8)]
-    path.write_text("\n".join(lines) + '\n{"step": 10, "lo')
-    truncate_metrics(path, 4)
-    assert path.read_text() == lines[0] + "\n" + lines[1] + "\n"
-    before = path.stat().st_mtime_ns
-    truncate_metrics(path, 4)  # nothing to cut: not rewritten
-    assert path.stat().st_mtime_ns == before
-    truncate_metrics(tmp_path / "none.jsonl", 3)  # no log yet: nothing to do
-    assert not (tmp_path / "none.jsonl").exists()
 
 
 def test_non_finite_metrics_and_tensors_are_named():
