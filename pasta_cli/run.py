@@ -11,12 +11,14 @@ from pasta_core.config import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_SLATE_SIZE, M
 
 
 def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: int | None, seed: int) -> Any:
+    from pasta_cli.hubmodels import resolve_model
     from pasta_core.errors import InvalidValueError
     from pasta_core.plugins import get_plugins
     from pasta_core.streams import run_seed
     from pasta_users import SimulatedUser
 
-    model = get_plugins().load("user-model", user_model or "simple", **options)
+    plugins = get_plugins()
+    model = plugins.load("user-model", resolve_model(user_model or "simple", "user-model", plugins), **options)
     if user_type is not None:
         if not 0 <= user_type < model.num_types:
             raise InvalidValueError(f"--user-type {user_type + 1}: the user model has {model.num_types} user types, "
@@ -40,10 +42,12 @@ def _pick_prompt(seed: int) -> str:
 @click.option("--selector", default="random", show_default=True, help="Slate selector plugin.")
 @click.option("--user", "user_kind", type=click.Choice(["human", "sim"]), default="human", show_default=True,
               help="Who picks the columns: you at this terminal (human) or a simulated user (sim).")
-@click.option("--user-model", default=None, help="Simulated user: a registered name or a checkpoint folder [simple].")
+@click.option("--user-model", default=None,
+              help="Simulated user: a registered name, a checkpoint folder or a Hub repo (hf://owner/name) [simple].")
 @click.option("--user-type", type=click.IntRange(1), default=None,
               help="Simulated user's type, numbered from 1 (default: drawn from the prior).")
-@click.option("--value-model", default=None, help="Checkpoint folder for the value selector (passed as model=DIR).")
+@click.option("--value-model", default=None,
+              help="The value selector's model (passed as model=DIR): a checkpoint folder or a Hub repo (hf://owner/name).")
 @click.option("--prompt", default=None, help="Initial prompt (sim: a PartiPrompts prompt if omitted).")
 @click.option("--turns", type=click.IntRange(1, MAX_TURNS), default=5, show_default=True, help="Turns in the session.")
 @click.option("--slate-size", type=click.IntRange(1, MAX_SLATE_SIZE), default=4, show_default=True,
@@ -134,14 +138,16 @@ def _resume(kw: dict[str, Any]) -> Any:
 
 
 def _create(kw: dict[str, Any]) -> Any:
+    from pasta_cli.hubmodels import resolve_model
     from pasta_core.config import EpisodeConfig
+    from pasta_core.plugins import get_plugins
     from pasta_core.session import Session
     from pasta_png import png_bytes
 
     writable_folder(kw["out"], "--out")
     selector_options = parse_options(kw["selector_option"], "--selector-option")
-    if kw["value_model"]:
-        selector_options["model"] = kw["value_model"]
+    if kw["value_model"]:  # a Hub repo is recorded as its downloaded folder
+        selector_options["model"] = resolve_model(kw["value_model"], "value-model", get_plugins())
     return Session.create(
         kw["generator"],
         kw["t2i"],

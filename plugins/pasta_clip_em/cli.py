@@ -216,12 +216,14 @@ def _finetune(kw: dict[str, Any], plugins: Any) -> None:
 @click.option("--device", default="cpu", show_default=True, help="Torch device: cpu, cuda, cuda:1, ...")
 @click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 def eval_command(checkpoint: str, specs: tuple[str, ...], cache: str | None, device: str, strict: bool) -> None:
-    """Evaluate a checkpoint; prints one JSON object per dataset."""
+    """Evaluate a checkpoint (a folder or a Hub repo, hf://owner/name); prints one JSON object per dataset."""
+    from pasta_cli.hubmodels import resolve_checkpoint
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
 
     try:
         plugins = get_plugins()
+        checkpoint = resolve_checkpoint(checkpoint, "user model")
         for spec in specs:
             click.echo(json.dumps({"data": spec, **_evaluate(checkpoint, spec, cache, device, strict, plugins)}))
     except PastaError as exc:
@@ -259,14 +261,16 @@ def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, st
 @click.option("--t2i", default="procedural", show_default=True, help="Text-to-image plugin that renders them.")
 @click.option("--per-type", type=int, default=6, show_default=True, help="Images in each type's row.")
 def show_command(checkpoint: str, picture: str | None, prompts: int, t2i: str, per_type: int) -> None:
-    """Print the settings and learned prior; optionally draw each type's favourite images."""
+    """Print the settings and learned prior of a checkpoint (a folder or a Hub repo, hf://owner/name);
+    optionally draw each type's favourite images."""
+    from pasta_cli.hubmodels import resolve_checkpoint
     from pasta_clip_em.usermodel import create_user_model
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
 
     try:
         plugins = get_plugins()
-        user_model = create_user_model(path=checkpoint, plugins=plugins)
+        user_model = create_user_model(path=resolve_checkpoint(checkpoint, "user model"), plugins=plugins)
         click.echo(json.dumps(user_model.describe(), indent=2))
         if picture:
             _picture(user_model, picture, prompts, plugins.create("t2i", t2i), per_type)
@@ -287,7 +291,8 @@ def _picture(user_model: Any, path: str, count: int, renderer: Any, per_type: in
 
 
 @click.command("score")
-@click.option("--user-model", "checkpoint", required=True, help="A clip-em checkpoint folder.")
+@click.option("--user-model", "checkpoint", required=True,
+              help="A clip-em checkpoint folder or Hub repo (hf://owner/name).")
 @click.option("--prompt", required=True, help="The prompt (the person's intent) the images answer.")
 @click.option("--type", "user_type", type=click.IntRange(1), default=None,
               help="Score under this user type only (numbered from 1).")
@@ -297,12 +302,13 @@ def score_command(checkpoint: str, prompt: str, user_type: int | None, as_json: 
     """Personalized scores of IMAGE files: every user type, one type, and the prior mean."""
     from PIL import Image
 
+    from pasta_cli.hubmodels import resolve_checkpoint
     from pasta_clip_em.scorer import PersonalScorer
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
 
     try:
-        scorer = PersonalScorer(checkpoint, plugins=get_plugins())
+        scorer = PersonalScorer(resolve_checkpoint(checkpoint, "user model"), plugins=get_plugins())
         pictures = [Image.open(p).convert("RGB") for p in images]
         scores = scorer(prompt, pictures)
     except PastaError as exc:

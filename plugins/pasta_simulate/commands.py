@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 @click.command("simulate")
 @click.option("-n", "--count", type=click.IntRange(1), required=True, help="Number of trajectories (N).")
 @click.option("--out", required=True, help="Folder for the Parquet shards (rerun the same command to resume).")
-@click.option("--user-model", default="simple", show_default=True, help="Registered user model or checkpoint folder.")
+@click.option("--user-model", default="simple", show_default=True,
+              help="Registered user model, checkpoint folder or Hub repo (hf://owner/name).")
 @click.option("--user-model-option", multiple=True, metavar="KEY=VALUE", help="e.g. world=world.toml for planted.")
 @click.option("--prompts", "prompts_file", default=None, help="Prompt file (one per line, or TSV with 'prompt'); default: packaged PartiPrompts.")
 @click.option("--generator", default="template", show_default=True, help="Candidate generator plugin.")
@@ -52,6 +53,7 @@ def simulate_command(ctx: click.Context, **kw: Any) -> None:
 
 
 def _simulate(ctx: click.Context, kw: dict[str, Any]) -> None:
+    from pasta_cli.hubmodels import resolve_model
     from pasta_cli.options import parse_options
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
@@ -63,7 +65,7 @@ def _simulate(ctx: click.Context, kw: dict[str, Any]) -> None:
         t2i_options.setdefault("size", "64")
     try:
         spec = SimulationSpec(
-            count=kw["count"], seed=kw["seed"], user_model=kw["user_model"],
+            count=kw["count"], seed=kw["seed"], user_model=resolve_model(kw["user_model"], "user-model", get_plugins()),
             user_model_options=parse_options(kw["user_model_option"], "--user-model-option"),
             generator=kw["generator"], selector=kw["selector"], t2i=kw["t2i"], t2i_options=t2i_options,
             turns=kw["turns"], slate_size=kw["slate_size"], images_per_prompt=kw["images"],

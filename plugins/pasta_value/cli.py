@@ -46,7 +46,8 @@ value_group.add_command(push_command("value-model"))
 @click.option("--token-level", is_flag=True, help="TD loss on every prefix of the prompt (causal-lm).")
 @click.option("--reward", type=click.Choice(["sparse", "dense"]), default="sparse", show_default=True,
               help="Rewards the user model labels: at the last turn only (sparse) or every turn (dense).")
-@click.option("--user-model", default=None, help="Labels sessions without rewards: a name or checkpoint folder.")
+@click.option("--user-model", default=None,
+              help="Labels sessions without rewards: a name, checkpoint folder or Hub repo (hf://owner/name).")
 @click.option("--user-model-option", multiple=True, metavar="KEY=VALUE",
               help="A setting of the labelling user model (repeatable).")
 @click.option("--relabel", is_flag=True, help="Label every session with the user model, even if it has rewards.")
@@ -77,13 +78,15 @@ def train_command(ctx: click.Context, **kw: Any) -> None:
 
 
 def _user_model(kw: dict[str, Any]) -> Any:
+    from pasta_cli.hubmodels import resolve_model
     from pasta_cli.options import parse_options
     from pasta_core.plugins import get_plugins
 
     if not kw["user_model"]:
         return None
     options = parse_options(kw["user_model_option"], "--user-model-option")
-    return get_plugins().load("user-model", kw["user_model"], **options)
+    plugins = get_plugins()
+    return plugins.load("user-model", resolve_model(kw["user_model"], "user-model", plugins), **options)
 
 
 def _train(kw: dict[str, Any], settings: dict[str, Any]) -> None:

@@ -50,9 +50,12 @@ def reuses_scores(user_model: Any) -> bool:
 
 def build_user_model(plugins: Plugins, name: str, options: dict[str, Any]) -> Any:
     """A registered user model, or one loaded from a checkpoint folder (its ``config.json``
-    names the plugin); raises :class:`~pasta_core.errors.PluginError` when it cannot be
-    built."""
-    return build_component(plugins, "user-model", name, options, load=True)
+    names the plugin) or a Hub repo (``hf://owner/name``, downloaded into the Hugging Face
+    cache); raises :class:`~pasta_core.errors.PluginError` when it cannot be built."""
+    from pasta_cli.hubmodels import resolve_model
+
+    return build_component(plugins, "user-model", resolve_model(name, "user-model", plugins) or name, options,
+                           load=True)
 
 
 class BeliefState:

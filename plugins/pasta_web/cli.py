@@ -72,7 +72,8 @@ _LIMITS = ("max_live_per_address", "new_sessions_per_address", "max_live_session
 @click.option("--arms", default=None, type=click.Path(dir_okay=False), help="Study arms file (JSON or TOML); overrides the three above.")
 @click.option("--db", default="pasta-web/pasta.sqlite3", show_default=True, help="SQLite file or sqlite:///URL.")
 @click.option("--sessions-dir", default=None, help="Folder for session images [sessions/ beside the database].")
-@click.option("--user-model", default="simple", show_default=True, help="Belief view: a registered user model, a checkpoint folder, or 'none'.")
+@click.option("--user-model", default="simple", show_default=True, help="Belief view: a registered user model, a checkpoint folder, a Hub repo "
+                   "(hf://owner/name), or 'none'.")
 @click.option("--belief/--no-belief", default=True, show_default=True, help="Show the belief panel.")
 @click.option("--turns", type=click.IntRange(1, 20), default=5, show_default=True, help="Turns per session.")
 @click.option("--render-batch", type=click.IntRange(1, 64), default=1, show_default=True, help="Images per T2I call (raise it for GPU backends).")

@@ -72,8 +72,9 @@ class StubHub:
                 if self.path.startswith("/api/models/"):
                     owner, name, what = self.path[len("/api/models/"):].split("/")[:3]
                     files = hub.repos.get(f"{owner}/{name}")
-                    if files is None:
-                        return self._json({"error": "Repository not found"}, 404)
+                    if files is None:  # the Hub names the error in a header, which huggingface_hub reads
+                        return self._reply(b'{"error": "Repository not found"}', 404,
+                                           {"Content-Type": "application/json", "X-Error-Code": "RepoNotFound"})
                     if what == "revision":
                         return self._json({"id": f"{owner}/{name}", "sha": COMMIT,
                                            "siblings": [{"rfilename": n} for n in files]})
