@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
+
+log = logging.getLogger(__name__)
 
 
 @click.group("distill")
@@ -13,12 +16,16 @@ def distill_group() -> None:
 
 
 def _one_line(function: Any, kw: dict[str, Any]) -> None:
+    """Run a command's work with its log lines shown (at the global --log-level); a PASTA
+    error is one line."""
     from pasta_core.errors import PastaError
+    from pasta_tracking.logs import command_logs
 
-    try:
-        function(kw)
-    except PastaError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with command_logs():
+        try:
+            function(kw)
+        except PastaError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @distill_group.command("data")
@@ -75,9 +82,9 @@ def _data(kw: dict[str, Any]) -> None:
                             plugins=get_plugins())
     for kind, written in summary["files"].items():
         checked = ", every line checked against the provider's format" if kind != "parquet" else ""
-        click.echo(f"{kind}: {written['rows']} rows{checked} -> {written['file']}")
-    click.echo(f"pairs by source: {summary['sources']}; train on them: pasta distill train --data {kw['out']} "
-               f"--out runs/distilled")
+        log.info("%s: %d rows%s -> %s", kind, written["rows"], checked, written["file"])
+    log.info("pairs by source: %s; train on them: pasta distill train --data %s --out runs/distilled",
+             summary["sources"], kw["out"])
 
 
 @distill_group.command("train")
@@ -125,6 +132,6 @@ def _train(kw: dict[str, Any]) -> None:
     else:
         info = train_chat(pairs, kw["base"], kw["out"], config, resume=resume, progress=progress)
     t = info["training"]
-    click.echo(f"{info['codec']} model: {info['parameters']:,} parameters, {info['weights_bytes'] / 1e6:.1f} MB, "
-               f"{t['steps']} steps in {t['seconds']:.0f} s (loss {t['final_loss']}) -> {kw['out']}")
-    click.echo(f"use it: pasta run --generator distilled --generator-option model={kw['out']} --selector distilled")
+    log.info("%s model: %s parameters, %.1f MB, %d steps in %.0f s (loss %s) -> %s", info["codec"],
+             f"{info['parameters']:,}", info["weights_bytes"] / 1e6, t["steps"], t["seconds"], t["final_loss"], kw["out"])
+    log.info("use it: pasta run --generator distilled --generator-option model=%s --selector distilled", kw["out"])

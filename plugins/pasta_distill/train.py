@@ -18,6 +18,7 @@ goes to ``OUT``.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ from pasta_distill.export import request_of
 from pasta_distill.local import INFO_FILE
 from pasta_distill.pairs import Pair
 from pasta_distill.prompt import SYSTEM_INSTRUCTION, slate_answer, user_text
+
+log = logging.getLogger(__name__)
 
 #: Models with more parameters than this get LoRA adapters unless told otherwise.
 LORA_ABOVE = 50_000_000
@@ -180,12 +183,29 @@ def fit(model: Any, examples: Examples, collator: Any, out: Path, config: TrainC
     )
     trainer = transformers.Trainer(model=model, args=args, train_dataset=examples, data_collator=collator,
                                    compute_loss_func=loss)
+    callbacks = transformers.trainer_callback
+    trainer.remove_callback(callbacks.ProgressCallback if progress else callbacks.PrinterCallback)
+    trainer.add_callback(_log_lines(callbacks, progress))
     start = last_checkpoint(checkpoints) if resume else None
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=start)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {"steps": trainer.state.global_step, "resumed_from": start, "seconds": round(time.perf_counter() - started, 2),
             "final_loss": losses[-1] if losses else None, "train_loss": result.training_loss}
+
+
+def _log_lines(callbacks: Any, progress: bool) -> Any:
+    """The Trainer's callback that logs its loss records through :mod:`logging` (the global
+    --log-level) instead of printing them, with its progress bar when ``progress``."""
+    base = callbacks.ProgressCallback if progress else callbacks.TrainerCallback
+
+    class LogLines(base):  # type: ignore[misc, valid-type]
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if state.is_world_process_zero and logs:
+                log.info("distill step %d: %s", state.global_step,
+                         ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items()))
+
+    return LogLines()
 
 
 def model_size(folder: Path) -> int:

@@ -39,6 +39,7 @@ world's and seed's ``figures.json`` below it (:mod:`pasta_planted.bench_set` agg
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from pathlib import Path
@@ -54,6 +55,8 @@ from pasta_planted.bench_common import StageSkipped, dataset_seed, single_thread
 from pasta_planted.bench_report import dump_json
 from pasta_planted.config import PlantedConfig, load_config
 from pasta_planted.world import PlantedWorld
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Bench", "BenchFailed", "StageSkipped", "WorldRun", "run_bench"]
 
@@ -112,8 +115,8 @@ class Stages:
         self.out.mkdir(parents=True, exist_ok=True)
         dump_json(self.figures, self.out / "figures.json")  # partial figures survive a kill
         if self.progress:
-            print(f"[bench{self.label}] {name}: {record['status']} in {record['seconds']} s"
-                  + (f" ({record['reason']})" if record["status"] != "ok" else ""), flush=True)
+            log.info("[bench%s] %s: %s in %s s%s", self.label, name, record["status"], record["seconds"],
+                     f" ({record['reason']})" if record["status"] != "ok" else "")
 
 
 class WorldRun(Stages):

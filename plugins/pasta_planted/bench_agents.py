@@ -9,6 +9,7 @@ raters' comparisons with Wilson 95% intervals.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,8 @@ from pasta_planted.episodes import run_planted_episodes
 from pasta_planted.world import PlantedWorld
 from pasta_simulate.pool import spawn_pool
 from pasta_simulate.prompts import load_prompts
+
+log = logging.getLogger(__name__)
 
 
 def mean_ci(values: Any) -> dict[str, Any]:
@@ -223,7 +226,7 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
         try:
             results[name] = future.result()
         except Exception as exc:  # evaluated again below
-            print(f"[bench] early evaluation of {name} failed ({type(exc).__name__}: {exc}); again", flush=True)
+            log.warning("[bench] early evaluation of %s failed (%s: %s); again", name, type(exc).__name__, exc)
     jobs = {spec["name"]: (config, spec, episodes, seed, episode_config, image_size, prompts)
             for spec in specs if spec["name"] not in results}
     if workers <= 1:
@@ -237,7 +240,7 @@ def evaluate_agents(config: Any, specs: list[dict[str, Any]], episodes: int, see
                 name = futures[future]
                 results[name] = future.result()
                 if progress:
-                    print(f"[bench] evaluated {name} in {results[name]['seconds']:.1f} s", flush=True)
+                    log.info("[bench] evaluated %s in %.1f s", name, results[name]["seconds"])
     return {spec["name"]: results[spec["name"]] for spec in specs}
 
 
@@ -260,9 +263,9 @@ class EarlyAgents:
                                                                      image_size, prompts), recipe) for s in order}
         if progress:
             for name, future in self.futures.items():
-                future.add_done_callback(lambda f, n=name: print(
-                    f"[bench] evaluated {n} early" + (f" in {f.result()['seconds']:.1f} s" if not f.exception()
-                                                      else " (failed)"), flush=True))
+                future.add_done_callback(lambda f, n=name: log.info(
+                    "[bench] evaluated %s early%s", n, f" in {f.result()['seconds']:.1f} s" if not f.exception()
+                    else " (failed)"))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

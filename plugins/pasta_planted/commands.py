@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from pasta_tracking.logs import command_logs
+
 
 @click.group("planted")
 def planted_group() -> None:
@@ -31,8 +33,9 @@ def sessions_command(world_file: str | None, out: str, count: int | None, seed: 
 
     plugins = get_plugins()
     try:
-        shards = generate_sessions(PlantedWorld.from_file(world_file, plugins), out, count, seed,
-                                   save_images=not no_images, prompts_file=prompts_file, plugins=plugins)
+        with command_logs():
+            shards = generate_sessions(PlantedWorld.from_file(world_file, plugins), out, count, seed,
+                                       save_images=not no_images, prompts_file=prompts_file, plugins=plugins)
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{len(shards)} shards in {out}")
@@ -54,8 +57,9 @@ def pairs_command(world_file: str | None, out: str, raters: int | None, pairs_pe
 
     plugins = get_plugins()
     try:
-        path = generate_pairs(PlantedWorld.from_file(world_file, plugins), out, raters, pairs_per_rater, seed,
-                              plugins=plugins)
+        with command_logs():
+            path = generate_pairs(PlantedWorld.from_file(world_file, plugins), out, raters, pairs_per_rater, seed,
+                                  plugins=plugins)
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"pairs written to {path}")
@@ -100,8 +104,9 @@ def bench_planted_command(world_file: str | None, worlds_dir: str | None, seeds:
         if worlds_dir and world_file:
             raise click.UsageError("give --world or --worlds, not both")
         files: list[str | None] = [str(p) for p in world_files(worlds_dir)] if worlds_dir else [world_file]
-        result = run_bench(files, out, quick=quick, seeds=list(range(seed, seed + seeds)), workers=workers,
-                           encoder=encoder, distill=distill, plugins=get_plugins())
+        with command_logs():  # the stages' progress lines, at the global --log-level
+            result = run_bench(files, out, quick=quick, seeds=list(range(seed, seed + seeds)), workers=workers,
+                               encoder=encoder, distill=distill, plugins=get_plugins())
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"report: {result['files']['report']}\nfigures: {result['files']['json']}\nplot: {result['files']['plot']}")

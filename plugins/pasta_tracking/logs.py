@@ -1,4 +1,5 @@
-"""The training commands' log lines: standard :mod:`logging`, shown on stderr.
+"""The commands' log lines (training, simulation, distillation, the planted bench): standard
+:mod:`logging`, shown on stderr.
 
 Modules log through ``logging.getLogger(__name__)``. A training command wraps its work in
 :func:`command_logs`, which shows the records of the PASTA packages at the level of the
@@ -18,7 +19,7 @@ import click
 
 #: The loggers a training command shows (their children included).
 PACKAGES = ("pasta_core", "pasta_clip_em", "pasta_value", "pasta_simulate", "pasta_tracking",
-            "pasta_checkpoints", "pasta_encoders")
+            "pasta_checkpoints", "pasta_encoders", "pasta_planted", "pasta_distill", "pasta_bench")
 
 
 class EchoHandler(logging.Handler):

@@ -60,3 +60,24 @@ def test_data_from_a_session_folder(teacher_model, tmp_path):
     assert len(lines) == 3 and not (tmp_path / "data" / "gemini.jsonl").exists()
     assert 'Initial prompt (the person\'s intent): "a red fox"' in lines[2]["messages"][1]["content"]
     assert "Turn 2 chosen: column" in lines[2]["messages"][1]["content"]
+
+
+def test_status_lines_follow_the_log_level(teacher_model, sessions, tmp_path):
+    """What distill data / train say they wrote, and the Trainer's loss records (which it used
+    to print on stdout), go through logging: on stderr at info (the default), gone at
+    --log-level warning."""
+    from pasta_cli import cli, load_plugin_commands
+
+    load_plugin_commands()
+    data = ["distill", "data", "--sessions", sessions, "--teacher-option", f"model={teacher_model}",
+            "--format", "parquet", "--out", str(tmp_path / "data"), "--quiet"]
+    train = ["distill", "train", "--data", str(tmp_path / "data"), "--steps", "2", "--width", "16",
+             "--batch-size", "4", "--quiet"]
+    for level in ("info", "warning"):
+        made = CliRunner().invoke(cli, ["--log-level", level, *data])
+        trained = CliRunner().invoke(cli, ["--log-level", level, *train, "--out", str(tmp_path / level)])
+        assert made.exit_code == 0 and trained.exit_code == 0, made.output + trained.output
+        shown = level == "info"
+        assert ("parquet: 30 rows -> " in made.stderr) == shown and made.stdout == ""
+        assert ("compact model: " in trained.stderr and "use it: pasta run" in trained.stderr) == shown
+        assert trained.stdout == "" and ("distill step 1: loss " in trained.stderr) == shown  # the Trainer's records
