@@ -88,11 +88,9 @@ def _not_a_folder(ref: HubRef) -> str:
     return "" if ref.text.startswith(PREFIX) else f" ({ref.text} is not a folder or a registered name either)"
 
 
-def resolve_model(value: str | None, kind: str, plugins: Any) -> str | None:
+def resolve_model(value: str, kind: str, plugins: Any) -> str:
     """``value`` (a ``--user-model`` / ``--value-model``) as ``plugins.load`` takes it: itself
     for a registered name of ``kind`` or a path, the downloaded folder for a Hub repo."""
-    if not value:
-        return value
     ref = hub_ref(value, plugins.registry(kind))
     return value if ref is None else download(ref, kind)
 

@@ -54,7 +54,7 @@ def build_user_model(plugins: Plugins, name: str, options: dict[str, Any]) -> An
     cache); raises :class:`~pasta_core.errors.PluginError` when it cannot be built."""
     from pasta_cli.hubmodels import resolve_model
 
-    return build_component(plugins, "user-model", resolve_model(name, "user-model", plugins) or name, options,
+    return build_component(plugins, "user-model", resolve_model(name, "user-model", plugins), options,
                            load=True)
 
 
