@@ -138,16 +138,14 @@ def _resume(kw: dict[str, Any]) -> Any:
 
 
 def _create(kw: dict[str, Any]) -> Any:
-    from pasta_cli.hubmodels import resolve_model
     from pasta_core.config import EpisodeConfig
-    from pasta_core.plugins import get_plugins
     from pasta_core.session import Session
     from pasta_png import png_bytes
 
     writable_folder(kw["out"], "--out")
     selector_options = parse_options(kw["selector_option"], "--selector-option")
-    if kw["value_model"]:  # a Hub repo is recorded as its downloaded folder
-        selector_options["model"] = resolve_model(kw["value_model"], "value-model", get_plugins())
+    if kw["value_model"]:  # a folder or a Hub repo (the selector downloads it; resume finds it in the cache)
+        selector_options["model"] = kw["value_model"]
     return Session.create(
         kw["generator"],
         kw["t2i"],

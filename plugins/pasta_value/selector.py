@@ -69,10 +69,14 @@ class ValueSelector:
 
 def create_value_selector(model: str | None = None, temperature: float | str = 0.0, device: str = "cpu", *,
                           plugins: Any, **options: Any) -> ValueSelector:
-    """Factory: ``model=DIR`` (a value-model checkpoint folder), ``temperature`` (0: greedy)."""
+    """Factory: ``model=DIR`` (a value-model checkpoint folder, or a Hub repo ``hf://owner/name``
+    downloaded into the Hugging Face cache), ``temperature`` (0: greedy)."""
+    from pasta_cli.hubmodels import resolve_model
+
     if not model:
         raise InvalidValueError(
             "the value selector needs model=DIR, a checkpoint from `pasta value train` "
             "(pasta run --selector value --value-model DIR)"
         )
-    return ValueSelector(plugins.load("value-model", model, device=device, **options), float(temperature))
+    folder = resolve_model(model, "value-model", plugins)
+    return ValueSelector(plugins.load("value-model", folder, device=device, **options), float(temperature))

@@ -87,6 +87,10 @@ def test_a_pushed_value_model_loads_by_repo_id_with_the_same_outputs(cli_runner,
     by_folder = cli_runner.invoke([*RUN, "--value-model", str(folder), "--out", str(tmp_path / "b")])
     assert by_repo.exit_code == 0 and by_folder.exit_code == 0, by_repo.output + by_folder.output
     assert _shown(tmp_path / "a") == _shown(tmp_path / "b") != []
+    (session,) = (tmp_path / "a").glob("*/session.json")
+    assert "hf://me/fox-value" in session.read_text()  # the reference is recorded; resume resolves it again
+    by_option = cli_runner.invoke([*RUN, "--selector-option", "model=me/fox-value", "--out", str(tmp_path / "c")])
+    assert by_option.exit_code == 0 and _shown(tmp_path / "c") == _shown(tmp_path / "b")  # as a web arm passes it
 
 
 def test_a_pushed_user_model_loads_by_repo_id_in_the_commands_and_the_web_app(cli_runner, tmp_path, hub) -> None:
