@@ -40,6 +40,21 @@ def _wandb_records(path):
     return records
 
 
+def _offline_wandb(monkeypatch, tmp_path) -> None:
+    """wandb offline, every folder of its own in ``tmp_path``, no login."""
+    for key, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(tmp_path),
+                       "WANDB_CACHE_DIR": str(tmp_path / "cache"), "WANDB_CONFIG_DIR": str(tmp_path / "config"),
+                       "WANDB_DATA_DIR": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+
+
+def _history(path) -> list[dict]:
+    """The logged rows of an offline run (name -> value, with ``_step``)."""
+    return [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
+            for r in _finished(path) if r.WhichOneof("record_type") == "history"]
+
+
 def _finished(path, seconds: float = 20.0):
     """The records of an offline run once its exit record is on disk: wandb's service
     process may still be writing the file when ``run.finish()`` returns."""
@@ -55,20 +70,15 @@ def _finished(path, seconds: float = 20.0):
 
 def test_wandb_offline_run_holds_the_logged_metrics_and_config(tmp_path, monkeypatch) -> None:
     pytest.importorskip("wandb")
-    for key, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(tmp_path),
-                       "WANDB_CACHE_DIR": str(tmp_path / "cache"), "WANDB_CONFIG_DIR": str(tmp_path / "config"),
-                       "WANDB_DATA_DIR": str(tmp_path / "data"), "WANDB_PROJECT": "pasta-test"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    _offline_wandb(monkeypatch, tmp_path)
+    monkeypatch.setenv("WANDB_PROJECT", "pasta-test")
     (sink,) = open_sinks(["jsonl", "wandb"], tmp_path / "out", "IQL", {"steps": 20, "lr": 0.01})
     for step, metrics in STEPS.items():
         sink.log(step, metrics)
     sink.close()
     (run_file,) = (tmp_path / "out" / "wandb").glob("offline-run-*/run-*.wandb")
     records = _finished(run_file)
-    history = [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
-               for r in records if r.WhichOneof("record_type") == "history"]
-    assert [{k: h[k] for k in ("_step", "loss_q", "loss_v")} for h in history] == [
+    assert [{k: h[k] for k in ("_step", "loss_q", "loss_v")} for h in _history(run_file)] == [
         {"_step": step, **metrics} for step, metrics in STEPS.items()]
     (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"][:1]
     assert run.display_name == "IQL" and run.project == "pasta-test"
@@ -107,3 +117,35 @@ def test_a_store_mlflow_refuses_is_one_line_naming_it(tmp_path, monkeypatch) -> 
     message = str(caught.value)
     assert "\n" not in message and message.startswith("mlflow cannot open a run at unknownscheme://nowhere (")
     assert "MLFLOW_TRACKING_URI" in message and mlflow.active_run() is None
+
+
+def test_value_train_feeds_real_wandb_and_mlflow_the_values_of_metrics_jsonl(cli_runner, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("wandb")
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from pasta_core.store import write_trajectories
+    from pasta_selectors import RandomSelector
+    from pasta_value.synthetic import WordWorld
+
+    _offline_wandb(monkeypatch, tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps its file store behind this
+    data = tmp_path / "sim.parquet"
+    write_trajectories(data, WordWorld(turns=2).episodes(RandomSelector(), 8, seed=0))
+    out = tmp_path / "value"
+    result = cli_runner.invoke(["value", "train", "--data", str(data), "--out", str(out), "--steps", "20",
+                                "--batch-size", "8", "--model-option", "encoder=words", "--model-option", "dim=16",
+                                "--model-option", "width=16", "--metrics", "jsonl,wandb,mlflow"])
+    assert result.exit_code == 0, result.output
+    logged = {r["step"]: r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())}
+    assert sorted(logged) == [10, 20]
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.info.run_name == "IQL" and run.data.params["steps"] == "20"
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "loss_q")] == [
+        (step, pytest.approx(logged[step]["loss_q"])) for step in (10, 20)]
+    (run_file,) = (out / "wandb").glob("offline-run-*/run-*.wandb")
+    assert [(h["_step"], h["loss_q"]) for h in _history(run_file)] == [
+        (step, pytest.approx(logged[step]["loss_q"])) for step in (10, 20)]
