@@ -74,15 +74,16 @@ def run_command(**kw: Any) -> None:
         session = _resume(kw) if kw["resume_dir"] else _create(kw)
         try:
             _play(session, kw)
-        except (KeyboardInterrupt, click.exceptions.Abort):
+        except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or the end of standard input
             _stopped(session)
-            raise click.exceptions.Abort() from None
+            raise click.exceptions.Exit(130) from None
     except PastaError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _stopped(session: Any) -> None:
-    """Ctrl-C: finish writing the answered turns, then say where they are and how to go on."""
+    """Ctrl-C or the end of input: finish writing the answered turns, then say in one line
+    where they are and how to go on."""
     import shlex
 
     try:
@@ -95,8 +96,8 @@ def _stopped(session: Any) -> None:
         click.echo("\nStopped before the first turn was shown; nothing was saved.", err=True)
         return
     answered = len(session.history.turns)
-    click.echo(f"\nStopped after {answered} of {session.config.turns} turns; the session is saved in {folder}", err=True)
-    click.echo(f"Continue it with: pasta run --resume {shlex.quote(str(folder))}", err=True)
+    click.echo(f"\nStopped after {answered} of {session.config.turns} turns; the session is saved in {folder}. "
+               f"Continue it with: pasta run --resume {shlex.quote(str(folder))}", err=True)
 
 
 #: Flags that define a session: a resumed session takes them from its folder.
