@@ -200,7 +200,10 @@ class PluginRecipe:
             raise PluginError(f"plugins {', '.join(sorted(missing))} are not installed in this worker's environment")
         plugins = Plugins(only=self.entry_points) if self.discover else Plugins(entry_points=None)
         for name, module in self.modules:
-            plugins.register(importlib.import_module(module), name=name)
+            try:
+                plugins.register(importlib.import_module(module), name=name)
+            except ImportError as exc:
+                raise PluginError(f"plugin {name!r}: module {module!r} cannot be imported in this worker ({exc})") from None
         return plugins
 
 

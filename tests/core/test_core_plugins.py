@@ -142,6 +142,8 @@ def test_a_recipe_naming_a_plugin_not_installed_is_an_error():
 
     with pytest.raises(PluginError, match="no-such-plugin are not installed"):
         PluginRecipe(("no-such-plugin",)).build()
+    with pytest.raises(PluginError, match="module 'no_such_module_xyz' cannot be imported in this worker"):
+        PluginRecipe((), (("gone", "no_such_module_xyz"),), discover=False).build()
 
 
 def test_pasta_plugins_fixture_builds_isolated_sets(pasta_plugins):
