@@ -12,15 +12,6 @@ from pasta_core.protocols import GenerationRequest
 from pasta_core.types import Candidate, Column, History
 
 
-class MeanOfScores:
-    """A mean aggregator over the last axis (numpy or torch), with no plugin discovery."""
-
-    def __call__(self, scores: Any) -> Any:
-        if type(scores).__module__.startswith("torch"):
-            return scores.mean(dim=-1)
-        return np.mean(scores, axis=-1)
-
-
 def _colour(text: str) -> tuple[int, int, int]:
     digest = hashlib.blake2b(text.encode(), digest_size=3).digest()
     return digest[0], digest[1], digest[2]
@@ -83,7 +74,6 @@ class FakeUserModel:
     is its images' mean score; P(column) = softmax(``choice_scale`` * utility)."""
 
     def __init__(self, types: int = 3, choice_scale: float = 5.0) -> None:
-        self.aggregator = MeanOfScores()
         self.choice_scale = float(choice_scale)
         self._k = types
 
@@ -101,7 +91,7 @@ class FakeUserModel:
         return np.stack([means[:, k % 3] for k in range(self._k)])
 
     def utilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
-        return np.stack([self.aggregator(self.scores(intent, c.images)) for c in columns], axis=1)
+        return np.stack([self.scores(intent, c.images).mean(axis=-1) for c in columns], axis=1)
 
     def choice_probabilities(self, intent: str, columns: Sequence[Column]) -> np.ndarray:
         return _softmax(self.choice_scale * self.utilities(intent, columns))
