@@ -11,7 +11,7 @@ from pasta_core.config import MAX_IMAGES_PER_PROMPT, MAX_SEED, MAX_SLATE_SIZE, M
 
 
 def _simulated_user(user_model: str | None, options: dict[str, Any], user_type: int | None, seed: int) -> Any:
-    from pasta_cli.hubmodels import resolve_model
+    from pasta_checkpoints.resolve import resolve_model
     from pasta_core.errors import InvalidValueError
     from pasta_core.plugins import get_plugins
     from pasta_core.streams import run_seed

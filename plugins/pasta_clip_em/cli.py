@@ -217,7 +217,7 @@ def _finetune(kw: dict[str, Any], plugins: Any) -> None:
 @click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 def eval_command(checkpoint: str, specs: tuple[str, ...], cache: str | None, device: str, strict: bool) -> None:
     """Evaluate a checkpoint (a folder or a Hub repo, hf://owner/name); prints one JSON object per dataset."""
-    from pasta_cli.hubmodels import resolve_checkpoint
+    from pasta_checkpoints.resolve import resolve_checkpoint
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
 
@@ -263,7 +263,7 @@ def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, st
 def show_command(checkpoint: str, picture: str | None, prompts: int, t2i: str, per_type: int) -> None:
     """Print the settings and learned prior of a checkpoint (a folder or a Hub repo, hf://owner/name);
     optionally draw each type's favourite images."""
-    from pasta_cli.hubmodels import resolve_checkpoint
+    from pasta_checkpoints.resolve import resolve_checkpoint
     from pasta_clip_em.usermodel import create_user_model
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins
@@ -302,7 +302,7 @@ def score_command(checkpoint: str, prompt: str, user_type: int | None, as_json: 
     """Personalized scores of IMAGE files: every user type, one type, and the prior mean."""
     from PIL import Image
 
-    from pasta_cli.hubmodels import resolve_checkpoint
+    from pasta_checkpoints.resolve import resolve_checkpoint
     from pasta_clip_em.scorer import PersonalScorer
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins

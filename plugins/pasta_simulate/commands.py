@@ -53,7 +53,7 @@ def simulate_command(ctx: click.Context, **kw: Any) -> None:
 
 
 def _simulate(ctx: click.Context, kw: dict[str, Any]) -> None:
-    from pasta_cli.hubmodels import resolve_model
+    from pasta_checkpoints.resolve import resolve_model
     from pasta_cli.options import parse_options
     from pasta_core.errors import PastaError
     from pasta_core.plugins import get_plugins

@@ -78,7 +78,7 @@ def train_command(ctx: click.Context, **kw: Any) -> None:
 
 
 def _user_model(kw: dict[str, Any]) -> Any:
-    from pasta_cli.hubmodels import resolve_model
+    from pasta_checkpoints.resolve import resolve_model
     from pasta_cli.options import parse_options
     from pasta_core.plugins import get_plugins
 

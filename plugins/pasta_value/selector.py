@@ -71,7 +71,7 @@ def create_value_selector(model: str | None = None, temperature: float | str = 0
                           plugins: Any, **options: Any) -> ValueSelector:
     """Factory: ``model=DIR`` (a value-model checkpoint folder, or a Hub repo ``hf://owner/name``
     downloaded into the Hugging Face cache), ``temperature`` (0: greedy)."""
-    from pasta_cli.hubmodels import resolve_model
+    from pasta_checkpoints.resolve import resolve_model
 
     if not model:
         raise InvalidValueError(

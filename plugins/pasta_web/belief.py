@@ -52,7 +52,7 @@ def build_user_model(plugins: Plugins, name: str, options: dict[str, Any]) -> An
     """A registered user model, or one loaded from a checkpoint folder (its ``config.json``
     names the plugin) or a Hub repo (``hf://owner/name``, downloaded into the Hugging Face
     cache); raises :class:`~pasta_core.errors.PluginError` when it cannot be built."""
-    from pasta_cli.hubmodels import resolve_model
+    from pasta_checkpoints.resolve import resolve_model
 
     return build_component(plugins, "user-model", resolve_model(name, "user-model", plugins), options,
                            load=True)

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("huggingface_hub")
 
-from pasta_cli.hubmodels import HubRef, hub_ref, resolve_model  # noqa: E402
+from pasta_checkpoints.resolve import HubRef, hub_ref, resolve_model  # noqa: E402
 from pasta_core.errors import PluginError  # noqa: E402
 from pasta_core.plugins import get_plugins  # noqa: E402
 from pasta_core.types import Candidate, History  # noqa: E402
