@@ -16,6 +16,7 @@ costs about ``images * candidates / (slate size * images per column)`` slates' r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -45,8 +46,8 @@ class PlanningUserModel(Protocol):
 class UserModelSlateSelector:
     """Selects the slate of highest q(h, S) under the learned user model (module docstring).
 
-    Concurrency: the posterior's memo is locked; the renderer and the user model are used
-    from the calling thread only, so one instance serves one session at a time."""
+    Concurrency: a session's prefetch threads call :meth:`select` at once, and the renderer
+    may only be used by one thread at a time, so a call renders and scores under a lock."""
 
     def __init__(self, user_model: Any, t2i: Any, images: int = 4) -> None:
         if not isinstance(user_model, PlanningUserModel):
@@ -56,6 +57,7 @@ class UserModelSlateSelector:
             raise InvalidValueError(f"images must be >= 1, got {images}")
         self.user_model, self.t2i, self.images = user_model, t2i, int(images)
         self.posterior = TypePosterior(user_model, t2i)
+        self._lock = threading.Lock()
 
     def candidate_utilities(self, intent: str, candidates: Sequence[Candidate], seed: int) -> np.ndarray:
         """R_k of every candidate rendered ``images`` times: (K, len(candidates))."""
@@ -70,8 +72,10 @@ class UserModelSlateSelector:
     def select(self, history: History, candidates: Sequence[Candidate], slate_size: int, seed: int) -> list[Candidate]:
         if not candidates:
             raise InvalidValueError("the user-model-slate selector got no candidates")
-        values = self.candidate_utilities(history.initial_prompt, candidates, seed)
-        picked = joint_slate(values, self.posterior(history), [c.category for c in candidates], slate_size,
+        with self._lock:  # the renderer (shared with the posterior) one thread at a time
+            values = self.candidate_utilities(history.initial_prompt, candidates, seed)
+            posterior = self.posterior(history)
+        picked = joint_slate(values, posterior, [c.category for c in candidates], slate_size,
                              choice=self.user_model.choice_from_utilities)
         return [candidates[i] for i in picked]
 

@@ -103,6 +103,42 @@ def test_planner_renders_each_candidate_images_times():
     assert t2i.images == 3 * len(_candidates())
 
 
+def test_planner_renders_one_thread_at_a_time_when_prefetch_threads_call_it():
+    """A session's prefetch threads call select at once; the renderer (shared with the
+    posterior, which re-renders the shown turn) must never be entered by two of them."""
+    import threading
+    import time
+
+    from pasta_core.types import Turn
+
+    class OneAtATime(Renderer):
+        def __init__(self):
+            super().__init__()
+            self.inside, self.overlaps, self.lock = 0, 0, threading.Lock()
+
+        def render(self, prompts, seeds):
+            with self.lock:
+                self.inside += 1
+                self.overlaps += self.inside > 1
+            time.sleep(0.01)
+            with self.lock:
+                self.inside -= 1
+            return super().render(prompts, seeds)
+
+    t2i, candidates = OneAtATime(), _candidates()
+    selector = UserModelSlateSelector(TasteModel(), t2i, images=1)
+    shown = [candidates[0], candidates[3]]
+    histories = [History("numbers").append(Turn(shown, shown, choice, seeds=((1,), (2,)))) for choice in (0, 1)]
+    slates: list = []
+    threads = [threading.Thread(target=lambda h=h: slates.append(selector.select(h, candidates, 2, 3)))
+               for h in histories for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(slates) == 4 and t2i.overlaps == 0
+
+
 def test_planner_follows_the_selector_contract():
     check_selector(UserModelSlateSelector(TasteModel(), Renderer(), images=1), max_examples=20)
 
