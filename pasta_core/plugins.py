@@ -199,6 +199,10 @@ class PluginRecipe:
         if missing:
             raise PluginError(f"plugins {', '.join(sorted(missing))} are not installed in this worker's environment")
         plugins = Plugins(only=self.entry_points) if self.discover else Plugins(entry_points=None)
+        if plugins.failures:  # the caller loaded it: without it this set would not be the caller's
+            failed = plugins.failures[0]
+            raise PluginError(f"plugin {failed.name!r} cannot be loaded in this worker "
+                              f"({failed.error.splitlines()[0] if failed.error else 'no reason given'})")
         for name, module in self.modules:
             try:
                 plugins.register(importlib.import_module(module), name=name)

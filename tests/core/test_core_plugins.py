@@ -146,6 +146,24 @@ def test_a_recipe_naming_a_plugin_not_installed_is_an_error():
         PluginRecipe((), (("gone", "no_such_module_xyz"),), discover=False).build()
 
 
+def test_a_recipe_entry_point_the_worker_cannot_load_is_an_error(monkeypatch):
+    """The caller loaded it, the worker cannot: a one-line error, not a smaller set."""
+    from importlib import metadata
+
+    from pasta_core.plugins import PluginRecipe
+
+    real = metadata.entry_points
+
+    def broken_template(**kw):
+        return [metadata.EntryPoint("template", "no_such_module_xyz", "pasta") if ep.name == "template" else ep
+                for ep in real(**kw)]
+
+    monkeypatch.setattr(metadata, "entry_points", broken_template)
+    with pytest.raises(PluginError, match="plugin 'template' cannot be loaded in this worker") as caught:
+        PluginRecipe(("template", "procedural")).build()
+    assert "\n" not in str(caught.value) and "no_such_module_xyz" in str(caught.value)
+
+
 def test_pasta_plugins_fixture_builds_isolated_sets(pasta_plugins):
     module = types.SimpleNamespace(pasta_register_generators=hookimpl(_register_gen))
     plugins = pasta_plugins(module)
