@@ -77,10 +77,15 @@ _state: Any = None
 
 def _init_process(setup: Callable[[], Any]) -> None:
     global _state
-    _state = setup()
+    try:
+        _state = setup()
+    except PastaError as exc:  # raised by its tasks, so the caller gets the line, not a broken pool
+        _state = PastaError(str(exc))
 
 
 def _run_in_process(task: Callable[[Any, Any], Any], item: Any) -> Any:
+    if isinstance(_state, PastaError):
+        raise _state
     return task(_state, item)
 
 

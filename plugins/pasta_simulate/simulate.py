@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pasta_core.errors import InvalidValueError
+from pasta_core.errors import InvalidValueError, PastaError
 from pasta_simulate.executors import get_executor, spawn_pool
 from pasta_simulate.prompts import MAX_PROMPT_WORDS, load_prompts
 from pasta_simulate.shards import (
@@ -87,18 +87,23 @@ def _simulate_here(simulator: Simulator, progress: bool) -> SimulationResult:
     return SimulationResult(folder, tuple(shards), spec.count, computed, time.perf_counter() - started)
 
 
-_worker: Simulator | None = None
+_worker: Simulator | PastaError | None = None
 
 
 def _init_worker(spec: SimulationSpec, folder: str, batch_size: int, recipe: PluginRecipe) -> None:
     """A pool worker's entry point: its copy of the caller's plugin set, and a simulator."""
     global _worker
-    _worker = Simulator(spec, recipe.build(), folder, batch_size=batch_size)
+    try:
+        _worker = Simulator(spec, recipe.build(), folder, batch_size=batch_size)
+    except PastaError as exc:  # raised by its shards, so the caller gets the line, not a broken pool
+        _worker = PastaError(str(exc))
 
 
 def _run_worker_shard(shard: int) -> int:
     if _worker is None:
         raise RuntimeError("the simulation worker was not initialised")
+    if isinstance(_worker, PastaError):
+        raise _worker
     return _worker.make_shard(shard)
 
 

@@ -171,3 +171,34 @@ def test_a_plugin_workers_cannot_rebuild_is_a_one_line_error(tmp_path):
     with pytest.raises(PluginError, match="'adhoc' is not a module importable by name") as caught:
         simulate(SPEC, tmp_path, plugins=Plugins(extra=[adhoc]), progress=False, workers=2)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("how", [{"workers": 2}, {"executor": ProcessExecutor(workers=2, retries=0)}],
+                         ids=["pool", "process"])
+def test_a_worker_that_cannot_build_its_components_is_the_callers_error(tmp_path, monkeypatch, how):
+    """A worker whose set-up fails (here: a module of the caller's set that a fresh process
+    cannot import) hands its PASTA error to the caller, not a broken pool."""
+    import sys
+    import types
+
+    from pasta_core.errors import PastaError
+    from pasta_core.plugins import Plugins
+
+    ephemeral = types.ModuleType("pasta_ephemeral_plugin")  # importable here only: it lives in sys.modules
+    monkeypatch.setitem(sys.modules, "pasta_ephemeral_plugin", ephemeral)
+    with pytest.raises(PastaError, match="module 'pasta_ephemeral_plugin' cannot be imported in this worker") as caught:
+        simulate(SPEC, tmp_path, plugins=Plugins(extra=[ephemeral]), progress=False, **how)
+    assert "\n" not in str(caught.value) and "BrokenProcessPool" not in str(caught.value)
+
+
+def test_an_unknown_component_with_workers_is_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from pasta_cli import cli, load_plugin_commands
+
+    load_plugin_commands()
+    result = CliRunner().invoke(cli, ["simulate", "-n", "4", "--workers", "2", "--t2i", "nosuch", "--quiet",
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["Error: unknown t2i 'nosuch'; installed: "
+                                                  + ", ".join(get_plugins().registry("t2i").names())]
