@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import click
-
-log = logging.getLogger(__name__)
 
 
 @click.group("distill")
@@ -82,9 +79,9 @@ def _data(kw: dict[str, Any]) -> None:
                             plugins=get_plugins())
     for kind, written in summary["files"].items():
         checked = ", every line checked against the provider's format" if kind != "parquet" else ""
-        log.info("%s: %d rows%s -> %s", kind, written["rows"], checked, written["file"])
-    log.info("pairs by source: %s; train on them: pasta distill train --data %s --out runs/distilled",
-             summary["sources"], kw["out"])
+        click.echo(f"{kind}: {written['rows']} rows{checked} -> {written['file']}")
+    click.echo(f"pairs by source: {summary['sources']}; train on them: pasta distill train --data {kw['out']} "
+               "--out runs/distilled")
 
 
 @distill_group.command("train")
@@ -132,6 +129,6 @@ def _train(kw: dict[str, Any]) -> None:
     else:
         info = train_chat(pairs, kw["base"], kw["out"], config, resume=resume, progress=progress)
     t = info["training"]
-    log.info("%s model: %s parameters, %.1f MB, %d steps in %.0f s (loss %s) -> %s", info["codec"],
-             f"{info['parameters']:,}", info["weights_bytes"] / 1e6, t["steps"], t["seconds"], t["final_loss"], kw["out"])
-    log.info("use it: pasta run --generator distilled --generator-option model=%s --selector distilled", kw["out"])
+    click.echo(f"{info['codec']} model: {info['parameters']:,} parameters, {info['weights_bytes'] / 1e6:.1f} MB, "
+               f"{t['steps']} steps in {t['seconds']:.0f} s (loss {t['final_loss']}) -> {kw['out']}")
+    click.echo(f"use it: pasta run --generator distilled --generator-option model={kw['out']} --selector distilled")
