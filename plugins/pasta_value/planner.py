@@ -82,9 +82,11 @@ class UserModelSlateSelector:
 
 def create_planner(user_model: str | None = None, t2i: str = "procedural", images: int | str = 4,
                    device: str = "cpu", *, plugins: Any, **t2i_options: Any) -> UserModelSlateSelector:
-    """Factory: ``user_model=DIR`` (a trained user model: a checkpoint folder or a registered
-    name), ``t2i`` (the sessions' renderer; extra options go to it, e.g. ``size=64``),
-    ``images`` (renders per candidate)."""
+    """Factory: ``user_model=DIR`` (a trained user model: a checkpoint folder, a registered
+    name or a Hub repo ``hf://owner/name``), ``t2i`` (the sessions' renderer; extra options
+    go to it, e.g. ``size=64``), ``images`` (renders per candidate)."""
+    from pasta_checkpoints.resolve import resolve_model
+
     if not user_model:
         raise InvalidValueError("the user-model-slate selector needs user_model=DIR (a trained user model, "
                                 "e.g. a clip-em checkpoint)")
@@ -92,5 +94,6 @@ def create_planner(user_model: str | None = None, t2i: str = "procedural", image
         count = int(images)
     except ValueError:
         raise InvalidValueError(f"images must be a whole number, got {images!r}") from None
-    return UserModelSlateSelector(plugins.load("user-model", user_model, device=device),
+    return UserModelSlateSelector(plugins.load("user-model", resolve_model(user_model, "user-model", plugins),
+                                               device=device),
                                   plugins.create("t2i", t2i, **t2i_options), count)
