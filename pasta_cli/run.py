@@ -145,8 +145,11 @@ def _create(kw: dict[str, Any]) -> Any:
 
     writable_folder(kw["out"], "--out")
     selector_options = parse_options(kw["selector_option"], "--selector-option")
-    if kw["value_model"]:  # a folder or a Hub repo (the selector downloads it; resume finds it in the cache)
-        selector_options["model"] = kw["value_model"]
+    if kw["value_model"]:  # a folder, or a Hub repo recorded at its commit (resume loads the same model)
+        from pasta_checkpoints.resolve import pinned
+        from pasta_core.plugins import get_plugins
+
+        selector_options["model"] = pinned(kw["value_model"], "value-model", get_plugins())
     return Session.create(
         kw["generator"],
         kw["t2i"],
@@ -176,7 +179,7 @@ def _user(session: Any, kw: dict[str, Any]) -> Any:
     if kw["show_prompts"]:
         raise click.UsageError("--show-prompts: prints the prompts for a person at the terminal (--user human)")
     recorded = session.user or {}
-    model = recorded.get("model", kw["user_model"])
+    model = recorded.get("model") or _pinned_user_model(kw["user_model"])
     options = recorded.get("options", parse_options(kw["user_model_option"], "--user-model-option"))
     user_type = session.user_type if session.started and session.user_type is not None else kw["user_type"]
     try:
@@ -188,6 +191,16 @@ def _user(session: Any, kw: dict[str, Any]) -> Any:
     session.user_type = user.user_type
     session.user = {"kind": "sim", "model": model or "simple", "options": options}
     return user
+
+
+def _pinned_user_model(user_model: str | None) -> str | None:
+    """A new session's --user-model as it is recorded (a Hub repo at its commit)."""
+    if not user_model:
+        return user_model
+    from pasta_checkpoints.resolve import pinned
+    from pasta_core.plugins import get_plugins
+
+    return pinned(user_model, "user-model", get_plugins())
 
 
 def _play(session: Any, kw: dict[str, Any]) -> None:

@@ -95,6 +95,16 @@ def resolve_model(value: str, kind: str, plugins: Any) -> str:
     return value if ref is None else download(ref, kind)
 
 
+def pinned(value: str, kind: str, plugins: Any) -> str:
+    """``value`` to record in a session: a Hub repo without a revision gets the commit it
+    was downloaded at (``hf://owner/name@SHA``: the snapshot folder's name), so a resumed
+    session loads the very model it started with; anything else is returned as it is."""
+    ref = hub_ref(value, plugins.registry(kind))
+    if ref is None or ref.revision:
+        return value
+    return f"{PREFIX}{ref.repo_id}@{os.path.basename(os.path.normpath(download(ref, kind)))}"
+
+
 def resolve_checkpoint(value: str, what: str = "checkpoint") -> str:
     """A checkpoint argument (a folder, or a Hub repo) as a local folder."""
     ref = hub_ref(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("huggingface_hub")
 
-from pasta_checkpoints.resolve import HubRef, hub_ref, resolve_model  # noqa: E402
+from pasta_checkpoints.resolve import HubRef, hub_ref, pinned, resolve_model  # noqa: E402
 from pasta_core.errors import PluginError  # noqa: E402
 from pasta_core.plugins import get_plugins  # noqa: E402
 from pasta_core.types import Candidate, History  # noqa: E402
@@ -88,7 +89,11 @@ def test_a_pushed_value_model_loads_by_repo_id_with_the_same_outputs(cli_runner,
     assert by_repo.exit_code == 0 and by_folder.exit_code == 0, by_repo.output + by_folder.output
     assert _shown(tmp_path / "a") == _shown(tmp_path / "b") != []
     (session,) = (tmp_path / "a").glob("*/session.json")
-    assert "hf://me/fox-value" in session.read_text()  # the reference is recorded; resume resolves it again
+    commit = Path(resolve_model("hf://me/fox-value", "value-model", plugins)).name
+    assert f"hf://me/fox-value@{commit}" in session.read_text()  # recorded at its commit: resume loads the same model
+    assert resolve_model(f"hf://me/fox-value@{commit}", "value-model", plugins).endswith(commit)  # what resume loads
+    assert pinned("hf://me/fox-value@main", "value-model", plugins) == "hf://me/fox-value@main"  # a revision given
+    assert pinned(str(folder), "value-model", plugins) == str(folder)
     by_option = cli_runner.invoke([*RUN, "--selector-option", "model=me/fox-value", "--out", str(tmp_path / "c")])
     assert by_option.exit_code == 0 and _shown(tmp_path / "c") == _shown(tmp_path / "b")  # as a web arm passes it
 
