@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 
-def evaluate(job: tuple[str, str, dict[str, Any], int]) -> tuple[str, str, dict[str, Any]]:
+def evaluate(job: tuple[str, str, dict[str, Any], bool]) -> tuple[str, str, dict[str, Any]]:
     """One world and training seed: the agent on the world's evaluation episodes."""
     from pasta_core import get_plugins
     from pasta_core.config import EpisodeConfig
@@ -33,16 +33,33 @@ def evaluate(job: tuple[str, str, dict[str, Any], int]) -> tuple[str, str, dict[
     from pasta_planted.config import load_config
     from pasta_simulate.prompts import load_prompts
 
-    world_file, seed, spec, episodes = job
+    world_file, seed, spec, quick = job
     single_thread_torch()
     config = load_config(world_file)
-    sizes = config.bench
+    sizes = config.quick if quick else config.bench
     _, held_out = split_prompts(load_prompts(), sizes.held_out_prompts, sizes.evaluation_seed)
     s = config.sessions
     episode_config = EpisodeConfig(turns=s.turns, slate_size=s.slate_size, images_per_prompt=s.images_per_prompt)
-    result = evaluate_spec((config, spec, episodes or sizes.episodes, dataset_seed(sizes.evaluation_seed, "evaluation"),
+    result = evaluate_spec((config, spec, sizes.episodes, dataset_seed(sizes.evaluation_seed, "evaluation"),
                             episode_config, sizes.image_size, held_out), get_plugins())
     return Path(world_file).stem, seed, strip_private({spec["name"]: result})[spec["name"]]
+
+
+def read_run(run: Path) -> dict[str, Any]:
+    """The run's figures; of a run still going, its finished worlds (each world folder's
+    figures.json once it holds the world's summary)."""
+    if (run / "figures.json").is_file():
+        return json.loads((run / "figures.json").read_text(encoding="utf-8"))
+    worlds = []
+    for path in sorted(run.glob("*/figures.json")):
+        world = json.loads(path.read_text(encoding="utf-8"))
+        if "summary" in world:
+            worlds.append({"name": path.parent.name, **world})
+    if not worlds:
+        raise SystemExit(f"{run} has no finished world yet")
+    return {"worlds": worlds, "seeds": [int(s) for s in worlds[0]["seeds"]], "quick": worlds[0]["quick"],
+            "encoder": worlds[0]["encoder"], "workers": 2, "partial": True,
+            "total_seconds": sum(w.get("total_seconds", 0.0) for w in worlds)}
 
 
 def main() -> None:
@@ -51,7 +68,6 @@ def main() -> None:
     parser.add_argument("--worlds", required=True, help="the world files the run used")
     parser.add_argument("--agent", default="user-model-slate", choices=["user-model-slate"])
     parser.add_argument("--images", type=int, default=4, help="renders per candidate")
-    parser.add_argument("--episodes", type=int, default=0, help="0: the world's [bench] episodes")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -61,24 +77,35 @@ def main() -> None:
     from pasta_planted.bench_set import set_figures, world_figures
 
     run = Path(args.run)
-    figures = json.loads((run / "figures.json").read_text(encoding="utf-8"))
+    figures = read_run(run)
     jobs = []
     for world in figures["worlds"]:
         for seed in world["seeds"]:
             spec = planner_spec(run / world["name"] / f"seed-{seed}" / "user-model", args.images)
-            jobs.append((str(Path(args.worlds) / f"{world['name']}.toml"), seed, spec, args.episodes))
+            jobs.append((str(Path(args.worlds) / f"{world['name']}.toml"), seed, spec, bool(figures.get("quick"))))
     started = time.perf_counter()
+    out_dir = Path(args.out)
+    done_dir = out_dir / "agent-results"  # one file per world and seed: a rerun skips what is done
+    done_dir.mkdir(parents=True, exist_ok=True)
+
+    def saved(job: tuple[str, str, dict[str, Any], bool]) -> Path:
+        return done_dir / f"{Path(job[0]).stem}-seed-{job[1]}-{args.agent}-{args.images}.json"
+
+    todo = [job for job in jobs if not saved(job).is_file()]
     with ProcessPoolExecutor(args.workers) as pool:
-        for name, seed, result in pool.map(evaluate, jobs):
-            world = next(w for w in figures["worlds"] if w["name"] == name)
-            world["seeds"][seed]["stages"]["agents"]["agents"][args.agent] = result
+        for job, (name, seed, result) in zip(todo, pool.map(evaluate, todo)):
+            saved(job).write_text(json.dumps(result), encoding="utf-8")
             print(f"{name} seed {seed}: {result['seconds']:.1f} s", flush=True)
+    for job in jobs:
+        world = next(w for w in figures["worlds"] if w["name"] == Path(job[0]).stem)
+        result = json.loads(saved(job).read_text(encoding="utf-8"))
+        world["seeds"][job[1]]["stages"]["agents"]["agents"][args.agent] = result
     for world in figures["worlds"]:
         world["summary"] = world_figures(world)
     out = copy.deepcopy(figures)
     out["summary"] = set_figures(out)
     out["added_agent"] = {"agent": args.agent, "images": args.images, "seconds": round(time.perf_counter() - started, 1)}
-    files = write_outputs(out, Path(args.out))
+    files = write_outputs(out, out_dir)
     entry = out["summary"]["figures"].get(f"gap/{args.agent}", {})
     print(json.dumps({"files": files, f"gap/{args.agent}": {"mean": entry.get("mean"), "worst": entry.get("worst")}},
                      indent=1, default=str))
