@@ -37,7 +37,7 @@ from pasta_planted.bench_stats import (
 PAPER_AGENT = "value-mixed"
 #: Paired differences reported (in units of the random-to-oracle gap).
 DIFFERENCES = [("value-mixed", "value-human"), ("value-simulated", "value-human"),
-               ("value-slate-mixed", "value-mixed")]
+               ("value-slate-mixed", "value-mixed"), ("user-model-slate", "value-mixed")]
 #: The issue's targets (docs/planted-world.md).
 TARGETS = {"paper_gap": 0.50, "best_gap": 0.75, "best_gap_worst": 0.60, "em_share": 0.90, "em_share_worst": 0.80,
            "ari": 0.80, "non_inferiority": -0.05, "minutes": 60, "distilled_kept": 0.90, "distilled_speedup": 5.0}
