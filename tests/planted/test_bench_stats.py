@@ -62,3 +62,21 @@ def test_paired_differences_and_the_set() -> None:
     low, high = total.ci95
     assert low < 0.3 and high > 0.5
     assert set_estimate(worlds[:1]).value == worlds[0].value
+
+
+def test_the_best_agent_target_counts_learned_agents_only() -> None:
+    """The best-agent target is judged over the learned agents (the planner among them),
+    never over the untrained baseline or a reference that knows the planted model."""
+    from pasta_planted.bench_set import targets
+
+    def entry(value: float) -> dict:
+        return {"mean": {"value": value, "ci95": [value - 0.1, value + 0.1]},
+                "worst": {"world": "w", "value": value, "ci95": [value - 0.1, value + 0.1]},
+                "worlds": {"w": {"value": value, "ci95": [value - 0.1, value + 0.1]}}}
+
+    out = {"gap/value-mixed": entry(0.1), "gap/user-model-slate": entry(0.3), "gap/posterior-slate": entry(0.9),
+           "gap/first": entry(0.95)}
+    judged = targets(out, {"worlds": [], "total_seconds": 60.0, "quick": False})
+    assert judged["best_agent"]["value"] == pytest.approx(0.3)
+    assert "user-model-slate" in judged["best_agent"]["target"]
+    assert judged["paper_value_selector"]["value"] == pytest.approx(0.1)
