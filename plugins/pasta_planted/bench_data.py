@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 
 from pasta_core.config import EpisodeConfig
+from pasta_core.errors import PastaError
 from pasta_core.types import Trajectory
 from pasta_planted.world import PlantedWorld
 from pasta_simulate.prompts import load_prompts
@@ -84,13 +85,18 @@ def _init_worker(config: Any, encoder_spec: tuple[str, dict[str, Any]], image_si
     from pasta_procedural import ProceduralT2I
 
     single_thread_torch()
-    plugins = recipe.build()
-    name, options = encoder_spec
-    _WORKER.update(world=PlantedWorld(config, plugins), encoder=plugins.create("encoder", name, **options),
-                   t2i=ProceduralT2I(size=image_size), plugins=plugins, prompts=prompts)
+    try:
+        plugins = recipe.build()
+        name, options = encoder_spec
+        _WORKER.update(world=PlantedWorld(config, plugins), encoder=plugins.create("encoder", name, **options),
+                       t2i=ProceduralT2I(size=image_size), plugins=plugins, prompts=prompts)
+    except PastaError as exc:  # raised by its chunks: the caller gets the line, not a broken pool
+        _WORKER["error"] = PastaError(str(exc))
 
 
 def _chunk_in_worker(args: tuple[range, int, EpisodeConfig, str]) -> Any:
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     indices, seed, config, prefix = args
     return session_chunk(_WORKER["world"], indices, seed, _WORKER["encoder"], _WORKER["t2i"], config, prefix,
                          _WORKER["plugins"], _WORKER["prompts"])
