@@ -44,12 +44,13 @@ GROUPS: dict[str, tuple[str, ...]] = {"colour": ("brightness", "saturation", "wa
 #: the time budget they were chosen for.
 SET_SIZES: dict[str, Any] = {
     "sessions": 500, "test_sessions": 200, "pair_raters": 100, "pairs_per_rater": 20, "em_steps": 400,
-    "simulated": 300, "iql_steps": 1000, "value_slate_iql_share": 0.25, "episodes": 100,
+    "em_dim": 32, "simulated": 300, "iql_steps": 1000, "value_slate_iql_share": 0.25, "episodes": 100,
+    "planner": True,
 }
 #: Sizes of ``--quick`` (CI: a set of two worlds with two training seeds in about 3 minutes).
 SET_QUICK: dict[str, Any] = {
     "sessions": 60, "test_sessions": 24, "pair_raters": 12, "pairs_per_rater": 6, "em_steps": 40, "em_dim": 32,
-    "simulated": 24, "iql_steps": 60, "value_slate_iql_share": 0.5, "episodes": 12,
+    "simulated": 24, "iql_steps": 60, "value_slate_iql_share": 0.5, "episodes": 12, "planner": True,
 }
 
 
