@@ -46,7 +46,8 @@ def test_quick_set_run_produces_every_figure(tmp_path: Path) -> None:
         assert {"random", "first", "oracle"} <= set(agents)
         for run in world["seeds"].values():
             learned = run["stages"]["agents"]["agents"]
-            assert set(learned) == {"value-human", "value-simulated", "value-mixed", "value-slate-mixed", "distilled"}
+            assert set(learned) == {"value-human", "value-simulated", "value-mixed", "value-slate-mixed", "distilled",
+                                    "user-model-slate"}
             distill = run["stages"]["distill"]
             assert distill["files"]["openai"] == distill["files"]["gemini"] == distill["files"]["parquet"] > 0
             assert distill["latency"]["distilled"]["model_calls_per_turn"] <= 1.0
