@@ -17,7 +17,6 @@ kept for one session at a time, so memory does not grow with the number of sessi
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import attrs
 from pasta_core.errors import InvalidValueError, SessionError
 from pasta_core.types import History, Turn
 from pasta_llm import ImagePart
+from pasta_llm.images import column_caption, encode_image
 
 #: The values of ``--images``.
 IMAGE_MODES = ("none", "last", "all")
@@ -34,7 +34,6 @@ IMAGE_MODES = ("none", "last", "all")
 DEFAULT_IMAGE_SIZE = 256
 #: Images a row carries at most by default: OpenAI's documented limit per example (10).
 DEFAULT_MAX_IMAGES = 10
-PNG_LEVEL = 6
 
 
 @attrs.frozen
@@ -60,12 +59,7 @@ class ImageExport:
 
 def png_of(image: Any, size: int) -> bytes:
     """``image`` (PIL) in RGB, scaled down to at most ``size`` pixels a side, as PNG bytes."""
-    picture = image.convert("RGB")
-    if max(picture.size) > size:
-        picture.thumbnail((size, size))
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", compress_level=PNG_LEVEL)
-    return buffer.getvalue()
+    return encode_image(image, size, "PNG")
 
 
 def wanted_turns(history: History, export: ImageExport) -> list[int]:
@@ -118,8 +112,8 @@ class SessionImages:
         if number not in self._kept:
             pictures = self._pictures(session_id, number, turn)
             self._kept[number] = [
-                ImagePart(f"Turn {number}, column {turn.choice + 1} (chosen), image {m} of {len(pictures)}:",
-                          "image/png", png_of(picture, self.export.size))
+                ImagePart(column_caption(number, turn.choice, True, m, len(pictures)), "image/png",
+                          png_of(picture, self.export.size))
                 for m, picture in enumerate(pictures, start=1)]
         return self._kept[number]
 

@@ -30,6 +30,7 @@ DEFAULT_MAX_SIDE = 512
 #: The default number of images one request carries at most (the latest turns' first).
 DEFAULT_MAX_IMAGES = 64
 JPEG_QUALITY = 85
+PNG_LEVEL = 6
 
 
 @attrs.frozen
@@ -80,15 +81,24 @@ def image_options(images: Any, max_side: Any, max_images: Any = DEFAULT_MAX_IMAG
     return ImageOptions(mode, *numbers)
 
 
-def encode_image(image: Any, max_side: int) -> bytes:
-    """``image`` (PIL) as JPEG bytes, scaled down to at most ``max_side`` pixels a side."""
+def encode_image(image: Any, max_side: int, image_format: str = "JPEG") -> bytes:
+    """``image`` (PIL) in RGB, scaled down to at most ``max_side`` pixels a side, as JPEG
+    (or ``image_format="PNG"``) bytes."""
     picture = image.convert("RGB")
     if max(picture.size) > max_side:
         picture = picture.copy()
         picture.thumbnail((max_side, max_side))
     buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    options = {"quality": JPEG_QUALITY} if image_format == "JPEG" else {"compress_level": PNG_LEVEL}
+    picture.save(buffer, format=image_format, **options)
     return buffer.getvalue()
+
+
+def column_caption(turn: int, column: int, chosen: bool, image: int, count: int) -> str:
+    """The caption before image ``image`` of ``count`` of a turn's column (1-based turn and
+    image, 0-based column)."""
+    state = "chosen" if chosen else "passed over"
+    return f"Turn {turn}, column {column + 1} ({state}), image {image} of {count}:"
 
 
 class EncodedImages:
@@ -146,8 +156,7 @@ def _turn_images(request: GenerationRequest, number: int, mode: str) -> list[tup
     turn = request.history.turns[number - 1]
     result = []
     for column in range(len(turn.slate)) if mode == "all" else [turn.choice]:
-        state = "chosen" if column == turn.choice else "passed over"
         shown = request.images.images(number, column)
         for index, image in enumerate(shown, start=1):
-            result.append((f"Turn {number}, column {column + 1} ({state}), image {index} of {len(shown)}:", image))
+            result.append((column_caption(number, column, column == turn.choice, index, len(shown)), image))
     return result
