@@ -25,23 +25,21 @@ from typing import Any
 
 def evaluate(job: tuple[str, str, dict[str, Any], bool]) -> tuple[str, str, dict[str, Any]]:
     """One world and training seed: the agent on the world's evaluation episodes."""
+    import tempfile
+
     from pasta_core import get_plugins
-    from pasta_core.config import EpisodeConfig
-    from pasta_planted.bench import split_prompts
+    from pasta_planted.bench import WorldRun
     from pasta_planted.bench_agents import evaluate_spec, strip_private
     from pasta_planted.bench_common import dataset_seed, single_thread_torch
     from pasta_planted.config import load_config
-    from pasta_simulate.prompts import load_prompts
 
     world_file, seed, spec, quick = job
     single_thread_torch()
-    config = load_config(world_file)
-    sizes = config.quick if quick else config.bench
-    _, held_out = split_prompts(load_prompts(), sizes.held_out_prompts, sizes.evaluation_seed)
-    s = config.sessions
-    episode_config = EpisodeConfig(turns=s.turns, slate_size=s.slate_size, images_per_prompt=s.images_per_prompt)
-    result = evaluate_spec((config, spec, sizes.episodes, dataset_seed(sizes.evaluation_seed, "evaluation"),
-                            episode_config, sizes.image_size, held_out), get_plugins())
+    plugins = get_plugins()
+    with tempfile.TemporaryDirectory() as scratch:  # the world's split, episodes and sizes, as the bench has them
+        w = WorldRun(load_config(world_file), scratch, quick, progress=False, workers=1, plugins=plugins)
+    result = evaluate_spec((w.config, spec, w.sizes.episodes, dataset_seed(w.evaluation_seed, "evaluation"),
+                            w.episode_config, w.sizes.image_size, w.held_out), plugins)
     return Path(world_file).stem, seed, strip_private({spec["name"]: result})[spec["name"]]
 
 
