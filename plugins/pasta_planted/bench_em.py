@@ -49,16 +49,15 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     returns the model, prior and timings."""
     from pasta_clip_em.checkpoint import save_checkpoint
     from pasta_clip_em.config import ModelConfig
-    from pasta_clip_em.em import EMTrainer, TrainConfig
+    from pasta_clip_em.em import EMTrainer
     from pasta_clip_em.model import build_model
 
     name, options = encoder
-    config = ModelConfig(dim=labels.dim, types=world.num_types, encoder=name,
+    config = ModelConfig(dim=labels.dim, types=world.num_types, hidden=sizes.em_hidden, encoder=name,
                          encoder_options={"dim": labels.dim, **options}, satisfaction=sizes.em_satisfaction)
     model = build_model(config, seed)
     started = time.perf_counter()
-    trainer = EMTrainer(model, labels, TrainConfig(steps=sizes.em_steps, batch_size=64, lr=1e-3, seed=seed,
-                                                   save_every=10**9, target_every=25, split_every=50), out=None,
+    trainer = EMTrainer(model, labels, em_train_config(sizes, seed), out=None,
                         aggregator=config.build_aggregator(plugins))
     trainer.train(progress=progress)
     seconds = time.perf_counter() - started
@@ -66,6 +65,15 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     save_checkpoint(out, trainer.model, trainer.prior_array, trained_steps=trainer.step_count)
     return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out,
             "splits": [list(s) for s in trainer.splits]}
+
+
+def em_train_config(sizes: Any, seed: int) -> Any:
+    """The EM settings of the bench's user-model stage (``[bench] em_*``)."""
+    from pasta_clip_em.em import TrainConfig
+
+    return TrainConfig(steps=sizes.em_steps, batch_size=sizes.em_batch, lr=sizes.em_lr,
+                       weight_decay=sizes.em_weight_decay, seed=seed, save_every=10**9, target_every=25,
+                       split_every=50)
 
 
 def check_finite(model: Any, prior: np.ndarray) -> None:

@@ -148,7 +148,10 @@ class BenchConfig:
     """``[bench]``: sizes of ``pasta bench planted`` (``[bench.quick]`` for ``--quick``).
 
     User-model stage: ``em_satisfaction`` is the clip-em likelihood of the raters' 1-5
-    scores (``gaussian`` or ``ordinal``, :class:`pasta_clip_em.config.ModelConfig`).
+    scores (``gaussian`` or ``ordinal``, :class:`pasta_clip_em.config.ModelConfig`);
+    ``em_lr``, ``em_batch`` (samples per step) and ``em_weight_decay`` are the EM
+    optimiser's (:class:`pasta_clip_em.em.TrainConfig`), ``em_hidden`` the width of the
+    model's offset MLPs (0: ``em_dim``).
     Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` build the ``embedded``
     value model (``words``: a hashed bag of words, no model to load); ``iql_*`` are its IQL
     settings (sparse rewards, the paper's main setting). Agents: ``references`` are extra
@@ -179,6 +182,10 @@ class BenchConfig:
     em_steps: int = attrs.field(default=900, converter=int)
     em_dim: int = attrs.field(default=96, converter=int)
     em_satisfaction: str = attrs.field(default="gaussian")
+    em_lr: float = attrs.field(default=1e-3, converter=float, validator=_positive)
+    em_batch: int = attrs.field(default=64, converter=int)
+    em_weight_decay: float = attrs.field(default=1e-2, converter=float, validator=_non_negative)
+    em_hidden: int = attrs.field(default=0, converter=int, validator=_non_negative)
     simulated: int = attrs.field(default=1000, converter=int)
     iql_steps: int = attrs.field(default=3000, converter=int)
     iql_lr: float = attrs.field(default=1e-2, converter=float, validator=_positive)
@@ -216,6 +223,10 @@ class BenchConfig:
             raise InvalidValueError(f"value_slate_iql_share must be in (0, 1], got {self.value_slate_iql_share}")
         if self.planner_images < 1:
             raise InvalidValueError(f"planner_images must be >= 1, got {self.planner_images}")
+        if self.em_batch < 1:
+            raise InvalidValueError(f"em_batch must be >= 1, got {self.em_batch}")
+        if not math.isfinite(self.em_lr):
+            raise InvalidValueError(f"em_lr must be a finite number, got {self.em_lr}")
         if self.value_encoder not in VALUE_ENCODERS:
             raise InvalidValueError(f"value_encoder must be one of {list(VALUE_ENCODERS)}, got {self.value_encoder!r}")
         unknown = set(self.references) - set(REFERENCE_AGENTS)
@@ -246,7 +257,7 @@ _TABLES = {"world": WorldConfig, "utility": UtilityConfig, "raters": RaterConfig
 
 
 #: Sizes a world file may not set below 1 or above these (the renderer's, ``pasta run``'s).
-_RANGES = {"image_size": (32, 2048), "turns": (1, 50), "slate_size": (1, 16), "images_per_prompt": (1, 16)}
+_RANGES = {"em_hidden": (0, None), "image_size": (32, 2048), "turns": (1, 50), "slate_size": (1, 16), "images_per_prompt": (1, 16)}
 
 
 def _check_value(name: str, kind: str, value: Any, where: str) -> None:

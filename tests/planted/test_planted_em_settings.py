@@ -1,0 +1,55 @@
+"""The bench's EM settings (``[bench] em_*``) reach the clip-em trainer and model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pasta_clip_em.labels import LabelSet, pair_labels
+from pasta_core import get_plugins
+from pasta_core.errors import InvalidValueError
+from pasta_planted.bench_em import em_train_config, train_em
+from pasta_planted.config import BenchConfig, parse_config
+from pasta_planted.world import PlantedWorld
+
+_WORLD = {"seed": 1, "types": 3}
+
+
+def test_em_keys_reach_the_train_config() -> None:
+    """A world file's em_lr / em_batch / em_weight_decay are the trainer's; the defaults
+    are the ones the bench trained with before they were keys."""
+    config = parse_config({"world": _WORLD, "bench": {"em_lr": 3e-3, "em_batch": 128, "em_weight_decay": 0.0}})
+    train = em_train_config(config.bench, seed=5)
+    assert (train.lr, train.batch_size, train.weight_decay, train.seed) == (3e-3, 128, 0.0, 5)
+    default = em_train_config(BenchConfig(), seed=0)
+    assert (default.lr, default.batch_size, default.weight_decay) == (1e-3, 64, 1e-2)
+    assert (default.target_every, default.split_every) == (25, 50)
+
+
+def test_em_hidden_reaches_the_model(tmp_path: Path) -> None:
+    """em_hidden is the width of the trained model's offset MLPs (0: em_dim)."""
+    rng = np.random.default_rng(0)
+    dim, n = 4, 6
+    labels = LabelSet(rng.normal(size=(2, dim)).astype(np.float32), rng.normal(size=(2 * n, dim)).astype(np.float32),
+                      ["r0", "r1"], pairs=pair_labels(np.arange(n) % 2, np.zeros(n, int), np.arange(n),
+                                                      n + np.arange(n), np.ones(n, np.float32)))
+    world = PlantedWorld(parse_config({"world": _WORLD}))
+    for hidden, width in ((7, 7), (0, dim)):
+        sizes = parse_config({"world": _WORLD, "bench": {"em_hidden": hidden, "em_steps": 2, "em_batch": 2}}).bench
+        trained = train_em(labels, world, sizes, tmp_path / f"h{hidden}", seed=0, progress=False,
+                           plugins=get_plugins())
+        assert trained["model"].config.hidden == hidden
+        assert trained["model"].text.heads.in_features == width
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("em_lr", 0, "em_lr must be positive"), ("em_lr", -1e-3, "em_lr must be positive"),
+    ("em_batch", 0, "em_batch must be at least 1"), ("em_weight_decay", -0.1, "em_weight_decay must be 0 or more"),
+    ("em_hidden", -1, "em_hidden must be at least 0"), ("em_lr", "fast", "em_lr must be a finite number"),
+])
+def test_bad_em_values_are_one_line_errors(key: str, value: object, words: str) -> None:
+    with pytest.raises(InvalidValueError, match=words) as caught:
+        parse_config({"world": _WORLD, "bench": {key: value}})
+    assert "\n" not in str(caught.value)
