@@ -91,19 +91,26 @@ class DistilledGenerator(LLMGenerator):
         return FallbackCandidates(self.fallback.generator.generate(request), self.fallback.name)
 
 
+#: The option naming a teacher selector's trained model (``teacher_model`` goes to it).
+_MODEL_OPTION = {"value": "model", "user-model-slate": "user_model"}
+_MODEL_NAME = {"value": "value model", "user-model-slate": "user model"}
+
+
 def teacher_fallback(value: Any, teacher_generator: str, teacher_selector: str, teacher_model: str | None,
                      slate_size: int, plugins: Any) -> Fallback | None:
-    """The ``fallback`` option: ``teacher`` (the teacher's generator and selector, the value
-    selector reading ``teacher_model``) or ``none``."""
+    """The ``fallback`` option: ``teacher`` (the teacher's generator and selector, the
+    selector reading ``teacher_model``: the value model of ``value``, the user model of
+    ``user-model-slate``) or ``none``."""
     name = "none" if value in (None, "", False) else str(value).strip().lower()
     if name == "none":
         return None
     if name != "teacher":
         raise InvalidValueError(f"fallback must be teacher or none; got {value!r}")
-    options = {"model": teacher_model} if teacher_model else {}
-    if teacher_selector == "value" and not teacher_model:
-        raise InvalidValueError("fallback=teacher with the value selector needs teacher_model=DIR "
-                                "(the value model the distilled model was trained from)")
+    key = _MODEL_OPTION.get(teacher_selector, "model")
+    options = {key: teacher_model} if teacher_model else {}
+    if teacher_selector in _MODEL_OPTION and not teacher_model:
+        raise InvalidValueError(f"fallback=teacher with the {teacher_selector} selector needs teacher_model=DIR "
+                                f"(the {_MODEL_NAME[teacher_selector]} the distilled model was trained from)")
     pipeline = TeacherPipeline(plugins.create("generator", teacher_generator),
                                plugins.create("selector", teacher_selector, **options), slate_size)
     return Fallback("teacher", pipeline)

@@ -1,5 +1,7 @@
-"""Bench stage ``distill``: the teacher (the ``value-mixed`` agent: template generator and
-value selector) distilled into one model that proposes the slate (issue 20).
+"""Bench stage ``distill``: the teacher (``[bench] distill_teacher``: the ``value-mixed``
+agent, template generator and value selector, or the ``user-model-slate`` planner, template
+generator and the learned user model planning the slate) distilled into one model that
+proposes the slate (issue 20).
 
 1. pairs: the teacher's slate for every history of the human-like training sessions and
    of ``distill_simulated`` sessions the teacher plays against the *learned* user model
@@ -7,8 +9,8 @@ value selector) distilled into one model that proposes the slate (issue 20).
 2. training: the compact model from scratch (``distill_steps`` Trainer steps);
 3. latency: each turn proposed alone (no batching) for ``distill_latency_histories``
    histories of the world's held-out sessions, by the teacher and by the distilled agent,
-   with model calls per turn; the teacher also over the embedded defaults' MiniLM value
-   model (same network, untrained: the cost is the same) when ``distill_latency_minilm``.
+   with model calls per turn; a value-mixed teacher also over the embedded defaults' MiniLM
+   value model (same network, untrained: the cost is the same) when ``distill_latency_minilm``.
 
 The distilled agent is then evaluated with the learned agents (:mod:`bench_agents`) on the
 same episodes, falling back on the teacher's pipeline for a turn it cannot answer.
@@ -24,8 +26,8 @@ import numpy as np
 
 from pasta_core.errors import require
 
-#: The agent the bench distills.
-TEACHER = "mixed"
+#: The value model a ``value-mixed`` teacher reads (the mixed regime's).
+VALUE_REGIME = "mixed"
 
 
 class Counted:
@@ -82,34 +84,64 @@ def speedup(slow: np.ndarray, fast: np.ndarray, seed: int = 0) -> dict[str, Any]
 
 
 def teacher_agent(bench: Any, value_model: Any) -> Any:
+    """The value-mixed teacher over ``value_model``."""
     from pasta_core.engine import Agent
     from pasta_value.selector import ValueSelector
 
     return Agent(bench.plugins.create("generator", "template"), ValueSelector(value_model), bench.t2i)
 
 
-def measure_latency(bench: Any, model: str, teacher: str) -> dict[str, Any]:
+def teacher_of(bench: Any) -> dict[str, Any]:
+    """The configured teacher: its agent name, selector, the selector's trained model (the
+    folder the distilled generator's fallback reads) and simulate's selector options."""
+    if bench.sizes.distill_teacher == "user-model-slate":
+        model = str(bench.state["em"]["path"])
+        return {"name": "user-model-slate", "selector": "user-model-slate", "model": model,
+                "options": {"user_model": model, "images": bench.sizes.planner_images,
+                            "size": bench.sizes.image_size}}
+    model = str(bench.state["value_models"][VALUE_REGIME])
+    return {"name": f"value-{VALUE_REGIME}", "selector": "value", "model": model, "options": {"model": model}}
+
+
+def planner_agent(bench: Any) -> Any:
+    """The user-model-slate teacher: the learned user model plans the slate."""
+    from pasta_core.engine import Agent
+    from pasta_value.planner import UserModelSlateSelector
+
+    user_model = bench.plugins.load("user-model", str(bench.state["em"]["path"]))
+    return Agent(bench.plugins.create("generator", "template"),
+                 UserModelSlateSelector(user_model, bench.t2i, bench.sizes.planner_images), bench.t2i)
+
+
+def measure_latency(bench: Any, model: str, teacher: dict[str, Any]) -> dict[str, Any]:
     """Per-turn latency and model calls of the teacher and the distilled agent."""
     from pasta_core.engine import Agent
     from pasta_selectors import FirstSelector
 
     sizes, plugins = bench.sizes, bench.plugins
     histories = held_out_histories(bench.world_run.state["test"].trajectories, sizes.distill_latency_histories)
-    counted = Counted(plugins.load("value-model", teacher))
-    teacher_ms = timed_turns(teacher_agent(bench, counted), histories, bench.episode_config) * 1000
-    distilled = plugins.create("generator", "distilled", model=model, fallback="teacher", teacher_model=teacher)
-    student_ms = timed_turns(Agent(distilled, FirstSelector(), bench.t2i), histories, bench.episode_config) * 1000
     turns = len(histories) + 1  # the warm-up turn is counted by the models too
+    if teacher["selector"] == "value":
+        counted = Counted(plugins.load("value-model", teacher["model"]))
+        teacher_ms = timed_turns(teacher_agent(bench, counted), histories, bench.episode_config) * 1000
+        calls = {"value_model_calls_per_turn": counted.calls / turns}
+    else:
+        planner = planner_agent(bench)
+        teacher_ms = timed_turns(planner, histories, bench.episode_config) * 1000
+        calls = {"images_rendered_per_candidate": planner.selector.images}
+    distilled = plugins.create("generator", "distilled", model=model, fallback="teacher",
+                               teacher_selector=teacher["selector"], teacher_model=teacher["model"])
+    student_ms = timed_turns(Agent(distilled, FirstSelector(), bench.t2i), histories, bench.episode_config) * 1000
     out: dict[str, Any] = {
         "histories": len(histories),
-        "teacher": {**latency_figures(teacher_ms), "value_model_calls_per_turn": counted.calls / turns,
+        "teacher": {**latency_figures(teacher_ms), **calls,
                     "generator_calls_per_turn": 1.0, "candidates_scored_per_turn":
                         bench.episode_config.candidates_per_category * len(bench.episode_config.categories)},
         "distilled": {**latency_figures(student_ms), "model_calls_per_turn": distilled.requests / turns,
                       "fallback_turns": distilled.fallbacks},
         "speedup": speedup(teacher_ms, student_ms),
     }
-    if sizes.distill_latency_minilm:
+    if sizes.distill_latency_minilm and teacher["selector"] == "value":
         minilm = plugins.create("value-model", "embedded", encoder="minilm")  # loaded by the warm-up turn
         minilm_ms = timed_turns(teacher_agent(bench, minilm), histories, bench.episode_config) * 1000
         out["teacher_minilm"] = latency_figures(minilm_ms)
@@ -117,7 +149,7 @@ def measure_latency(bench: Any, model: str, teacher: str) -> dict[str, Any]:
     return out
 
 
-def teacher_sessions(bench: Any, teacher: str) -> list[Any]:
+def teacher_sessions(bench: Any, teacher: dict[str, Any]) -> list[Any]:
     """Sessions the teacher plays against the learned user model (training prompts)."""
     from pasta_core.store import read_trajectories
     from pasta_planted.bench_common import dataset_seed
@@ -132,8 +164,8 @@ def teacher_sessions(bench: Any, teacher: str) -> list[Any]:
     prompts_file.write_text("\n".join(bench.world_run.prompts) + "\n", encoding="utf-8")
     c = bench.episode_config
     spec = SimulationSpec(count=bench.sizes.distill_simulated, seed=dataset_seed(bench.seed, "distill"),
-                          user_model=str(bench.state["em"]["path"]), selector="value",
-                          selector_options={"model": teacher}, t2i_options={"size": bench.sizes.image_size},
+                          user_model=str(bench.state["em"]["path"]), selector=teacher["selector"],
+                          selector_options=teacher["options"], t2i_options={"size": bench.sizes.image_size},
                           turns=c.turns, slate_size=c.slate_size, images_per_prompt=c.images_per_prompt,
                           embeddings="none", prompts_file=str(prompts_file))
     result = simulate(spec, folder, progress=False, plugins=bench.plugins)
@@ -148,8 +180,9 @@ def distill_stage(bench: Any) -> dict[str, Any]:
     from pasta_distill.pairs import teacher_pairs
     from pasta_distill.train import TrainConfig, train_compact
 
-    teacher = str(bench.state["value_models"][TEACHER])
-    agent = teacher_agent(bench, bench.plugins.load("value-model", teacher))
+    teacher = teacher_of(bench)
+    agent = (teacher_agent(bench, bench.plugins.load("value-model", teacher["model"])) if teacher["selector"] == "value"
+             else planner_agent(bench))
     started = time.perf_counter()
     pairs = list(teacher_pairs(agent, teacher_sessions(bench, teacher), bench.episode_config, "simulated"))
     pairs += list(teacher_pairs(agent, bench.state["train"].trajectories, bench.episode_config, "human"))
@@ -158,8 +191,8 @@ def distill_stage(bench: Any) -> dict[str, Any]:
     folder = bench.out / "distilled"
     info = train_compact(pairs, folder, TrainConfig(steps=bench.sizes.distill_steps, save_every=10**9,
                                                     seed=bench.seed), resume=False, progress=bench.progress)
-    bench.state["distilled"] = {"model": str(folder), "teacher": teacher}
-    return {"teacher": f"value-{TEACHER}", "pairs": {s: sum(p.source == s for p in pairs) for s in ("simulated", "human")},
+    bench.state["distilled"] = {"model": str(folder), "teacher": teacher["model"], "teacher_selector": teacher["selector"]}
+    return {"teacher": teacher["name"], "pairs": {s: sum(p.source == s for p in pairs) for s in ("simulated", "human")},
             "files": {k: v["rows"] for k, v in files.items()}, "data_seconds": round(data_seconds, 2),
             "training": info["training"], "parameters": info["parameters"], "weights_bytes": info["weights_bytes"],
             "edits": info["edits"], "model": str(folder), "latency": measure_latency(bench, str(folder), teacher)}

@@ -141,6 +141,12 @@ def _ms(entry: dict[str, Any]) -> str:
     return f"{entry['ms']['mean']:.2f} [{entry['ms']['ci95'][0]:.2f}, {entry['ms']['ci95'][1]:.2f}]"
 
 
+def _calls(teacher: dict[str, Any]) -> str:
+    """The teacher's value-model calls per turn (a planner teacher calls none)."""
+    calls = teacher.get("value_model_calls_per_turn")
+    return "-" if calls is None else f"{calls:.2f}"
+
+
 def _distillation(figures: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     """The distilled agent against its teacher: gap kept, latency, calls, training, exports."""
     rows = [(w["name"], seed, run["stages"]["distill"]) for w in figures["worlds"]
@@ -148,7 +154,8 @@ def _distillation(figures: dict[str, Any], summary: dict[str, Any]) -> list[str]
     if not rows:
         return []
     lines = ["", "## Distillation (issue 20)", "",
-             f"Share of value-mixed's gap over random kept by the distilled agent: **{_est(summary.get('kept/distilled', {}).get('mean'))}**. "
+             f"Share of {rows[0][2].get('teacher', 'value-mixed')}'s gap over random kept by the distilled agent: "
+             f"**{_est(summary.get('kept/distilled', {}).get('mean'))}**. "
              "Latency: one turn's proposal (candidates and slate) alone, mean ms [95%], on held-out histories; calls: "
              "model calls per turn.", "",
              "| world | seed | teacher ms | distilled ms | speed-up | teacher (MiniLM) ms | speed-up (MiniLM) | "
@@ -161,7 +168,7 @@ def _distillation(figures: dict[str, Any], summary: dict[str, Any]) -> list[str]
         lines.append(
             f"| {world} | {seed} | {_ms(lat['teacher'])} | {_ms(lat['distilled'])} | {_est(lat['speedup'])} | "
             f"{_ms(minilm) if minilm else '-'} | {_est(lat.get('speedup_minilm'))} | "
-            f"{lat['teacher']['value_model_calls_per_turn']:.2f} | {lat['distilled']['model_calls_per_turn']:.2f} | "
+            f"{_calls(lat['teacher'])} | {lat['distilled']['model_calls_per_turn']:.2f} | "
             f"{lat['distilled']['fallback_turns']} | {d['training']['seconds']} | {d['parameters']:,} | "
             f"{d['weights_bytes'] / 1e6:.2f} | {d['pairs']['simulated']}/{d['pairs']['human']} | "
             f"{files['openai']}/{files['gemini']}/{files['parquet']} |")

@@ -139,6 +139,8 @@ class PairsConfig:
 
 #: Reference agents the bench may add beside the oracle (``[bench] references``).
 REFERENCE_AGENTS = ("posterior", "posterior-slate", "greedy-oracle")
+#: Agents the distill stage may distill (``[bench] distill_teacher``).
+DISTILL_TEACHERS = ("value-mixed", "user-model-slate")
 #: Text encoders of the ``embedded`` value model (``pasta_value.embedding.ENCODERS``).
 VALUE_ENCODERS = ("words", "minilm", "hash")
 
@@ -172,7 +174,8 @@ class BenchConfig:
     (:mod:`pasta_planted.bench_distill`; ``pasta bench planted --distill``): pairs from the
     human-like sessions and ``distill_simulated`` sessions the teacher plays, the compact
     model trained for ``distill_steps``, latency over ``distill_latency_histories`` turns
-    (and against the MiniLM value model when ``distill_latency_minilm``).
+    (and against the MiniLM value model when ``distill_latency_minilm``); ``distill_teacher``
+    the agent distilled: ``value-mixed`` (the paper's) or ``user-model-slate`` (the planner).
     """
 
     sessions: int = attrs.field(default=2000, converter=int)
@@ -211,6 +214,7 @@ class BenchConfig:
     distill_steps: int = attrs.field(default=1500, converter=int)
     distill_latency_histories: int = attrs.field(default=200, converter=int)
     distill_latency_minilm: bool = attrs.field(default=True, converter=bool)
+    distill_teacher: str = attrs.field(default="value-mixed")
 
     def __attrs_post_init__(self) -> None:
         if not 0 < self.held_out_prompts < 1:
@@ -227,6 +231,9 @@ class BenchConfig:
             raise InvalidValueError(f"em_batch must be >= 1, got {self.em_batch}")
         if not math.isfinite(self.em_lr):
             raise InvalidValueError(f"em_lr must be a finite number, got {self.em_lr}")
+        if self.distill_teacher not in DISTILL_TEACHERS:
+            raise InvalidValueError(f"distill_teacher must be one of {list(DISTILL_TEACHERS)}, "
+                                    f"got {self.distill_teacher!r}")
         if self.value_encoder not in VALUE_ENCODERS:
             raise InvalidValueError(f"value_encoder must be one of {list(VALUE_ENCODERS)}, got {self.value_encoder!r}")
         unknown = set(self.references) - set(REFERENCE_AGENTS)

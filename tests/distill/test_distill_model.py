@@ -74,6 +74,30 @@ def test_a_failing_model_falls_back_on_the_teacher(teacher_model, compact_model,
         bare.generate(request)
 
 
+def test_the_planner_teacher_answers_a_failing_turn(compact_model, pairs, tmp_path):
+    """With teacher_selector=user-model-slate the fallback plans with the user model named by
+    teacher_model (passed as the planner's user_model); without it, one line naming it."""
+    from pasta_clip_em.checkpoint import save_checkpoint
+    from pasta_core.errors import InvalidValueError
+    from pasta_distill.generator import TeacherPipeline
+
+    plugins = get_plugins()
+    user_model = plugins.create("user-model", "clip-em", types=2, dim=16, seed=1)
+    save_checkpoint(tmp_path / "um", user_model.model, user_model.prior)
+    generator = plugins.create("generator", "distilled", model=compact_model, fallback="teacher",
+                               teacher_selector="user-model-slate", teacher_model=str(tmp_path / "um"),
+                               max_repairs=0)
+    generator.ask = lambda prompt: "not json at all"
+    request = _request(pairs[3].history, seed=4)
+    with pytest.warns(GeneratorFallbackWarning, match="teacher answered"):
+        slate = generator.generate(request)
+    planner = plugins.create("selector", "user-model-slate", user_model=str(tmp_path / "um"))
+    assert slate == TeacherPipeline(plugins.create("generator", "template"), planner, 4).generate(request)
+    with pytest.raises(InvalidValueError, match="user-model-slate selector needs teacher_model=DIR .the user model"):
+        plugins.create("generator", "distilled", model=compact_model, fallback="teacher",
+                       teacher_selector="user-model-slate")
+
+
 def test_chat_model_fine_tunes_fully_or_with_lora(tiny_chat_model, pairs, tmp_path):
     """A chat model is trained on the answer tokens only, LoRA merged on save, and served by
     the distilled generator (a random tiny model answers badly: the teacher's pipeline answers)."""

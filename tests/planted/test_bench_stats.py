@@ -80,3 +80,22 @@ def test_the_best_agent_target_counts_learned_agents_only() -> None:
     assert judged["best_agent"]["value"] == pytest.approx(0.3)
     assert "user-model-slate" in judged["best_agent"]["target"]
     assert judged["paper_value_selector"]["value"] == pytest.approx(0.1)
+
+
+def test_the_distilled_agent_is_judged_against_its_own_teacher() -> None:
+    """kept/distilled is judged where *its* teacher (the distill stage's) beats random: a
+    planner teacher above random makes the target measurable even where value-mixed is not."""
+    from pasta_planted.bench_set import distill_targets
+
+    def entry(value: float, low: float) -> dict:
+        return {"mean": {"value": value, "ci95": [low, value + 0.1]}}
+
+    latency = {"distilled": {"model_calls_per_turn": 1.0}, "speedup": {"value": 40.0}}
+    run = {"status": "ok", "teacher": "user-model-slate", "latency": latency}
+    figures = {"worlds": [{"name": "w", "seeds": {"0": {"stages": {"distill": run}}}}]}
+    out = {"kept/distilled": entry(0.95, 0.5), "gap/user-model-slate": entry(0.3, 0.1),
+           "gap/value-mixed": entry(0.05, -0.1)}
+    judged = distill_targets(out, figures)
+    assert judged["distilled_kept"]["met"] is True and "user-model-slate's gap" in judged["distilled_kept"]["target"]
+    run["teacher"] = "value-mixed"
+    assert distill_targets(out, figures)["distilled_kept"]["met"] is None  # its teacher does not beat random

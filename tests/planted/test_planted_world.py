@@ -120,3 +120,13 @@ def test_oracle_conforms_and_prefers_the_types_taste(world: PlantedWorld) -> Non
     for chosen in slate:
         same_category = [s for c, s in scores.items() if c.category == chosen.category]
         assert scores[chosen] == max(same_category)
+
+
+def test_the_distill_teacher_is_one_of_the_known_agents():
+    """``[bench] distill_teacher`` names the value-mixed agent or the planner; anything else is one line."""
+    from pasta_core.errors import InvalidValueError
+    from pasta_planted.config import BenchConfig
+
+    assert BenchConfig(distill_teacher="user-model-slate").distill_teacher == "user-model-slate"
+    with pytest.raises(InvalidValueError, match="distill_teacher must be one of"):
+        BenchConfig(distill_teacher="value-human")
