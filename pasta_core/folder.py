@@ -174,10 +174,10 @@ class SessionFolder:
 
     # -- trajectory.parquet -------------------------------------------------------------
 
-    def read_history(self, initial_prompt: str, config: EpisodeConfig | None = None,
-                     session_id: str | None = None, user_type: int | None = None) -> History:
+    def read_history(self, initial_prompt: str, config: EpisodeConfig, session_id: str,
+                     user_type: int | None) -> History:
         """The answered turns, checked against ``config``, ``session_id`` and ``user_type``
-        (those of ``session.json``) when ``config`` is given."""
+        (those of ``session.json``): a resume must not mix settings or people."""
         if not self.trajectory_file.is_file():
             return History(initial_prompt)
         trajectories = list(read_trajectories(self.trajectory_file))
@@ -187,14 +187,11 @@ class SessionFolder:
         history = trajectories[0].history
         if history.initial_prompt != History(initial_prompt).initial_prompt:
             raise SessionError(f"{self.trajectory_file} belongs to another prompt than {self.state_file}")
-        if config is not None:
-            self.check_trajectory(trajectories[0], config, session_id, user_type)
+        self._check_trajectory(trajectories[0], config, session_id, user_type)
         return history
 
-    def check_trajectory(self, trajectory: Trajectory, config: EpisodeConfig, session_id: str | None,
-                         user_type: int | None) -> None:
-        """Refuse a trajectory that ``session.json`` does not describe: a resume must not mix
-        settings or people."""
+    def _check_trajectory(self, trajectory: Trajectory, config: EpisodeConfig, session_id: str,
+                          user_type: int | None) -> None:
         where = f"{self.trajectory_file} does not match {self.state_file}"
         fix = "restore session.json or start a new session"
         answered = len(trajectory.turns)
@@ -212,7 +209,7 @@ class SessionFolder:
             if unknown:
                 raise SessionError(f"{where}: turn {number} has categories {sorted(unknown)} that 'categories' "
                                    f"lacks; {fix}")
-        if session_id is not None and trajectory.session_id != session_id:
+        if trajectory.session_id != session_id:
             raise SessionError(f"{where}: it holds session {trajectory.session_id!r}, not {session_id!r}; {fix}")
         if None not in (trajectory.user_type, user_type) and trajectory.user_type != user_type:
             raise SessionError(f"{where}: it was played by user type {trajectory.user_type}, not {user_type}; {fix}")
@@ -248,19 +245,13 @@ class SessionFolder:
         """Write the labelled grid picture of ``turn`` atomically."""
         save_png(slate_grid(columns, title=title), self.grid_path(turn), self.encode)
 
-    def missing_images(self, turn: Turn) -> list[tuple[int, int]]:
-        """(column, image) of the turn's recorded images not on disk (0-based)."""
-        return [(c, m) for c, refs in enumerate(turn.image_refs) for m, ref in enumerate(refs)
-                if not self.inside(ref).is_file()]
-
     def restore_images(self, turn: Turn, t2i: T2IModel, only: Iterable[tuple[int, int]] | None = None) -> int:
         """Make again, in one T2I call from their prompts and seeds, the recorded images of
         ``turn`` missing from the folder (of ``only``'s 0-based (column, image) when given);
         returns how many were made."""
         if only is None:
-            missing = self.missing_images(turn)
-        else:
-            missing = [(c, m) for c, m in only if not self.inside(turn.image_refs[c][m]).is_file()]
+            only = [(c, m) for c, refs in enumerate(turn.image_refs) for m in range(len(refs))]
+        missing = [(c, m) for c, m in only if not self.inside(turn.image_refs[c][m]).is_file()]
         if missing:
             images = t2i.render([turn.slate[c].text for c, _ in missing], [int(turn.seeds[c][m]) for c, m in missing])
             for (c, m), image in zip(missing, images):

@@ -208,13 +208,9 @@ class UserModel(Protocol):
 
 @attrs.frozen
 class Answer:
-    """A user's answer to one turn.
-
-    ``choice``: the chosen column (0-based); ``critique``: at most 12 words or None;
-    ``utilities``: for simulated users, every column's utility under the user's type (the
-    turn's reward is the chosen one's). ``satisfaction`` (1-5 per column) and
-    ``comparison`` (better/same/worse than the previous turn) are the rater answers of the
-    paper's evaluation phase, when given."""
+    """A user's answer to one turn, recorded as a :class:`~pasta_core.types.Turn` (same
+    field names); ``utilities``: for simulated users, every column's utility under the
+    user's type (the turn's reward is the chosen one's)."""
 
     choice: int
     critique: str | None = None
@@ -291,8 +287,7 @@ class PairOutputs:
 @runtime_checkable
 class TrainableValueModel(ValueModel, Protocol):
     """A value model the IQL trainer (:mod:`pasta_core.iql`) can fit: a torch module plus
-    functions that read Q and V out of it; the trainer's target network is a copy of the
-    module and gets the same functions."""
+    functions that read Q and V out of it (with the online module or its target copy)."""
 
     #: Every trainable parameter lives here; the trainer's target network is a copy of it.
     module: Any

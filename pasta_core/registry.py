@@ -83,9 +83,9 @@ class Registry(Generic[T]):
         builds its own parts (an aggregator, an encoder) from that set and no global one."""
         factory = self.get(name).factory
         given = sorted(options)
-        if context is not None and "plugins" not in options and _takes_plugins(factory):
+        takes_plugins, accepted = _signature(factory)
+        if context is not None and "plugins" not in options and takes_plugins:
             options["plugins"] = context
-        accepted = _accepted(factory)
         unknown = [key for key in given if accepted is not None and key not in accepted]
         if unknown:
             raise PluginError(f"{self.kind} {name!r} has no option {', '.join(map(repr, unknown))}; "
@@ -103,29 +103,17 @@ class Registry(Generic[T]):
                               ) from exc
 
 
-def _parameters(factory: Callable[..., Any]) -> Any:
+def _signature(factory: Callable[..., Any]) -> tuple[bool, list[str] | None]:
+    """Whether ``factory`` takes a ``plugins`` keyword, and the option names it takes (None
+    when it takes any: ``**options``, or a signature that cannot be read)."""
     import inspect
 
     try:
-        return inspect.signature(factory).parameters
+        parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):
-        return None
-
-
-def _takes_plugins(factory: Callable[..., Any]) -> bool:
-    import inspect
-
-    parameters = _parameters(factory)
-    kind = parameters["plugins"].kind if parameters is not None and "plugins" in parameters else None
-    return kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
-def _accepted(factory: Callable[..., Any]) -> list[str] | None:
-    """The option names ``factory`` takes, or None when it takes any (``**options``)."""
-    import inspect
-
-    parameters = _parameters(factory)
-    if parameters is None or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return None
+        return False, None
     named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return [key for key, p in parameters.items() if p.kind in named and key != "plugins"]
+    takes_plugins = "plugins" in parameters and parameters["plugins"].kind in named
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return takes_plugins, None
+    return takes_plugins, [key for key, p in parameters.items() if p.kind in named and key != "plugins"]
