@@ -122,11 +122,15 @@ class PairWriter:
         self._jsonl: dict[str, IO[str]] = {}
         self._parquet: pq.ParquetWriter | None = None
         self._buffer: list[dict[str, Any]] = []
-        for kind in self.formats:
-            if kind == "parquet":
-                self._parquet = pq.ParquetWriter(self._tmp[kind], self.schema)
-            else:
-                self._jsonl[kind] = self._tmp[kind].open("w", encoding="utf-8")
+        try:
+            for kind in self.formats:
+                if kind == "parquet":
+                    self._parquet = pq.ParquetWriter(self._tmp[kind], self.schema)
+                else:
+                    self._jsonl[kind] = self._tmp[kind].open("w", encoding="utf-8")
+        except BaseException:  # one file could not be opened: leave none of the others behind
+            self.abandon()
+            raise
 
     def add(self, pair: Pair, images: Sequence[ImagePart] = ()) -> None:
         """Write one row of ``pair`` (with ``images``, the history images it carries)."""
@@ -168,7 +172,8 @@ class PairWriter:
         """Drop the unfinished files (after a failure)."""
         self._shut()
         for tmp in self._tmp.values():
-            tmp.unlink(missing_ok=True)
+            if not tmp.is_dir():  # never a folder that was in the way
+                tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> PairWriter:
         return self

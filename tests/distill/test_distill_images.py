@@ -245,6 +245,17 @@ def test_a_bad_image_stops_the_export_naming_the_line(pairs, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_file_that_cannot_be_opened_leaves_no_other_behind(tmp_path):
+    """When one format's file cannot be opened (here the Parquet's), the JSONL files already
+    opened are removed too: nothing half-made is left in the folder."""
+    from pasta_distill.export import PairWriter
+
+    (tmp_path / ".pairs.parquet.tmp").mkdir()  # the Parquet writer cannot open a folder
+    with pytest.raises(OSError, match="pairs.parquet.tmp"):  # the Parquet writer's error
+        PairWriter(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [".pairs.parquet.tmp"]
+
+
 def test_simulate_save_images_files_are_read_beside_their_shard(teacher_model, tmp_path):
     """A trajectory file of `pasta simulate --save-images` refers to its images from its own folder."""
     from pasta_core.folder import SessionFolder
