@@ -17,19 +17,13 @@ if TYPE_CHECKING:
 HISTORY_IMAGES = ("none", "chosen", "all")
 
 
-def wanted_images(generator: Any) -> str:
-    """The ``history_images`` of ``generator`` (``none`` when it has no such attribute)."""
+def shown_images_for(generator: Any, folder: SessionFolder | None = None) -> ShownImages | None:
+    """A :class:`ShownImages` for what ``generator`` reads (its ``history_images``), or None
+    when it reads none (or has no such attribute)."""
     wanted = getattr(generator, "history_images", "none")
     if wanted not in HISTORY_IMAGES:
         raise InvalidValueError(f"history_images must be one of {', '.join(HISTORY_IMAGES)}; got {wanted!r}")
-    return str(wanted)
-
-
-def shown_images_for(generator: Any, folder: SessionFolder | None = None) -> ShownImages | None:
-    """A :class:`ShownImages` for what ``generator`` reads, or None when it reads none."""
-    wanted = wanted_images(generator)
-    side = getattr(generator, "history_image_side", None)
-    return None if wanted == "none" else ShownImages(wanted, folder, side)
+    return None if wanted == "none" else ShownImages(wanted, folder, getattr(generator, "history_image_side", None))
 
 
 class ShownImages:

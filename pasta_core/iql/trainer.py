@@ -141,25 +141,6 @@ def clip_gradients(parameters: Any, max_norm: float) -> Any:
     return torch.nn.utils.get_total_norm(grads, foreach=True)
 
 
-class SingleProcess:
-    """The default ``parallel`` of :class:`IQLTrainer`: one process, the collectives do
-    nothing (a ``pasta_distributed.DataParallel`` group has the same members)."""
-
-    active, is_main = False, True
-
-    def shard(self, n: int) -> slice:
-        return slice(0, n)
-
-    def sum(self, value: Any) -> Any:
-        return value
-
-    def sum_gradients(self, parameters: Any) -> None:
-        pass
-
-    def broadcast_parameters(self, modules: Any) -> None:
-        pass
-
-
 @attrs.define
 class IQLTrainer:
     """One IQL run of ``model`` on ``data`` (see :func:`train_iql` for the usual entry)."""
@@ -173,8 +154,8 @@ class IQLTrainer:
     step: int = 0
     #: How the model was built (plugin options); a resumed run must build it the same way.
     model_options: dict[str, Any] = attrs.field(factory=dict)
-    #: The data-parallel group (``pasta_distributed.data_parallel()``); default one process.
-    parallel: Any = attrs.field(factory=SingleProcess)
+    #: The data-parallel group (``pasta_distributed.data_parallel()``); None: one process.
+    parallel: Any = None
     #: Where states are saved (set by :meth:`save` / :meth:`resume`; named in errors).
     out: Path | None = attrs.field(default=None, init=False)
     #: The step of the last state this trainer saved or resumed from (None: none yet).
@@ -187,13 +168,19 @@ class IQLTrainer:
                 f"value model {self.model.plugin!r} has no tokens; token-level IQL needs causal-lm"
             )
         self.model.module.train()
-        self.parallel.broadcast_parameters([self.model.module])
+        if self.parallel is not None:
+            self.parallel.broadcast_parameters([self.model.module])
         self.target = copy.deepcopy(self.model.module).eval()
         for p in self.target.parameters():
             p.requires_grad_(False)
         self.optimizer = make_optimizer(self.model.module.parameters(), self.config)
         if self.prepared is None:
             self.prepared = self.model.prepare(self.data.histories, self.data.candidates)
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the states, checkpoints and metrics (rank 0)."""
+        return self.parallel is None or self.parallel.is_main
 
     def losses(self, batch: Batch) -> dict[str, Any]:
         """L_Q, L_V and a few diagnostics for ``batch`` (tensors; L_Q/L_V carry gradients)."""
@@ -235,17 +222,18 @@ class IQLTrainer:
 
         cfg = self.config
         batch = self._batch(self.step)
-        dp, share = self.parallel, 1.0
-        if dp.active:
+        dp = self.parallel if self.parallel is not None and self.parallel.active else None
+        share = 1.0
+        if dp is not None:
             mine = dp.shard(len(batch.history))
             share = (mine.stop - mine.start) / len(batch.history)
             batch = Batch(**{k: v[mine] for k, v in attrs.asdict(batch, recurse=False).items()})
         parts = self.losses(batch)
         loss = parts["loss_q"] + parts["loss_v"]
         self.optimizer.zero_grad(set_to_none=True)
-        (loss * share if dp.active else loss).backward()
-        dp.sum_gradients(self.model.module.parameters())
-        if dp.active:
+        (loss * share if dp is not None else loss).backward()
+        if dp is not None:
+            dp.sum_gradients(self.model.module.parameters())
             parts["loss_q"] = dp.sum(parts["loss_q"].detach() * share)
             parts["loss_v"] = dp.sum(parts["loss_v"].detach() * share)
         norm = clip_gradients(list(self.model.module.parameters()), cfg.grad_clip)
@@ -311,7 +299,7 @@ class IQLTrainer:
         is not, :class:`TrainingDivergedError` and nothing is written)."""
         self.out = Path(out)
         self.check_weights()
-        if not self.parallel.is_main:
+        if not self.is_main:
             return
         save_state(out, self.step, self.model.module, self.target, self.optimizer, self.info())
         self.model.save(out, extra={"training": {**self.info(), "step": self.step}})
@@ -368,14 +356,14 @@ def train_iql(
 
     torch.manual_seed(config.seed)
     trainer = IQLTrainer(model, data, config, model_options=dict(model_options or {}),
-                         parallel=parallel or SingleProcess())
+                         parallel=parallel)
     folder = Path(out) if out is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         trainer.out = folder
         if resume:
             trainer.resume(folder)
-    main = trainer.parallel.is_main
+    main = trainer.is_main
     records = metrics_log if main else None
     if records is not None:
         records.start(trainer.step)  # the steps after a resumed state are logged again

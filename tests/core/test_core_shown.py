@@ -10,7 +10,7 @@ from pasta_core import EpisodeConfig, InvalidValueError, get_plugins
 from pasta_core.engine import Agent, run_episodes
 from pasta_core.protocols import FallbackCandidates
 from pasta_core.session import Session
-from pasta_core.shown import ShownImages, wanted_images
+from pasta_core.shown import ShownImages, shown_images_for
 from pasta_core.store import read_trajectories
 from pasta_users import SimulatedUser
 
@@ -130,7 +130,7 @@ def test_shown_images_refuse_an_unknown_mode():
         history_images = "most"
 
     with pytest.raises(InvalidValueError, match="history_images must be one of none, chosen, all"):
-        wanted_images(Odd())
+        shown_images_for(Odd())
 
 
 def test_kept_images_are_scaled_to_the_side_the_generator_needs():
