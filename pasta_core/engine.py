@@ -159,7 +159,8 @@ def render_slates(
     seeds: Sequence[Sequence[Sequence[int]]],
     batch_size: int = 256,
 ) -> list[list[Column]]:
-    """Render several slates (of one or many episodes) in as few T2I calls as allowed."""
+    """Render several slates (of one or many episodes) in as few T2I calls as allowed;
+    ``seeds``: each slate's seeds per column and image (:meth:`EpisodeStreams.images`)."""
     flat_prompts: list[str] = []
     flat_seeds: list[int] = []
     for slate, slate_seeds in zip(slates, seeds):
@@ -181,15 +182,6 @@ def render_slates(
             cursor += len(column_seeds)
         result.append(columns)
     return result
-
-
-def render_proposals(
-    t2i: T2IModel, proposals: Sequence[Proposal], streams: Sequence[EpisodeStreams], turns: Sequence[int],
-    images: int, batch_size: int = 256,
-) -> list[list[Column]]:
-    """The columns of each proposal's slate, each image seeded from its own stream."""
-    seeds = [s.images(t, len(p.slate), images) for p, s, t in zip(proposals, streams, turns)]
-    return render_slates(t2i, [p.slate for p in proposals], seeds, batch_size)
 
 
 def answer_turn(
@@ -253,14 +245,15 @@ def step(episodes: Sequence[Episode], config: EpisodeConfig, batch_size: int = 2
     turn_of = [len(e.history.turns) + 1 for e in episodes]
     proposals = propose_many([e.agent for e in episodes], [e.history for e in episodes], config,
                              [e.streams for e in episodes], [e.shown for e in episodes])
+    seeds = [e.streams.images(t, len(p.slate), config.images_per_prompt)
+             for e, p, t in zip(episodes, proposals, turn_of)]
     columns: list[list[Column]] = [[] for _ in episodes]
     by_t2i: dict[int, list[int]] = {}
     for i, episode in enumerate(episodes):
         by_t2i.setdefault(id(episode.agent.t2i), []).append(i)
     for members in by_t2i.values():
-        rendered = render_proposals(episodes[members[0]].agent.t2i, [proposals[i] for i in members],
-                                    [episodes[i].streams for i in members], [turn_of[i] for i in members],
-                                    config.images_per_prompt, batch_size)
+        rendered = render_slates(episodes[members[0]].agent.t2i, [proposals[i].slate for i in members],
+                                 [seeds[i] for i in members], batch_size)
         for i, cols in zip(members, rendered):
             columns[i] = cols
     for episode, proposal, cols, turn in zip(episodes, proposals, columns, turn_of):

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from pasta_core.config import EpisodeConfig
-from pasta_core.engine import Agent, Proposal, answer_turn, propose, record_turn, render_proposals
+from pasta_core.engine import Agent, Proposal, answer_turn, propose, record_turn, render_slates
 from pasta_core.errors import InvalidValueError, PastaError, SessionError
 from pasta_core.folder import FileJob, SessionFolder, finish, image_refs
 from pasta_core.plugins import Plugins, get_plugins
@@ -312,8 +312,8 @@ class Session:
         proposal = self._next.result() if self._next is not None else None
         self._next = None
         proposal = proposal or propose(self.agent, self.history, self.config, self.streams, self._shown)
-        (columns,) = render_proposals(self.agent.t2i, [proposal], [self.streams], [self.turn],
-                                      self.config.images_per_prompt)
+        seeds = self.streams.images(self.turn, len(proposal.slate), self.config.images_per_prompt)
+        (columns,) = render_slates(self.agent.t2i, [proposal.slate], [seeds])
         self._candidates, self._columns = list(proposal.candidates), columns
         self._fallback = proposal.fallback
         if self._shown is not None:
