@@ -64,7 +64,7 @@ def pasta_register_commands(cli: click.Group, plugins: Plugins) -> None:
 
     ``plugins`` is the plugin set the command line was built from (an implementation may
     leave the argument out). A plugin that owns a command group can let other plugins add
-    to it by calling a hook of its own on ``plugins.manager.hook`` (the ``bench`` group
+    to it through a hook of its own, called with ``plugins.call_each`` (the ``bench`` group
     calls :func:`pasta_register_bench_commands`). Keep imports of heavy libraries inside
     the command functions so ``pasta --help`` stays fast.
     """

@@ -14,7 +14,7 @@ import os
 import sys
 import types
 from collections.abc import Callable, Iterable
-from functools import cached_property
+from functools import cached_property, partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -96,35 +96,30 @@ class Plugins:
 
     @cached_property
     def registries(self) -> dict[str, Registry[Any]]:
-        """Kind -> registry, filled by calling every registration hook once."""
+        """Kind -> registry, filled by calling every registration hook once (a name registered
+        twice is an error, not a plugin's failure)."""
         registries: dict[str, Registry[Any]] = {kind: Registry(kind) for kind in KINDS}
-        for kind, hook_name in KINDS.items():
-            hook = getattr(self.manager.hook, hook_name)
-            for impl in hook.get_hookimpls():
-                self._call_registration(registries[kind], impl)
+        for kind, hook in KINDS.items():
+            self.call_each(hook, partial(_registration, registries[kind]), reraise=DuplicatePluginError)
         return registries
 
-    def _call_registration(self, registry: Registry[Any], impl: pluggy.HookImpl) -> None:
-        plugin_name = impl.plugin_name
-
-        def register(name: str, factory: Callable[..., Any], description: str = "") -> None:
-            registry.add(name, factory, description, plugin_name)
-
-        try:
-            impl.function(register=register)
-        except DuplicatePluginError:
-            raise
-        except Exception as exc:
-            self.failures.append(PluginFailure(plugin_name, f"{type(exc).__name__}: {exc}"))
+    def call_each(self, hook: str, arguments: Callable[[str], dict[str, Any]],
+                  reraise: type[Exception] | tuple[type[Exception], ...] = ()) -> None:
+        """Call every plugin's implementation of ``hook`` with the ones it takes of
+        ``arguments(plugin name)``; a plugin whose call fails (but for ``reraise``) is
+        reported in :attr:`failures` and the others still run."""
+        for impl in getattr(self.manager.hook, hook).get_hookimpls():
+            given = arguments(impl.plugin_name)
+            try:
+                impl.function(**{name: given[name] for name in impl.argnames})
+            except reraise:
+                raise
+            except Exception as exc:  # a broken plugin must not take the host down
+                self.failures.append(PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}"))
 
     def add_commands(self, cli: Any) -> None:
         """Let every plugin add its CLI sub-commands; a plugin that fails is reported."""
-        for impl in self.manager.hook.pasta_register_commands.get_hookimpls():
-            arguments = {"cli": cli, "plugins": self}
-            try:
-                impl.function(**{name: arguments[name] for name in impl.argnames})
-            except Exception as exc:
-                self.failures.append(PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}"))
+        self.call_each("pasta_register_commands", lambda plugin: {"cli": cli, "plugins": self})
 
     def registry(self, kind: str) -> Registry[Any]:
         """The registry of one kind (``generator``, ``selector``, ``t2i``, ...)."""
@@ -181,6 +176,11 @@ class Plugins:
             for entry in registry:
                 result.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
         return result
+
+
+def _registration(registry: Registry[Any], plugin: str) -> dict[str, Any]:
+    """The ``register`` a registration hook of ``plugin`` gets (it adds to ``registry``)."""
+    return {"register": partial(registry.add, plugin=plugin)}
 
 
 @attrs.frozen

@@ -46,7 +46,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
 
-    def add(self, name: str, factory: Callable[..., T], description: str, plugin: str) -> None:
+    def add(self, name: str, factory: Callable[..., T], description: str = "", *, plugin: str) -> None:
         if not name or not isinstance(name, str):
             raise DuplicatePluginError(f"plugin {plugin!r} registered a {self.kind} with no name")
         if name in self._entries:

@@ -53,13 +53,7 @@ def add_commands(cli: Any, plugins: Any) -> None:
     """Add the ``bench`` group with ``perf`` to ``cli``, and let every plugin of
     ``plugins`` add its benchmarks (``pasta_register_bench_commands``); a plugin whose
     hook fails is reported in ``plugins.failures`` and the others keep their commands."""
-    from pasta_core.plugins import PluginFailure
-
     bench = click.Group("bench", help="End-to-end benchmarks.")
     bench.add_command(perf_command)
     cli.add_command(bench)
-    for impl in plugins.manager.hook.pasta_register_bench_commands.get_hookimpls():
-        try:
-            impl.function(bench=bench)
-        except Exception as exc:  # a broken plugin must not take the group down
-            plugins.failures.append(PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}"))
+    plugins.call_each("pasta_register_bench_commands", lambda plugin: {"bench": bench})
