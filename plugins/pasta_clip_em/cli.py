@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +213,8 @@ def _finetune(kw: dict[str, Any], plugins: Any) -> None:
 @click.argument("checkpoint")
 @click.option("--data", "specs", multiple=True, required=True, metavar="KIND:PATH[,IMAGES]",
               help="pickapic: (half/half accuracy), hpsv2-test: (Spearman), trajectories:/pasta: (choices).")
-@click.option("--cache", default=None, help="Embedding cache folder [CHECKPOINT/embeddings].")
+@click.option("--cache", default=None,
+              help="Embedding cache folder [CHECKPOINT/embeddings; for a Hub repo ~/.cache/pasta/embeddings/...].")
 @click.option("--device", default="cpu", show_default=True, help="Torch device: cpu, cuda, cuda:1, ...")
 @click.option("--strict", is_flag=True, help="Stop at the first corrupt row or missing image.")
 def eval_command(checkpoint: str, specs: tuple[str, ...], cache: str | None, device: str, strict: bool) -> None:
@@ -223,11 +225,26 @@ def eval_command(checkpoint: str, specs: tuple[str, ...], cache: str | None, dev
 
     try:
         plugins = get_plugins()
-        checkpoint = resolve_checkpoint(checkpoint, "user model")
+        folder = resolve_checkpoint(checkpoint, "user model")
+        cache = cache or str(default_cache(checkpoint, folder))
         for spec in specs:
-            click.echo(json.dumps({"data": spec, **_evaluate(checkpoint, spec, cache, device, strict, plugins)}))
+            click.echo(json.dumps({"data": spec, **_evaluate(folder, spec, cache, device, strict, plugins)}))
     except PastaError as exc:
         raise _fail(exc) from exc
+
+
+def default_cache(argument: str, folder: str) -> Path:
+    """The embedding cache of ``user-model eval`` without ``--cache``: CHECKPOINT/embeddings
+    for a local checkpoint; for a Hub repo, never inside the Hugging Face cache (its snapshot
+    folders belong to huggingface_hub) but in PASTA's cache folder ($XDG_CACHE_HOME or
+    ~/.cache, then pasta/embeddings/OWNER--NAME/COMMIT: the snapshot's own folder name)."""
+    from pasta_checkpoints.resolve import hub_ref
+
+    ref = hub_ref(argument)
+    if ref is None:
+        return Path(folder) / "embeddings"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "pasta" / "embeddings" / ref.repo_id.replace("/", "--") / Path(folder).name
 
 
 def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, strict: bool,

@@ -98,7 +98,8 @@ def test_a_pushed_value_model_loads_by_repo_id_with_the_same_outputs(cli_runner,
     assert by_option.exit_code == 0 and _shown(tmp_path / "c") == _shown(tmp_path / "b")  # as a web arm passes it
 
 
-def test_a_pushed_user_model_loads_by_repo_id_in_the_commands_and_the_web_app(cli_runner, tmp_path, hub) -> None:
+def test_a_pushed_user_model_loads_by_repo_id_in_the_commands_and_the_web_app(cli_runner, tmp_path, hub,
+                                                                               monkeypatch) -> None:
     from pasta_clip_em.usermodel import create_user_model
     from pasta_web.belief import build_user_model
 
@@ -108,11 +109,19 @@ def test_a_pushed_user_model_loads_by_repo_id_in_the_commands_and_the_web_app(cl
     shown = cli_runner.invoke(["user-model", "show", "hf://me/users"])
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout) == json.loads(cli_runner.invoke(["user-model", "show", str(folder)]).stdout)
-    simulated = cli_runner.invoke(["simulate", "-n", "2", "--turns", "1", "--quiet", "--user-model", "me/users",
-                                   "--out", str(tmp_path / "sim")])
+    simulated = cli_runner.invoke(["simulate", "-n", "2", "--turns", "2", "--quiet", "--user-model", "me/users",
+                                   "--save-images", "--out", str(tmp_path / "sim")])
     assert simulated.exit_code == 0, simulated.output
     belief = build_user_model(plugins, "hf://me/users", {})
     assert np.allclose(belief.prior, create_user_model(path=str(folder), plugins=plugins).prior)
+    snapshot = Path(resolve_model("hf://me/users", "user-model", plugins))
+    before = sorted(p.name for p in snapshot.iterdir())
+    (shard,) = (tmp_path / "sim").glob("*.parquet")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    evaluated = cli_runner.invoke(["user-model", "eval", "hf://me/users", "--data", f"trajectories:{shard}"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert sorted(p.name for p in snapshot.iterdir()) == before  # nothing written into the Hub cache
+    assert (tmp_path / "xdg" / "pasta" / "embeddings" / "me--users" / snapshot.name).is_dir()
 
 
 def test_an_unknown_repo_is_one_line_naming_it(cli_runner, tmp_path, hub) -> None:
