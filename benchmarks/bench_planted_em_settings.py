@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 #: ``[bench]`` keys that change only the EM training, not the world's data.
-EM_ONLY = frozenset({"em_steps", "em_lr", "em_batch", "em_weight_decay", "em_hidden", "em_satisfaction"})
+EM_ONLY = frozenset({"em_steps", "em_lr", "em_batch", "em_weight_decay", "em_hidden", "em_score_scale",
+                     "em_satisfaction"})
 
 
 def parse_value(text: str) -> Any:

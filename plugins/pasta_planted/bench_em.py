@@ -53,7 +53,8 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     from pasta_clip_em.model import build_model
 
     name, options = encoder
-    config = ModelConfig(dim=labels.dim, types=world.num_types, hidden=sizes.em_hidden, encoder=name,
+    config = ModelConfig(dim=labels.dim, types=world.num_types, hidden=sizes.em_hidden,
+                         score_scale=sizes.em_score_scale, encoder=name,
                          encoder_options={"dim": labels.dim, **options}, satisfaction=sizes.em_satisfaction)
     model = build_model(config, seed)
     started = time.perf_counter()

@@ -153,7 +153,8 @@ class BenchConfig:
     scores (``gaussian`` or ``ordinal``, :class:`pasta_clip_em.config.ModelConfig`);
     ``em_lr``, ``em_batch`` (samples per step) and ``em_weight_decay`` are the EM
     optimiser's (:class:`pasta_clip_em.em.TrainConfig`), ``em_hidden`` the width of the
-    model's offset MLPs (0: ``em_dim``).
+    model's offset MLPs (0: ``em_dim``) and ``em_score_scale`` the initial factor on its
+    cosines (:class:`pasta_clip_em.config.ModelConfig`).
     Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` build the ``embedded``
     value model (``words``: a hashed bag of words, no model to load); ``iql_*`` are its IQL
     settings (sparse rewards, the paper's main setting). Agents: ``references`` are extra
@@ -189,6 +190,7 @@ class BenchConfig:
     em_batch: int = attrs.field(default=64, converter=int)
     em_weight_decay: float = attrs.field(default=1e-2, converter=float, validator=_non_negative)
     em_hidden: int = attrs.field(default=0, converter=int, validator=_non_negative)
+    em_score_scale: float = attrs.field(default=100.0, converter=float, validator=_positive)
     simulated: int = attrs.field(default=1000, converter=int)
     iql_steps: int = attrs.field(default=3000, converter=int)
     iql_lr: float = attrs.field(default=1e-2, converter=float, validator=_positive)
@@ -229,8 +231,8 @@ class BenchConfig:
             raise InvalidValueError(f"planner_images must be >= 1, got {self.planner_images}")
         if self.em_batch < 1:
             raise InvalidValueError(f"em_batch must be >= 1, got {self.em_batch}")
-        if not math.isfinite(self.em_lr):
-            raise InvalidValueError(f"em_lr must be a finite number, got {self.em_lr}")
+        if not (math.isfinite(self.em_lr) and math.isfinite(self.em_score_scale)):
+            raise InvalidValueError(f"em_lr and em_score_scale must be finite, got {self.em_lr}, {self.em_score_scale}")
         if self.distill_teacher not in DISTILL_TEACHERS:
             raise InvalidValueError(f"distill_teacher must be one of {list(DISTILL_TEACHERS)}, "
                                     f"got {self.distill_teacher!r}")

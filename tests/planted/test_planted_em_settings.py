@@ -28,8 +28,9 @@ def test_em_keys_reach_the_train_config() -> None:
     assert (default.target_every, default.split_every) == (25, 50)
 
 
-def test_em_hidden_reaches_the_model(tmp_path: Path) -> None:
-    """em_hidden is the width of the trained model's offset MLPs (0: em_dim)."""
+def test_em_hidden_and_score_scale_reach_the_model(tmp_path: Path) -> None:
+    """em_hidden is the width of the trained model's offset MLPs (0: em_dim), em_score_scale
+    its initial score scale."""
     rng = np.random.default_rng(0)
     dim, n = 4, 6
     labels = LabelSet(rng.normal(size=(2, dim)).astype(np.float32), rng.normal(size=(2 * n, dim)).astype(np.float32),
@@ -37,10 +38,12 @@ def test_em_hidden_reaches_the_model(tmp_path: Path) -> None:
                                                       n + np.arange(n), np.ones(n, np.float32)))
     world = PlantedWorld(parse_config({"world": _WORLD}))
     for hidden, width in ((7, 7), (0, dim)):
-        sizes = parse_config({"world": _WORLD, "bench": {"em_hidden": hidden, "em_steps": 2, "em_batch": 2}}).bench
+        bench = {"em_hidden": hidden, "em_steps": 2, "em_batch": 2, "em_score_scale": 20 + hidden}
+        sizes = parse_config({"world": _WORLD, "bench": bench}).bench
         trained = train_em(labels, world, sizes, tmp_path / f"h{hidden}", seed=0, progress=False,
                            plugins=get_plugins())
         assert trained["model"].config.hidden == hidden
+        assert trained["model"].config.score_scale == 20 + hidden
         assert trained["model"].text.heads.in_features == width
 
 
@@ -48,6 +51,7 @@ def test_em_hidden_reaches_the_model(tmp_path: Path) -> None:
     ("em_lr", 0, "em_lr must be positive"), ("em_lr", -1e-3, "em_lr must be positive"),
     ("em_batch", 0, "em_batch must be at least 1"), ("em_weight_decay", -0.1, "em_weight_decay must be 0 or more"),
     ("em_hidden", -1, "em_hidden must be at least 0"), ("em_lr", "fast", "em_lr must be a finite number"),
+    ("em_score_scale", 0, "em_score_scale must be positive"),
 ])
 def test_bad_em_values_are_one_line_errors(key: str, value: object, words: str) -> None:
     with pytest.raises(InvalidValueError, match=words) as caught:
