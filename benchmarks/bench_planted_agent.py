@@ -9,7 +9,13 @@ a run without training everything again::
         --agent user-model-slate --images 4 --out runs/report-planner
 
 Writes ``figures.json``, ``report.md`` and ``figures.png`` to ``--out`` (the run's figures
-plus the agent). Agents: ``user-model-slate`` (``pasta_value.planner``).
+plus the agent). Agents: ``user-model-slate`` (``pasta_value.planner``) and, for a run with
+the distill stage, ``distilled`` at another sampling ``--temperature`` (0: the most likely
+slate), on the run's saved distilled model; it takes the run's ``distilled`` row, so the
+report's ``kept/distilled`` is the one at that temperature::
+
+    python benchmarks/bench_planted_agent.py --run runs/distill --worlds worlds/r12 \
+        --agent distilled --temperature 0 --out runs/distill-greedy
 """
 
 from __future__ import annotations
@@ -60,17 +66,32 @@ def read_run(run: Path) -> dict[str, Any]:
             "total_seconds": sum(w.get("total_seconds", 0.0) for w in worlds)}
 
 
+def agent_spec(args: argparse.Namespace, seed_run: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The agent's spec on one world and training seed of the run (its saved models)."""
+    from pasta_planted.bench_agents import planner_spec
+
+    if args.agent == "user-model-slate":
+        return planner_spec(folder / "user-model", args.images)
+    distill = seed_run["stages"].get("distill", {})
+    if distill.get("status") != "ok":
+        raise SystemExit(f"{folder}: the run has no distilled model (run the bench with --distill)")
+    planner = distill.get("teacher") == "user-model-slate"
+    teacher = folder / ("user-model" if planner else "value-mixed")
+    return {"name": "distilled", "kind": "distilled", "model": str(folder / "distilled"), "teacher": str(teacher),
+            "teacher_selector": "user-model-slate" if planner else "value", "temperature": args.temperature}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="a finished `pasta bench planted --worlds` output folder")
     parser.add_argument("--worlds", required=True, help="the world files the run used")
-    parser.add_argument("--agent", default="user-model-slate", choices=["user-model-slate"])
+    parser.add_argument("--agent", default="user-model-slate", choices=["user-model-slate", "distilled"])
     parser.add_argument("--images", type=int, default=4, help="renders per candidate")
+    parser.add_argument("--temperature", type=float, default=1.0, help="the distilled model's sampling temperature")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    from pasta_planted.bench_agents import planner_spec
     from pasta_planted.bench_report import write_outputs
     from pasta_planted.bench_set import set_figures, world_figures
 
@@ -79,7 +100,7 @@ def main() -> None:
     jobs = []
     for world in figures["worlds"]:
         for seed in world["seeds"]:
-            spec = planner_spec(run / world["name"] / f"seed-{seed}" / "user-model", args.images)
+            spec = agent_spec(args, world["seeds"][seed], run / world["name"] / f"seed-{seed}")
             jobs.append((str(Path(args.worlds) / f"{world['name']}.toml"), seed, spec, bool(figures.get("quick"))))
     started = time.perf_counter()
     out_dir = Path(args.out)
@@ -87,7 +108,8 @@ def main() -> None:
     done_dir.mkdir(parents=True, exist_ok=True)
 
     def saved(job: tuple[str, str, dict[str, Any], bool]) -> Path:
-        return done_dir / f"{Path(job[0]).stem}-seed-{job[1]}-{args.agent}-{args.images}.json"
+        setting = args.images if args.agent == "user-model-slate" else f"t{args.temperature:g}"
+        return done_dir / f"{Path(job[0]).stem}-seed-{job[1]}-{args.agent}-{setting}.json"
 
     todo = [job for job in jobs if not saved(job).is_file()]
     with ProcessPoolExecutor(args.workers) as pool:
@@ -102,7 +124,7 @@ def main() -> None:
         world["summary"] = world_figures(world)
     out = copy.deepcopy(figures)
     out["summary"] = set_figures(out)
-    out["added_agent"] = {"agent": args.agent, "images": args.images, "seconds": round(time.perf_counter() - started, 1)}
+    out["added_agent"] = {"agent": args.agent, "images": args.images, "temperature": args.temperature, "seconds": round(time.perf_counter() - started, 1)}
     files = write_outputs(out, out_dir)
     entry = out["summary"]["figures"].get(f"gap/{args.agent}", {})
     print(json.dumps({"files": files, f"gap/{args.agent}": {"mean": entry.get("mean"), "worst": entry.get("worst")}},

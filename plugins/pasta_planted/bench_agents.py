@@ -195,7 +195,8 @@ def generator_of(spec: dict[str, Any], plugins: Any) -> Any:
     agent its model (the teacher's pipeline answering a turn it cannot)."""
     if spec["kind"] == "distilled":
         return plugins.create("generator", "distilled", model=spec["model"], fallback="teacher",
-                              teacher_selector=spec.get("teacher_selector", "value"), teacher_model=spec["teacher"])
+                              teacher_selector=spec.get("teacher_selector", "value"), teacher_model=spec["teacher"],
+                              temperature=spec.get("temperature", 1.0))
     return plugins.create("generator", "template")
 
 
