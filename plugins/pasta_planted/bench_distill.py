@@ -130,7 +130,8 @@ def measure_latency(bench: Any, model: str, teacher: dict[str, Any]) -> dict[str
         teacher_ms = timed_turns(planner, histories, bench.episode_config) * 1000
         calls = {"images_rendered_per_candidate": planner.selector.images}
     distilled = plugins.create("generator", "distilled", model=model, fallback="teacher",
-                               teacher_selector=teacher["selector"], teacher_model=teacher["model"])
+                               teacher_selector=teacher["selector"], teacher_model=teacher["model"],
+                               temperature=sizes.distill_temperature)
     student_ms = timed_turns(Agent(distilled, FirstSelector(), bench.t2i), histories, bench.episode_config) * 1000
     out: dict[str, Any] = {
         "histories": len(histories),
@@ -191,7 +192,8 @@ def distill_stage(bench: Any) -> dict[str, Any]:
     folder = bench.out / "distilled"
     info = train_compact(pairs, folder, TrainConfig(steps=bench.sizes.distill_steps, save_every=10**9,
                                                     seed=bench.seed), resume=False, progress=bench.progress)
-    bench.state["distilled"] = {"model": str(folder), "teacher": teacher["model"], "teacher_selector": teacher["selector"]}
+    bench.state["distilled"] = {"model": str(folder), "teacher": teacher["model"], "teacher_selector": teacher["selector"],
+                                "temperature": bench.sizes.distill_temperature}
     return {"teacher": teacher["name"], "pairs": {s: sum(p.source == s for p in pairs) for s in ("simulated", "human")},
             "files": {k: v["rows"] for k, v in files.items()}, "data_seconds": round(data_seconds, 2),
             "training": info["training"], "parameters": info["parameters"], "weights_bytes": info["weights_bytes"],

@@ -176,7 +176,8 @@ class BenchConfig:
     human-like sessions and ``distill_simulated`` sessions the teacher plays, the compact
     model trained for ``distill_steps``, latency over ``distill_latency_histories`` turns
     (and against the MiniLM value model when ``distill_latency_minilm``); ``distill_teacher``
-    the agent distilled: ``value-mixed`` (the paper's) or ``user-model-slate`` (the planner).
+    the agent distilled: ``value-mixed`` (the paper's) or ``user-model-slate`` (the planner);
+    ``distill_temperature`` the distilled model's sampling temperature (0: its most likely slate).
     """
 
     sessions: int = attrs.field(default=2000, converter=int)
@@ -217,6 +218,7 @@ class BenchConfig:
     distill_latency_histories: int = attrs.field(default=200, converter=int)
     distill_latency_minilm: bool = attrs.field(default=True, converter=bool)
     distill_teacher: str = attrs.field(default="value-mixed")
+    distill_temperature: float = attrs.field(default=1.0, converter=float)
 
     def __attrs_post_init__(self) -> None:
         if not 0 < self.held_out_prompts < 1:
@@ -233,6 +235,8 @@ class BenchConfig:
             raise InvalidValueError(f"em_batch must be >= 1, got {self.em_batch}")
         if not (math.isfinite(self.em_lr) and math.isfinite(self.em_score_scale)):
             raise InvalidValueError(f"em_lr and em_score_scale must be finite, got {self.em_lr}, {self.em_score_scale}")
+        if not 0 <= self.distill_temperature <= 10:
+            raise InvalidValueError(f"distill_temperature must be in [0, 10], got {self.distill_temperature}")
         if self.distill_teacher not in DISTILL_TEACHERS:
             raise InvalidValueError(f"distill_teacher must be one of {list(DISTILL_TEACHERS)}, "
                                     f"got {self.distill_teacher!r}")

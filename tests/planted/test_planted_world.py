@@ -130,3 +130,5 @@ def test_the_distill_teacher_is_one_of_the_known_agents():
     assert BenchConfig(distill_teacher="user-model-slate").distill_teacher == "user-model-slate"
     with pytest.raises(InvalidValueError, match="distill_teacher must be one of"):
         BenchConfig(distill_teacher="value-human")
+    with pytest.raises(InvalidValueError, match=r"distill_temperature must be in \[0, 10\]"):
+        BenchConfig(distill_temperature=-1)
