@@ -40,12 +40,13 @@ FIDELITY_FACTOR = (0.25, 4.0)
 GROUPS: dict[str, tuple[str, ...]] = {"colour": ("brightness", "saturation", "warmth"),
                                       "style": ("texture", "contrast"), "composition": ("sky",)}
 
-#: Sizes of a set run (``[bench]`` of every sampled world): see docs/planted-world.md for
-#: the time budget they were chosen for.
+#: Sizes and settings of a set run (``[bench]`` of every sampled world): see
+#: docs/planted-world.md for the time budget the sizes were chosen for and the tuning-set
+#: runs the EM settings (``em_dim``, ``em_lr``, ``em_weight_decay``) were chosen on.
 SET_SIZES: dict[str, Any] = {
     "sessions": 500, "test_sessions": 200, "pair_raters": 100, "pairs_per_rater": 20, "em_steps": 400,
-    "em_dim": 32, "simulated": 300, "iql_steps": 1000, "value_slate_iql_share": 0.25, "episodes": 100,
-    "planner": True,
+    "em_dim": 32, "em_lr": 0.003, "em_weight_decay": 1.0, "simulated": 300, "iql_steps": 1000,
+    "value_slate_iql_share": 0.25, "episodes": 100, "planner": True,
 }
 #: Sizes of ``--quick`` (CI: a set of two worlds with two training seeds in about 3 minutes).
 SET_QUICK: dict[str, Any] = {
