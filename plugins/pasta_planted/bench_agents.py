@@ -274,8 +274,9 @@ class EarlyAgents:
 
 def learned_specs(bench: Any) -> list[dict[str, Any]]:
     """The agents of one training seed: a value agent per data regime, the value-slate agent,
-    the planner on the learned user model (``[bench] planner``) and, when the distill stage
-    ran, the distilled agent."""
+    the planner on the learned user model (``[bench] planner``, or when it is the distill
+    stage's teacher: ``kept/distilled`` needs the teacher's own row) and, when the distill
+    stage ran, the distilled agent."""
     specs: list[dict[str, Any]] = []
     for regime, path in bench.state.get("value_models", {}).items():
         if regime.startswith("slate-"):
@@ -284,7 +285,8 @@ def learned_specs(bench: Any) -> list[dict[str, Any]]:
                           "temperature": bench.sizes.value_slate_temperature})
         else:
             specs.append({"name": f"value-{regime}", "kind": "value", "model": str(path)})
-    if bench.sizes.planner and "em" in bench.state:
+    planner_teacher = bench.state.get("distilled", {}).get("teacher_selector") == "user-model-slate"
+    if (bench.sizes.planner or planner_teacher) and "em" in bench.state:
         specs.append(planner_spec(bench.state["em"]["path"], bench.sizes.planner_images))
     if "distilled" in bench.state:
         specs.append({"name": "distilled", "kind": "distilled", **bench.state["distilled"]})

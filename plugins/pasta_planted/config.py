@@ -170,8 +170,8 @@ class BenchConfig:
     changes no choice, so it is noise to a value model that does not see the type.
     ``planner`` adds the ``user-model-slate`` agent: no value model, the slate planned with
     the learned user model's own utilities, posterior and choice model, each candidate
-    rendered ``planner_images`` times (:mod:`pasta_value.planner`).
-    ``distill`` adds the distillation stage and the ``distilled`` agent
+    rendered ``planner_images`` times (:mod:`pasta_value.planner`; a distill stage whose
+    teacher it is adds it too). ``distill`` adds the distillation stage and the ``distilled`` agent
     (:mod:`pasta_planted.bench_distill`; ``pasta bench planted --distill``): pairs from the
     human-like sessions and ``distill_simulated`` sessions the teacher plays, the compact
     model trained for ``distill_steps``, latency over ``distill_latency_histories`` turns

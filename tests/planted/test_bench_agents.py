@@ -136,3 +136,23 @@ def test_unknown_user_model_encoder_is_refused_before_any_work(tmp_path) -> None
     with pytest.raises(InvalidValueError, match="unknown encoder 'clip9'.*embedded"):
         run_bench([None], tmp_path / "out", quick=True, encoder="clip9", plugins=get_plugins())
     assert not (tmp_path / "out").exists()
+
+
+def test_a_planner_teacher_is_evaluated_even_without_planner() -> None:
+    """With ``distill_teacher = user-model-slate`` the planner is among the learned agents
+    even where ``[bench] planner`` is off (``kept/distilled`` needs its teacher's row); a
+    value-mixed teacher adds no planner."""
+    from types import SimpleNamespace
+
+    from pasta_planted.bench_agents import learned_specs
+    from pasta_planted.config import BenchConfig
+
+    def names(teacher_selector: str, planner: bool) -> list[str]:
+        state = {"value_models": {"mixed": "v"}, "em": {"path": "um"},
+                 "distilled": {"model": "d", "teacher": "t", "teacher_selector": teacher_selector}}
+        bench = SimpleNamespace(state=state, sizes=BenchConfig(planner=planner))
+        return [spec["name"] for spec in learned_specs(bench)]
+
+    assert names("user-model-slate", planner=False) == ["value-mixed", "user-model-slate", "distilled"]
+    assert names("value", planner=False) == ["value-mixed", "distilled"]
+    assert names("value", planner=True) == ["value-mixed", "user-model-slate", "distilled"]
