@@ -22,8 +22,9 @@ stream, so seeds share no data):
 4. value model: IQL on human-like only (rewards labelled by the learned user model under
    each session's most likely type), simulated only, and mixed data, plus one per learned
    type (the value-slate agent);
-5. distill (with ``[bench] distill`` or ``--distill``): the value-mixed agent distilled
-   into one model (:mod:`pasta_planted.bench_distill`);
+5. distill (with ``[bench] distill`` or ``--distill``): the teacher (``[bench]
+   distill_teacher``: value-mixed or the user-model-slate planner) distilled into one
+   model (:mod:`pasta_planted.bench_distill`);
 6. agents: the learned agents (and the distilled one) on the world's evaluation episodes.
 
 A stage is ``ok``, ``skipped`` on purpose (an optional extra is not installed:

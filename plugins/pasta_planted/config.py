@@ -269,7 +269,8 @@ _TABLES = {"world": WorldConfig, "utility": UtilityConfig, "raters": RaterConfig
            "sessions": SessionsConfig, "pairs": PairsConfig}
 
 
-#: Sizes a world file may not set below 1 or above these (the renderer's, ``pasta run``'s).
+#: Ranges of a world file's integers other than the usual at least 1 (seeds at least 0):
+#: the renderer's and ``pasta run``'s sizes, and ``em_hidden`` (0: ``em_dim``).
 _RANGES = {"em_hidden": (0, None), "image_size": (32, 2048), "turns": (1, 50), "slate_size": (1, 16), "images_per_prompt": (1, 16)}
 
 
