@@ -52,3 +52,16 @@ def test_attribute_weights_shape_the_tastes(tmp_path: Path) -> None:
     ratio = lambda t: np.abs(t[:, heavy]).mean() / np.abs(t[:, light]).mean()  # noqa: E731
     assert weights[heavy] > weights[light] and ratio(world.tastes) > ratio(plain.tastes)
     assert world.describe()["attribute_weights"] == list(weights)
+
+
+def test_a_written_world_carries_the_set_sizes(tmp_path: Path) -> None:
+    """A set's world file holds SET_SIZES as its [bench] and SET_QUICK as its [bench.quick],
+    read back as written (the EM settings too); the quick run keeps the single-world EM ones."""
+    from pasta_planted.config import BenchConfig
+    from pasta_planted.worlds import SET_QUICK, SET_SIZES
+
+    (path,) = write_worlds(1, 3, tmp_path)
+    config = load_config(path)
+    assert {k: getattr(config.bench, k) for k in SET_SIZES} == SET_SIZES
+    assert {k: getattr(config.quick, k) for k in SET_QUICK} == SET_QUICK
+    assert (config.quick.em_lr, config.quick.em_weight_decay) == (BenchConfig().em_lr, BenchConfig().em_weight_decay)
