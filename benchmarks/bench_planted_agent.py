@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    if not 0 <= args.temperature <= 10:  # the distilled generator's range, checked before any work starts
+        parser.error(f"--temperature must be in [0, 10], got {args.temperature}")
 
     from pasta_planted.bench_report import write_outputs
     from pasta_planted.bench_set import set_figures, world_figures
