@@ -78,7 +78,8 @@ def agent_spec(args: argparse.Namespace, seed_run: dict[str, Any], folder: Path)
     planner = distill.get("teacher") == "user-model-slate"
     teacher = folder / ("user-model" if planner else "value-mixed")
     return {"name": "distilled", "kind": "distilled", "model": str(folder / "distilled"), "teacher": str(teacher),
-            "teacher_selector": "user-model-slate" if planner else "value", "temperature": args.temperature}
+            "teacher_selector": "user-model-slate" if planner else "value", "temperature": args.temperature,
+            "teacher_options": distill.get("teacher_options", {})}
 
 
 def main() -> None:

@@ -7,7 +7,10 @@ Backends (option ``backend``): ``local`` (default: a folder from ``pasta distill
 ``model=ID`` (a fine-tuned model id) and the other options passed through; only its
 provider request (``ask``) is used, with this module's prompt and checks. ``images``
 (none, chosen, all; default none, as the exported pairs hold text only) sends earlier
-turns' images with the prompt, as the LLM generators do.
+turns' images with the prompt, as the LLM generators do. ``fallback=teacher`` builds the
+teacher's pipeline; an option ``teacher_X=V`` goes to the teacher's selector as ``X=V``
+(e.g. ``teacher_images=4 teacher_size=64`` for the ``user-model-slate`` planner, so the
+fallback plans as the teacher did).
 """
 
 from __future__ import annotations
@@ -97,17 +100,20 @@ _MODEL_NAME = {"value": "value model", "user-model-slate": "user model"}
 
 
 def teacher_fallback(value: Any, teacher_generator: str, teacher_selector: str, teacher_model: str | None,
-                     slate_size: int, plugins: Any) -> Fallback | None:
+                     slate_size: int, plugins: Any, selector_options: dict[str, Any] | None = None) -> Fallback | None:
     """The ``fallback`` option: ``teacher`` (the teacher's generator and selector, the
     selector reading ``teacher_model``: the value model of ``value``, the user model of
-    ``user-model-slate``) or ``none``."""
+    ``user-model-slate``, and ``selector_options``) or ``none``."""
     name = "none" if value in (None, "", False) else str(value).strip().lower()
     if name == "none":
+        if selector_options:
+            raise InvalidValueError(f"teacher options {sorted('teacher_' + k for k in selector_options)} "
+                                    f"need fallback=teacher")
         return None
     if name != "teacher":
         raise InvalidValueError(f"fallback must be teacher or none; got {value!r}")
     key = _MODEL_OPTION.get(teacher_selector, "model")
-    options = {key: teacher_model} if teacher_model else {}
+    options = {**(selector_options or {}), **({key: teacher_model} if teacher_model else {})}
     if teacher_selector in _MODEL_OPTION and not teacher_model:
         raise InvalidValueError(f"fallback=teacher with the {teacher_selector} selector needs teacher_model=DIR "
                                 f"(the {_MODEL_NAME[teacher_selector]} the distilled model was trained from)")
@@ -146,12 +152,15 @@ def create_generator(model: str | None = None, backend: str = "local", slate_siz
         raise InvalidValueError("the distilled generator needs model=FOLDER (from `pasta distill train`) "
                                 "or, with backend=gemini/openai, model=ID of a fine-tuned model")
     size = option_int("slate_size", slate_size, 1)
+    teacher_options = {k.removeprefix("teacher_"): v for k, v in backend_options.items() if k.startswith("teacher_")}
+    backend_options = {k: v for k, v in backend_options.items() if not k.startswith("teacher_")}
     backend = str(backend).strip().lower()
     if backend != "local" and temperature != 1.0:
         backend_options["temperature"] = temperature
     ask, is_transient = _backend_ask(backend, str(model), str(device), max_new_tokens, temperature, plugins,
                                      backend_options)
-    answer_instead = teacher_fallback(fallback, teacher_generator, teacher_selector, teacher_model, size, plugins)
+    answer_instead = teacher_fallback(fallback, teacher_generator, teacher_selector, teacher_model, size, plugins,
+                                      teacher_options)
     local = backend == "local"
     return DistilledGenerator(
         "distilled" if local else f"distilled ({backend})", ask, is_transient, size,

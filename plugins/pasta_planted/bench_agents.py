@@ -196,7 +196,8 @@ def generator_of(spec: dict[str, Any], plugins: Any) -> Any:
     if spec["kind"] == "distilled":
         return plugins.create("generator", "distilled", model=spec["model"], fallback="teacher",
                               teacher_selector=spec.get("teacher_selector", "value"), teacher_model=spec["teacher"],
-                              temperature=spec.get("temperature", 1.0))
+                              temperature=spec.get("temperature", 1.0),
+                              **{f"teacher_{k}": v for k, v in spec.get("teacher_options", {}).items()})
     return plugins.create("generator", "template")
 
 

@@ -103,6 +103,13 @@ def teacher_of(bench: Any) -> dict[str, Any]:
     return {"name": f"value-{VALUE_REGIME}", "selector": "value", "model": model, "options": {"model": model}}
 
 
+def fallback_options(teacher: dict[str, Any]) -> dict[str, Any]:
+    """The teacher selector's options besides its model, for the distilled generator's
+    fallback (``teacher_X=V``): it then plans as the teacher did (the planner's renders per
+    candidate and image size)."""
+    return {k: v for k, v in teacher["options"].items() if k not in ("model", "user_model")}
+
+
 def planner_agent(bench: Any) -> Any:
     """The user-model-slate teacher: the learned user model plans the slate."""
     from pasta_core.engine import Agent
@@ -131,7 +138,8 @@ def measure_latency(bench: Any, model: str, teacher: dict[str, Any]) -> dict[str
         calls = {"images_rendered_per_candidate": planner.selector.images}
     distilled = plugins.create("generator", "distilled", model=model, fallback="teacher",
                                teacher_selector=teacher["selector"], teacher_model=teacher["model"],
-                               temperature=sizes.distill_temperature)
+                               temperature=sizes.distill_temperature,
+                               **{f"teacher_{k}": v for k, v in fallback_options(teacher).items()})
     student_ms = timed_turns(Agent(distilled, FirstSelector(), bench.t2i), histories, bench.episode_config) * 1000
     out: dict[str, Any] = {
         "histories": len(histories),
@@ -193,8 +201,10 @@ def distill_stage(bench: Any) -> dict[str, Any]:
     info = train_compact(pairs, folder, TrainConfig(steps=bench.sizes.distill_steps, save_every=10**9,
                                                     seed=bench.seed), resume=False, progress=bench.progress)
     bench.state["distilled"] = {"model": str(folder), "teacher": teacher["model"], "teacher_selector": teacher["selector"],
+                                "teacher_options": fallback_options(teacher),
                                 "temperature": bench.sizes.distill_temperature}
     return {"teacher": teacher["name"], "pairs": {s: sum(p.source == s for p in pairs) for s in ("simulated", "human")},
             "files": {k: v["rows"] for k, v in files.items()}, "data_seconds": round(data_seconds, 2),
             "training": info["training"], "parameters": info["parameters"], "weights_bytes": info["weights_bytes"],
-            "edits": info["edits"], "model": str(folder), "latency": measure_latency(bench, str(folder), teacher)}
+            "edits": info["edits"], "model": str(folder), "teacher_options": fallback_options(teacher),
+            "latency": measure_latency(bench, str(folder), teacher)}

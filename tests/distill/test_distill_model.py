@@ -171,3 +171,28 @@ def test_the_compact_slate_is_sampled_by_the_request_seed(compact_model, pairs):
     assert len({tuple(sampled.generate(_request(pairs[4].history, seed=s))) for s in range(8)}) > 1
     greedy = plugins.create("generator", "distilled", model=compact_model, temperature="0")
     assert len({tuple(greedy.generate(_request(pairs[4].history, seed=s))) for s in range(4)}) == 1
+
+
+def test_teacher_options_reach_the_fallback_selector(compact_model, pairs, tmp_path):
+    """``teacher_X=V`` goes to the teacher's selector as ``X=V`` (the bench's planner teacher
+    plans at its own renders per candidate and image size); without fallback=teacher, one line."""
+    from pasta_clip_em.checkpoint import save_checkpoint
+    from pasta_core.errors import InvalidValueError
+    from pasta_distill.generator import TeacherPipeline
+
+    plugins = get_plugins()
+    user_model = plugins.create("user-model", "clip-em", types=2, dim=16, seed=1)
+    save_checkpoint(tmp_path / "um", user_model.model, user_model.prior)
+    generator = plugins.create("generator", "distilled", model=compact_model, fallback="teacher",
+                               teacher_selector="user-model-slate", teacher_model=str(tmp_path / "um"),
+                               teacher_images=2, teacher_size=32, max_repairs=0)
+    selector = generator.fallback.generator.selector
+    assert selector.images == 2 and selector.t2i.size == 32
+    generator.ask = lambda prompt: "not json at all"
+    request = _request(pairs[3].history, seed=4)
+    with pytest.warns(GeneratorFallbackWarning, match="teacher answered"):
+        slate = generator.generate(request)
+    planner = plugins.create("selector", "user-model-slate", user_model=str(tmp_path / "um"), images=2, size=32)
+    assert slate == TeacherPipeline(plugins.create("generator", "template"), planner, 4).generate(request)
+    with pytest.raises(InvalidValueError, match=r"teacher options \['teacher_images'\] need fallback=teacher"):
+        plugins.create("generator", "distilled", model=compact_model, teacher_images=2)

@@ -156,3 +156,20 @@ def test_a_planner_teacher_is_evaluated_even_without_planner() -> None:
     assert names("user-model-slate", planner=False) == ["value-mixed", "user-model-slate", "distilled"]
     assert names("value", planner=False) == ["value-mixed", "distilled"]
     assert names("value", planner=True) == ["value-mixed", "user-model-slate", "distilled"]
+
+
+def test_the_distilled_fallback_plans_as_the_planner_teacher() -> None:
+    """The planner teacher's renders per candidate and image size go to the distilled
+    generator's fallback (``teacher_images``, ``teacher_size``); its model does not (that is
+    ``teacher_model``), and a value-mixed teacher passes nothing more."""
+    from types import SimpleNamespace
+
+    from pasta_planted.bench_distill import fallback_options, teacher_of
+    from pasta_planted.config import BenchConfig
+
+    state = {"em": {"path": "um"}, "value_models": {"mixed": "vm"}}
+    planner = SimpleNamespace(state=state, sizes=BenchConfig(distill_teacher="user-model-slate", planner_images=3,
+                                                             image_size=48))
+    assert fallback_options(teacher_of(planner)) == {"images": 3, "size": 48}
+    value = SimpleNamespace(state=state, sizes=BenchConfig())
+    assert teacher_of(value)["selector"] == "value" and fallback_options(teacher_of(value)) == {}
