@@ -47,6 +47,7 @@ SET_SIZES: dict[str, Any] = {
     "sessions": 500, "test_sessions": 200, "pair_raters": 100, "pairs_per_rater": 20, "em_steps": 400,
     "em_dim": 32, "em_lr": 0.003, "em_weight_decay": 1.0, "simulated": 300, "iql_steps": 1000,
     "value_slate_iql_share": 0.25, "episodes": 100, "planner": True,
+    "distill_teacher": "user-model-slate", "distill_temperature": 0.0,
 }
 #: Sizes of ``--quick`` (CI: a set of two worlds with two training seeds in about 3 minutes).
 SET_QUICK: dict[str, Any] = {
