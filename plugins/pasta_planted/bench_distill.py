@@ -120,9 +120,10 @@ def planner_agent(bench: Any) -> Any:
                  UserModelSlateSelector(user_model, bench.t2i, bench.sizes.planner_images), bench.t2i)
 
 
-def measure_latency(bench: Any, model: str, teacher: dict[str, Any]) -> dict[str, Any]:
+def measure_latency(bench: Any, teacher: dict[str, Any]) -> dict[str, Any]:
     """Per-turn latency and model calls of the teacher and the distilled agent."""
     from pasta_core.engine import Agent
+    from pasta_planted.bench_agents import generator_of
     from pasta_selectors import FirstSelector
 
     sizes, plugins = bench.sizes, bench.plugins
@@ -136,10 +137,7 @@ def measure_latency(bench: Any, model: str, teacher: dict[str, Any]) -> dict[str
         planner = planner_agent(bench)
         teacher_ms = timed_turns(planner, histories, bench.episode_config) * 1000
         calls = {"images_rendered_per_candidate": planner.selector.images}
-    distilled = plugins.create("generator", "distilled", model=model, fallback="teacher",
-                               teacher_selector=teacher["selector"], teacher_model=teacher["model"],
-                               temperature=sizes.distill_temperature,
-                               **{f"teacher_{k}": v for k, v in fallback_options(teacher).items()})
+    distilled = generator_of({"kind": "distilled", **bench.state["distilled"]}, plugins)
     student_ms = timed_turns(Agent(distilled, FirstSelector(), bench.t2i), histories, bench.episode_config) * 1000
     out: dict[str, Any] = {
         "histories": len(histories),
@@ -200,11 +198,11 @@ def distill_stage(bench: Any) -> dict[str, Any]:
     folder = bench.out / "distilled"
     info = train_compact(pairs, folder, TrainConfig(steps=bench.sizes.distill_steps, save_every=10**9,
                                                     seed=bench.seed), resume=False, progress=bench.progress)
+    options = fallback_options(teacher)
     bench.state["distilled"] = {"model": str(folder), "teacher": teacher["model"], "teacher_selector": teacher["selector"],
-                                "teacher_options": fallback_options(teacher),
-                                "temperature": bench.sizes.distill_temperature}
+                                "teacher_options": options, "temperature": bench.sizes.distill_temperature}
     return {"teacher": teacher["name"], "pairs": {s: sum(p.source == s for p in pairs) for s in ("simulated", "human")},
             "files": {k: v["rows"] for k, v in files.items()}, "data_seconds": round(data_seconds, 2),
             "training": info["training"], "parameters": info["parameters"], "weights_bytes": info["weights_bytes"],
-            "edits": info["edits"], "model": str(folder), "teacher_options": fallback_options(teacher),
-            "latency": measure_latency(bench, str(folder), teacher)}
+            "edits": info["edits"], "model": str(folder), "teacher_options": options,
+            "latency": measure_latency(bench, teacher)}
