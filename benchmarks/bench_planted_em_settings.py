@@ -36,7 +36,7 @@ import numpy as np
 
 #: ``[bench]`` keys that change only the EM training, not the world's data.
 EM_ONLY = frozenset({"em_steps", "em_lr", "em_batch", "em_weight_decay", "em_hidden", "em_score_scale",
-                     "em_satisfaction"})
+                     "em_satisfaction", "em_validation", "em_validate_every"})
 
 
 def parse_value(text: str) -> Any:
@@ -94,7 +94,7 @@ def row(world_file: str, setting: dict[str, Any], bench: Any) -> dict[str, Any]:
             "ratio": expected.get("accuracy_ratio"), "ari": stage.get("adjusted_rand_index"),
             "ari_planted": stage.get("adjusted_rand_index_planted_posterior"),
             "seconds": stage["seconds"], "train_seconds": stage.get("train_seconds"),
-            "reason": stage.get("reason"), "sessions": stage.get("sessions")}
+            "best_step": stage.get("em_best_step"), "reason": stage.get("reason"), "sessions": stage.get("sessions")}
 
 
 def run_world(job: tuple[str, list[dict[str, Any]], list[int]]) -> list[dict[str, Any]]:

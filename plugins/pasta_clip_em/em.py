@@ -79,6 +79,11 @@ class TrainConfig:
     split_below: float = 0.5
     split_noise: float = 0.3
     target_every: int = 50
+    #: Early stopping: hold back this share of the samples (0: none), measure their marginal
+    #: negative log-likelihood (:meth:`EMTrainer.marginal_nll`) every ``validate_every``
+    #: steps, and end training with the model and prior of the best measurement.
+    validation: float = 0.0
+    validate_every: int = 50
     save_every: int = 200
     log_every: int = 10
     seed: int = 0
@@ -94,6 +99,28 @@ class TrainConfig:
         data = dict(data)
         data["weights"] = LossWeights(**data.get("weights", {}))
         return cls(**data)
+
+
+def hold_out(num_samples: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training samples, validation samples): ``share`` of the samples, at least one and
+    never all, drawn by a permutation seeded by ``seed`` (none when ``share`` is 0)."""
+    if not 0.0 <= share < 1.0:
+        raise InvalidValueError(f"the validation share must be in [0, 1), got {share}")
+    if share == 0.0 or num_samples < 2:
+        return np.arange(num_samples), np.arange(0)
+    count = min(max(1, round(share * num_samples)), num_samples - 1)
+    order = np.random.default_rng([seed, 1]).permutation(num_samples)
+    return np.sort(order[count:]), np.sort(order[:count])
+
+
+@attrs.define
+class BestState:
+    """The early-stopping snapshot: the weights and prior of the lowest validation NLL."""
+
+    step: int
+    nll: float
+    model: dict[str, torch.Tensor]
+    prior: torch.Tensor
 
 
 class EMTrainer:
@@ -130,6 +157,8 @@ class EMTrainer:
         #: The step of the last checkpoint this trainer wrote or resumed from (None: none yet).
         self.saved_step: int | None = None
         self.splits: list[tuple[int, int, int]] = []  # (step, re-seeded type, copied type)
+        self.train_samples, self.validation_samples = hold_out(labels.num_samples, config.validation, config.seed)
+        self.best: BestState | None = None
 
     # ----- what the fine-tuning phase overrides --------------------------------------
     def _check_labels(self, labels: Any, model: Any) -> None:
@@ -160,12 +189,13 @@ class EMTrainer:
 
     # ----- batches -------------------------------------------------------------------
     def batch_samples(self, step: int) -> np.ndarray:
-        """The samples of batch ``step`` (deterministic in seed and step)."""
-        n, size = self.labels.num_samples, min(self.config.batch_size, self.labels.num_samples)
+        """The samples of batch ``step`` (deterministic in seed and step; never a held-back one)."""
+        n = len(self.train_samples)
+        size = min(self.config.batch_size, n)
         per_epoch = max(n // size, 1)
         epoch, index = divmod(step, per_epoch)
         order = np.random.default_rng([self.config.seed, epoch]).permutation(n)
-        return order[index * size : (index + 1) * size]
+        return self.train_samples[order[index * size : (index + 1) * size]]
 
     def local_samples(self, step: int) -> np.ndarray:
         """This process's slice of batch ``step`` (the whole batch outside torchrun)."""
@@ -231,6 +261,9 @@ class EMTrainer:
                 bar.update(1)
                 if on_step is not None:
                     on_step(self.step_count, metrics)
+                if len(self.validation_samples) and (self.step_count % self.config.validate_every == 0
+                                                     or self.step_count == self.config.steps):
+                    metrics["validation_nll"] = self._validate()
                 if self.step_count % self.config.log_every == 0 or self.step_count == end:
                     bar.set_postfix(loss=f"{metrics['loss']:.4f}")
                     self._log(metrics, time.perf_counter() - started)
@@ -241,19 +274,37 @@ class EMTrainer:
             bar.close()
         return self.model
 
-    def marginal_nll(self, batch_size: int | None = None) -> float:
-        """-sum_i log sum_k prior_k p(labels_i | k) per label over every sample, under the
-        current model and prior: the objective EM decreases (a training-loss figure)."""
-        n, size = self.labels.num_samples, batch_size or self.config.batch_size
+    def marginal_nll(self, batch_size: int | None = None, samples: np.ndarray | None = None) -> float:
+        """-sum_i log sum_k prior_k p(labels_i | k) per label over ``samples`` (default:
+        every sample), under the current model and prior: the objective EM decreases, and
+        on held-back samples the early-stopping figure (by the chain rule, a session's
+        marginal likelihood is the product of its labels' online predictions)."""
+        ids = np.arange(self.labels.num_samples) if samples is None else np.asarray(samples)
+        size = batch_size or self.config.batch_size
         total, labels = 0.0, 0
         log_prior = self.prior.clamp(min=1e-12).log()
         with torch.no_grad():
-            for start in range(0, n, size):
-                batch = self.make_batch(np.arange(start, min(start + size, n)))
+            for start in range(0, len(ids), size):
+                batch = self.make_batch(ids[start : start + size])
                 ll = sample_loglik(self.model, self.aggregator, batch, self.config.weights)
                 total -= float((ll + log_prior).logsumexp(dim=-1).sum())
                 labels += batch.num_labels
         return total / max(labels, 1)
+
+    def _validate(self) -> float:
+        """Measure the held-back samples, remember the best state, and at the last step
+        return to it (before that step's checkpoint is written)."""
+        self.model.eval()
+        nll = self.marginal_nll(samples=self.validation_samples)
+        self.model.train()
+        if self.best is None or nll < self.best.nll:
+            model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.best = BestState(self.step_count, nll, model, self.prior.detach().clone())
+        if self.step_count == self.config.steps:
+            self.model.load_state_dict(self.best.model)
+            self.target.load_state_dict(self.best.model)
+            self.prior = self.best.prior.clone()
+        return nll
 
     @property
     def prior_array(self) -> np.ndarray:
@@ -300,6 +351,10 @@ class EMTrainer:
                 tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
         meta = {"step": str(self.step_count), "phase": self.phase, "train_config": json.dumps(self.config.to_json()),
                 "param_groups": json.dumps(optim["param_groups"])}
+        if self.best is not None:  # early stopping's snapshot, so a resumed run keeps it
+            tensors["best.prior"] = self.best.prior.detach().cpu().contiguous()
+            tensors.update({f"best.model.{k}": v.detach().cpu().contiguous() for k, v in self.best.model.items()})
+            meta["best"] = json.dumps({"step": self.best.step, "nll": self.best.nll})
         save_tensors(self.out / STATE_FILE, tensors, metadata=meta)
         self.saved_step = self.step_count
 
@@ -329,6 +384,10 @@ class EMTrainer:
                 state.setdefault(int(pid), {})[name] = value.cpu() if name == "step" else value
         self.optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
         self.prior = tensors["prior"].to(self.device)
+        if "best" in meta:
+            best = json.loads(meta["best"])
+            model = {k[len("best.model."):]: v for k, v in tensors.items() if k.startswith("best.model.")}
+            self.best = BestState(int(best["step"]), float(best["nll"]), model, tensors["best.prior"])
         self.step_count = int(meta["step"])
         self.saved_step = self.step_count
         return True

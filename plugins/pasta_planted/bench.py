@@ -279,7 +279,7 @@ class Bench(Stages):
         figures = evaluate_em(trained["model"], trained["prior"], self.world, w.state["test"], w.state["test_labels"],
                               self.plugins)
         return {**figures, "train_seconds": round(trained["seconds"], 2), "checkpoint": str(trained["path"]),
-                "em_splits": trained["splits"]}
+                "em_splits": trained["splits"], "em_best_step": trained["best_step"]}
 
     def simulation(self) -> dict[str, Any]:
         from pasta_clip_em.usermodel import ClipEmUserModel

@@ -65,7 +65,8 @@ def train_em(labels: Any, world: PlantedWorld, sizes: Any, out: Path, seed: int,
     check_finite(trainer.model, trainer.prior_array)
     save_checkpoint(out, trainer.model, trainer.prior_array, trained_steps=trainer.step_count)
     return {"model": trainer.model.eval(), "prior": trainer.prior_array, "seconds": seconds, "path": out,
-            "splits": [list(s) for s in trainer.splits]}
+            "splits": [list(s) for s in trainer.splits],
+            "best_step": trainer.best.step if trainer.best is not None else trainer.step_count}
 
 
 def em_train_config(sizes: Any, seed: int) -> Any:
@@ -74,7 +75,7 @@ def em_train_config(sizes: Any, seed: int) -> Any:
 
     return TrainConfig(steps=sizes.em_steps, batch_size=sizes.em_batch, lr=sizes.em_lr,
                        weight_decay=sizes.em_weight_decay, seed=seed, save_every=10**9, target_every=25,
-                       split_every=50)
+                       split_every=50, validation=sizes.em_validation, validate_every=sizes.em_validate_every)
 
 
 def check_finite(model: Any, prior: np.ndarray) -> None:

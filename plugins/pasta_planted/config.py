@@ -154,7 +154,9 @@ class BenchConfig:
     ``em_lr``, ``em_batch`` (samples per step) and ``em_weight_decay`` are the EM
     optimiser's (:class:`pasta_clip_em.em.TrainConfig`), ``em_hidden`` the width of the
     model's offset MLPs (0: ``em_dim``) and ``em_score_scale`` the initial factor on its
-    cosines (:class:`pasta_clip_em.config.ModelConfig`).
+    cosines (:class:`pasta_clip_em.config.ModelConfig`); ``em_validation`` > 0 holds that
+    share of the training sessions back and keeps the model of their lowest marginal NLL,
+    measured every ``em_validate_every`` steps (early stopping).
     Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` build the ``embedded``
     value model (``words``: a hashed bag of words, no model to load); ``iql_*`` are its IQL
     settings (sparse rewards, the paper's main setting). Agents: ``references`` are extra
@@ -192,6 +194,8 @@ class BenchConfig:
     em_weight_decay: float = attrs.field(default=1e-2, converter=float, validator=_non_negative)
     em_hidden: int = attrs.field(default=0, converter=int, validator=_non_negative)
     em_score_scale: float = attrs.field(default=100.0, converter=float, validator=_positive)
+    em_validation: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
+    em_validate_every: int = attrs.field(default=50, converter=int)
     simulated: int = attrs.field(default=1000, converter=int)
     iql_steps: int = attrs.field(default=3000, converter=int)
     iql_lr: float = attrs.field(default=1e-2, converter=float, validator=_positive)
@@ -231,8 +235,11 @@ class BenchConfig:
             raise InvalidValueError(f"value_slate_iql_share must be in (0, 1], got {self.value_slate_iql_share}")
         if self.planner_images < 1:
             raise InvalidValueError(f"planner_images must be >= 1, got {self.planner_images}")
-        if self.em_batch < 1:
-            raise InvalidValueError(f"em_batch must be >= 1, got {self.em_batch}")
+        if self.em_batch < 1 or self.em_validate_every < 1:
+            raise InvalidValueError(f"em_batch and em_validate_every must be >= 1, got {self.em_batch}, "
+                                    f"{self.em_validate_every}")
+        if not self.em_validation < 1:
+            raise InvalidValueError(f"em_validation must be in [0, 1), got {self.em_validation}")
         if not (math.isfinite(self.em_lr) and math.isfinite(self.em_score_scale)):
             raise InvalidValueError(f"em_lr and em_score_scale must be finite, got {self.em_lr}, {self.em_score_scale}")
         if not 0 <= self.distill_temperature <= 10:

@@ -229,3 +229,48 @@ def test_satisfaction_scores_are_validated():
         turn_labels(**base, satisfaction=[[0, 3]])
     with pytest.raises(InvalidValueError, match="turns, columns"):
         turn_labels(**base, satisfaction=[[3, 3, 3]])
+
+
+def test_held_back_samples_split_the_samples_and_are_never_trained_on():
+    from pasta_clip_em.em import hold_out
+
+    train, held = hold_out(20, 0.25, seed=3)
+    assert len(held) == 5 and sorted(np.concatenate([train, held])) == list(range(20))
+    assert np.array_equal(hold_out(20, 0.25, seed=3)[1], held)
+    assert len(hold_out(20, 0.0, seed=3)[1]) == 0 and len(hold_out(2, 0.9, seed=0)[0]) == 1
+    trainer = _small_trainer(None, steps=40, validation=0.25)
+    seen = np.concatenate([trainer.batch_samples(s) for s in range(40)])
+    assert set(seen) == set(trainer.train_samples) and not set(seen) & set(trainer.validation_samples)
+    from pasta_core.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="validation share"):
+        _small_trainer(None, validation=1.0)
+
+
+def test_early_stopping_ends_with_the_state_of_the_lowest_validation_nll(tmp_path):
+    """At a learning rate that over-fits 15 samples, the held-back samples' NLL rises again
+    after its low: the trainer ends with the weights and prior measured there."""
+    trainer = _small_trainer(tmp_path, steps=60, validation=0.25, validate_every=5)
+    trainer.config.lr = 0.05
+    trainer.optimizer = trainer._make_optimizer()
+    trainer.train(progress=False)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    measured = {r["step"]: r["validation_nll"] for r in records if "validation_nll" in r}
+    best_step = min(measured, key=measured.get)
+    assert trainer.best.step == best_step < 60, measured
+    assert trainer.marginal_nll(samples=trainer.validation_samples) == pytest.approx(measured[best_step], rel=1e-5)
+    assert np.allclose(trainer.prior_array, (trainer.best.prior / trainer.best.prior.sum()).numpy())
+
+
+def test_a_stopped_early_stopping_run_resumes_to_the_same_weights(tmp_path):
+    full = _small_trainer(tmp_path / "full", steps=16, validation=0.25, validate_every=2)
+    full.train(progress=False)
+    first = _small_trainer(tmp_path / "cut", steps=16, validation=0.25, validate_every=2)
+    first.train(progress=False, stop_after=10)  # killed after step 10; last save at step 8
+    second = _small_trainer(tmp_path / "cut", steps=16, validation=0.25, validate_every=2)
+    assert second.resume() and second.step_count == 8 and second.best is not None
+    second.train(progress=False)
+    assert second.best.step == full.best.step
+    for a, b in zip(full.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert np.allclose(full.prior_array, second.prior_array)
