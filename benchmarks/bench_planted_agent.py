@@ -9,10 +9,12 @@ a run without training everything again::
         --agent user-model-slate --images 4 --out runs/report-planner
 
 Writes ``figures.json``, ``report.md`` and ``figures.png`` to ``--out`` (the run's figures
-plus the agent). Agents: ``user-model-slate`` (``pasta_value.planner``) and, for a run with
-the distill stage, ``distilled`` at another sampling ``--temperature`` (0: the most likely
-slate), on the run's saved distilled model; it takes the run's ``distilled`` row, so the
-report's ``kept/distilled`` is the one at that temperature::
+plus the agent). Agents: ``user-model-slate`` (``pasta_value.planner``, ``--images`` renders
+per candidate) and, for a run with the distill stage, ``distilled`` at another sampling
+``--temperature`` (0: the most likely slate; default 1), on the run's saved distilled model
+(its teacher's renders come from the run); it takes the run's ``distilled`` row, so the
+report's ``kept/distilled`` is the one at that temperature. ``--temperature`` is refused for
+the planner, which has none; ``added_agent`` records only the setting the agent used::
 
     python benchmarks/bench_planted_agent.py --run runs/distill --worlds worlds/r12 \
         --agent distilled --temperature 0 --out runs/distill-greedy
@@ -87,11 +89,16 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="a finished `pasta bench planted --worlds` output folder")
     parser.add_argument("--worlds", required=True, help="the world files the run used")
     parser.add_argument("--agent", default="user-model-slate", choices=["user-model-slate", "distilled"])
-    parser.add_argument("--images", type=int, default=4, help="renders per candidate")
-    parser.add_argument("--temperature", type=float, default=1.0, help="the distilled model's sampling temperature")
+    parser.add_argument("--images", type=int, default=4, help="user-model-slate: renders per candidate")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="distilled: the model's sampling temperature [1]")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    if args.temperature is not None and args.agent != "distilled":  # it would be recorded but never used
+        parser.error(f"--temperature is for --agent distilled only; {args.agent} has no sampling temperature")
+    if args.temperature is None:
+        args.temperature = 1.0
     if not 0 <= args.temperature <= 10:  # the distilled generator's range, checked before any work starts
         parser.error(f"--temperature must be in [0, 10], got {args.temperature}")
 
@@ -127,7 +134,8 @@ def main() -> None:
         world["summary"] = world_figures(world)
     out = copy.deepcopy(figures)
     out["summary"] = set_figures(out)
-    out["added_agent"] = {"agent": args.agent, "images": args.images, "temperature": args.temperature, "seconds": round(time.perf_counter() - started, 1)}
+    setting = {"images": args.images} if args.agent == "user-model-slate" else {"temperature": args.temperature}
+    out["added_agent"] = {"agent": args.agent, **setting, "seconds": round(time.perf_counter() - started, 1)}
     files = write_outputs(out, out_dir)
     entry = out["summary"]["figures"].get(f"gap/{args.agent}", {})
     print(json.dumps({"files": files, f"gap/{args.agent}": {"mean": entry.get("mean"), "worst": entry.get("worst")}},
