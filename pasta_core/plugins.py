@@ -111,6 +111,10 @@ class Plugins:
         for impl in getattr(self.manager.hook, hook).get_hookimpls():
             given = arguments(impl.plugin_name)
             try:
+                missing = [name for name in impl.argnames if name not in given]
+                if missing:
+                    raise PluginError(f"plugin {impl.plugin_name!r}: its {hook} takes {', '.join(map(repr, missing))}, "
+                                      f"which the caller does not give (it gives {', '.join(given) or 'nothing'})")
                 impl.function(**{name: given[name] for name in impl.argnames})
             except reraise:
                 raise

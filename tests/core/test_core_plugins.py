@@ -237,6 +237,19 @@ def test_a_plugin_failing_to_add_commands_is_reported_not_fatal():
     assert plugins.failures[0].name == "bad" and "ImportError" in plugins.failures[0].error
 
 
+def test_a_hook_taking_an_argument_its_caller_does_not_give_is_a_one_line_error():
+    """The failure names the plugin, the hook and the argument (it was a bare KeyError)."""
+    import click
+
+    plugins = Plugins(entry_points=None,
+                      extra=[plugin_module("wants", pasta_register_commands=lambda cli, plugins: None)])
+    plugins.call_each("pasta_register_commands", lambda plugin: {"cli": click.Group("pasta")})
+    (failure,) = plugins.failures
+    assert failure.name == "wants"
+    assert failure.error == ("PluginError: plugin 'wants': its pasta_register_commands takes 'plugins', "
+                             "which the caller does not give (it gives cli)")
+
+
 def test_a_factory_given_an_unknown_or_bad_option_names_its_options():
     """`--t2i-option bogus=1` / `size=abc`: one PluginError naming the component, the
     option and the options the factory takes (not a TypeError from deep inside)."""
