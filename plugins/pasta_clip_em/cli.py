@@ -247,8 +247,11 @@ def default_cache(argument: str, folder: str) -> Path:
     return base / "pasta" / "embeddings" / ref.repo_id.replace("/", "--") / Path(folder).name
 
 
-def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, strict: bool,
+def _evaluate(checkpoint: str, spec: str, cache_dir: str, device: str, strict: bool,
               plugins: Any) -> dict[str, Any]:
+    """One dataset's figures; ``cache_dir`` is the embedding cache folder, chosen by the
+    caller (``--cache`` or :func:`default_cache`: ``checkpoint`` alone cannot tell a local
+    checkpoint from a Hub snapshot, whose folder must stay untouched)."""
     from pasta_clip_em import evaluate as ev
     from pasta_clip_em.cache import EmbeddingCache
     from pasta_clip_em.data import build_labels, read_spec
@@ -256,7 +259,7 @@ def _evaluate(checkpoint: str, spec: str, cache_dir: str | None, device: str, st
     from pasta_clip_em.usermodel import create_user_model
 
     user_model = create_user_model(path=checkpoint, device=device, plugins=plugins)
-    cache = EmbeddingCache(cache_dir or Path(checkpoint) / "embeddings", user_model.encoder)
+    cache = EmbeddingCache(cache_dir, user_model.encoder)
     if spec.startswith("hpsv2-test:"):
         report = ReadReport(spec, strict)
         groups = [(cache.texts([r.prompt])[0], cache.images(list(r.images)), r.ranks) for r in read_spec(spec, report)[1]]

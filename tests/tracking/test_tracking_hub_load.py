@@ -124,6 +124,35 @@ def test_a_pushed_user_model_loads_by_repo_id_in_the_commands_and_the_web_app(cl
     assert (tmp_path / "xdg" / "pasta" / "embeddings" / "me--users" / snapshot.name).is_dir()
 
 
+def test_user_model_eval_caches_a_hub_model_outside_its_snapshot(cli_runner, tmp_path, hub, monkeypatch) -> None:
+    """Without XDG_CACHE_HOME, ~/.cache/pasta/embeddings/OWNER--NAME/COMMIT, the same folder
+    for every way of naming the repo; --cache wins; the snapshot folder is never written."""
+    from pasta_clip_em.usermodel import create_user_model
+    from tests.user_model.fixtures import write_trajectories
+
+    folder = create_user_model(types=2, encoder="embedded", dim=16, seed=1, plugins=get_plugins()).save_pretrained(
+        tmp_path / "um")
+    assert cli_runner.invoke(["user-model", "push", str(folder), "me/users", "--endpoint", hub.url]).exit_code == 0
+    snapshot = Path(resolve_model("hf://me/users", "user-model", get_plugins()))
+    before = sorted(str(p) for p in snapshot.rglob("*"))
+    data = f"trajectories:{write_trajectories(tmp_path / 'traj')}"
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # me/users is not a folder here
+    cache = tmp_path / "home" / ".cache" / "pasta" / "embeddings" / "me--users" / snapshot.name
+    outputs = []
+    for name in ("hf://me/users", "me/users", "hf://me/users@main"):
+        result = cli_runner.invoke(["user-model", "eval", name, "--data", data])
+        assert result.exit_code == 0, result.output
+        outputs.append(json.loads(result.output)["choice_accuracy"])
+        assert len(list(cache.rglob("*.keys.npy"))) == 2  # text and image, computed once, then reused
+    given = cli_runner.invoke(["user-model", "eval", "me/users", "--data", data, "--cache", str(tmp_path / "c")])
+    assert given.exit_code == 0, given.output
+    outputs.append(json.loads(given.output)["choice_accuracy"])
+    assert len(set(outputs)) == 1 and len(list((tmp_path / "c").rglob("*.keys.npy"))) == 2
+    assert sorted(str(p) for p in snapshot.rglob("*")) == before  # nothing written into the Hub cache
+
+
 def test_an_unknown_repo_is_one_line_naming_it(cli_runner, tmp_path, hub) -> None:
     result = cli_runner.invoke([*RUN, "--value-model", "hf://me/nothing", "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
