@@ -86,17 +86,6 @@ def generation_request(history: History, config: EpisodeConfig, seed: int,
     )
 
 
-def _check_candidates(candidates: Sequence[Candidate], request: GenerationRequest) -> None:
-    unknown = {c.category for c in candidates} - set(request.categories)
-    if unknown:
-        raise InvalidValueError(f"generator returned unknown categories {sorted(unknown)}")
-    too_long = [c.text for c in candidates if word_count(c.text) > request.word_limit]
-    if too_long:
-        raise InvalidValueError(
-            f"generator returned candidates over the {request.word_limit}-word limit: {too_long[:2]}"
-        )
-
-
 def candidates_for(
     generator: CandidateGenerator, history: History, config: EpisodeConfig, streams: EpisodeStreams,
     images: HistoryImages | None = None,
@@ -107,7 +96,14 @@ def candidates_for(
     answer = generator.generate(request)
     fallback = getattr(answer, "fallback", None)
     candidates = list(answer)
-    _check_candidates(candidates, request)
+    unknown = {c.category for c in candidates} - set(request.categories)
+    if unknown:
+        raise InvalidValueError(f"generator returned unknown categories {sorted(unknown)}")
+    too_long = [c.text for c in candidates if word_count(c.text) > request.word_limit]
+    if too_long:
+        raise InvalidValueError(
+            f"generator returned candidates over the {request.word_limit}-word limit: {too_long[:2]}"
+        )
     return candidates if fallback is None else FallbackCandidates(candidates, fallback)
 
 
@@ -161,27 +157,17 @@ def render_slates(
 ) -> list[list[Column]]:
     """Render several slates (of one or many episodes) in as few T2I calls as allowed;
     ``seeds``: each slate's seeds per column and image (:meth:`EpisodeStreams.images`)."""
-    flat_prompts: list[str] = []
-    flat_seeds: list[int] = []
-    for slate, slate_seeds in zip(slates, seeds):
-        for candidate, column_seeds in zip(slate, slate_seeds):
-            flat_prompts.extend([candidate.text] * len(column_seeds))
-            flat_seeds.extend(column_seeds)
+    pairs = [(c.text, seed) for slate, slate_seeds in zip(slates, seeds)
+             for c, column_seeds in zip(slate, slate_seeds) for seed in column_seeds]
     images: list[Any] = []
-    for start in range(0, len(flat_prompts), batch_size):
-        chunk = slice(start, start + batch_size)
-        images.extend(t2i.render(flat_prompts[chunk], flat_seeds[chunk]))
-    if len(images) != len(flat_prompts):
-        raise InvalidValueError(f"T2I model returned {len(images)} images for {len(flat_prompts)} prompts")
-    result: list[list[Column]] = []
-    cursor = 0
-    for slate, slate_seeds in zip(slates, seeds):
-        columns = []
-        for candidate, column_seeds in zip(slate, slate_seeds):
-            columns.append(Column(candidate, images[cursor : cursor + len(column_seeds)], column_seeds))
-            cursor += len(column_seeds)
-        result.append(columns)
-    return result
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start : start + batch_size]
+        images.extend(t2i.render([prompt for prompt, _ in chunk], [seed for _, seed in chunk]))
+    if len(images) != len(pairs):
+        raise InvalidValueError(f"T2I model returned {len(images)} images for {len(pairs)} prompts")
+    rendered = iter(images)
+    return [[Column(candidate, [next(rendered) for _ in cs], cs) for candidate, cs in zip(slate, slate_seeds)]
+            for slate, slate_seeds in zip(slates, seeds)]
 
 
 def answer_turn(
