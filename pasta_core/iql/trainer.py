@@ -129,18 +129,6 @@ def make_optimizer(params: Any, config: IQLConfig) -> Any:
     return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def clip_gradients(parameters: Any, max_norm: float) -> Any:
-    """Scale the gradients of ``parameters`` to a global L2 norm of at most ``max_norm``
-    (``torch.nn.utils.clip_grad_norm_``; none if ``max_norm`` <= 0); returns the norm
-    before clipping as a tensor (read it with the step's other metrics, in one sync)."""
-    import torch
-
-    if max_norm > 0:
-        return torch.nn.utils.clip_grad_norm_(parameters, max_norm, foreach=True)
-    grads = [p.grad for p in parameters if p.grad is not None]
-    return torch.nn.utils.get_total_norm(grads, foreach=True)
-
-
 @attrs.define
 class IQLTrainer:
     """One IQL run of ``model`` on ``data`` (see :func:`train_iql` for the usual entry)."""
@@ -236,7 +224,11 @@ class IQLTrainer:
             dp.sum_gradients(self.model.module.parameters())
             parts["loss_q"] = dp.sum(parts["loss_q"].detach() * share)
             parts["loss_v"] = dp.sum(parts["loss_v"].detach() * share)
-        norm = clip_gradients(list(self.model.module.parameters()), cfg.grad_clip)
+        params = list(self.model.module.parameters())
+        if cfg.grad_clip > 0:  # the norm before clipping, read with the other metrics in one sync
+            norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], foreach=True)
         self.optimizer.step()
         self.step += 1
         self.update_target()
