@@ -35,14 +35,9 @@ SESSION_FILE = "session.json"
 TRAJECTORY_FILE = "trajectory.parquet"
 
 
-def image_ref(turn: int, column: int, image: int) -> str:
-    """Where an image is saved, relative to the session folder (all 1-based)."""
-    return f"images/turn-{turn}/col-{column}-img-{image}.png"
-
-
 def image_refs(turn: int, columns: Sequence[Column]) -> list[list[str]]:
-    """The references of every image of a turn's columns."""
-    return [[image_ref(turn, c, m) for m in range(1, len(column.images) + 1)]
+    """Where every image of a turn's columns is saved, relative to the session folder."""
+    return [[f"images/turn-{turn}/col-{c}-img-{m}.png" for m in range(1, len(column.images) + 1)]
             for c, column in enumerate(columns, start=1)]
 
 
