@@ -38,6 +38,8 @@ __all__ = ["ComponentSpec", "Session", "play"]
 #: Slates whose files may wait for the writer before a new slate waits for the oldest
 #: (bounds memory when turns come faster than the disk takes them).
 MAX_PENDING_SLATES = 3
+#: The components an agent is built from, by their kind's name.
+ROLES = ("generator", "selector", "t2i")
 
 
 @attrs.frozen
@@ -49,11 +51,7 @@ class ComponentSpec:
 
 
 def _build_agent(plugins: Plugins, components: dict[str, ComponentSpec]) -> Agent:
-    return Agent(
-        generator=plugins.create("generator", components["generator"].name, **components["generator"].options),
-        selector=plugins.create("selector", components["selector"].name, **components["selector"].options),
-        t2i=plugins.create("t2i", components["t2i"].name, **components["t2i"].options),
-    )
+    return Agent(**{role: plugins.create(role, components[role].name, **components[role].options) for role in ROLES})
 
 
 class Session:
@@ -159,7 +157,7 @@ class Session:
         seed, session_id, prompt = state["seed"], state["session_id"], state["initial_prompt"]
         user_type, user = state.get("user_type"), state.get("user")
         history = store.read_history(prompt, config, session_id, user_type)
-        missing = [role for role in ("generator", "selector", "t2i") if role not in components]
+        missing = [role for role in ROLES if role not in components]
         if agent is None and missing:
             raise SessionError(f"{store.state_file} names no {' or '.join(missing)} in 'components'; "
                                "restore it or start a new session")
