@@ -74,10 +74,6 @@ class ShownImages:
             return kept
         if self.folder is None or not refs:
             return ()
-        return self._read(refs)
-
-    def _read(self, refs: Sequence[str]) -> tuple[Any, ...]:
-        assert self.folder is not None
         try:
             return tuple(_smaller(self.folder.read_image(ref), self.max_side) for ref in refs)
         except (OSError, SessionError):
