@@ -42,13 +42,6 @@ def sync_folder(folder: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def _temporary(path: Path, unique: bool) -> Path:
-    # A fixed name is reused by the next write after a kill; a unique one lets two
-    # writers of the same file run at once (the last move wins, each file whole).
-    suffix = f".{secrets.token_hex(4)}.tmp" if unique else ".tmp"
-    return path.with_name(f".{path.name}{suffix}")
-
-
 def move_into_place(tmp: str | os.PathLike[str], path: str | os.PathLike[str], *, durable: bool = True) -> Path:
     """Replace ``path`` by the finished file ``tmp`` (in the same folder): ``tmp`` synced
     before the move and the folder after it, if ``durable``."""
@@ -67,7 +60,9 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], Any],
     then move it into place (:func:`move_into_place`). On an error the temporary file is
     removed and ``path`` is left as it was."""
     path = Path(path)
-    tmp = _temporary(path, unique)
+    # A fixed name is reused by the next write after a kill; a unique one lets two
+    # writers of the same file run at once (the last move wins, each file whole).
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp" if unique else f".{path.name}.tmp")
     try:
         write(tmp)
         return move_into_place(tmp, path, durable=durable)
