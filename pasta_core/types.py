@@ -199,10 +199,6 @@ class History:
         return "\n".join(lines)
 
 
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
 @attrs.frozen
 class Trajectory:
     """One session: its id, the user type when known (simulation), and its turns."""
@@ -210,7 +206,7 @@ class Trajectory:
     session_id: str = attrs.field(validator=_nonempty_text)
     initial_prompt: str = attrs.field(converter=_clean, validator=_prompt_validator)
     turns: tuple[Turn, ...] = attrs.field(default=(), converter=_tuple)
-    user_type: int | None = attrs.field(default=None, converter=_optional_int)
+    user_type: int | None = attrs.field(default=None, converter=attrs.converters.optional(int))
     metadata: dict[str, Any] = attrs.field(factory=dict, eq=False)
 
     @property
