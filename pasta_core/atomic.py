@@ -23,19 +23,18 @@ __all__ = ["move_into_place", "sync_file", "sync_folder", "write_atomically", "w
 
 def sync_file(path: str | os.PathLike[str]) -> None:
     """Flush a file's data to the disk."""
-    fd = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)  # Windows syncs writable handles only
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)  # Windows syncs writable handles only
 
 
 def sync_folder(folder: str | os.PathLike[str]) -> None:
     """Flush a folder's entries (names created, replaced or removed in it) to the disk.
     A no-op where folders cannot be opened (Windows, whose ``MoveFileEx`` is durable)."""
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    if os.name != "nt":
+        _fsync(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+def _fsync(path: str | os.PathLike[str], flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
