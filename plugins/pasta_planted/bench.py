@@ -296,9 +296,10 @@ class Bench(Stages):
         folder.mkdir(parents=True, exist_ok=True)
         prompts_file = self.out / "training-prompts.txt"
         prompts_file.write_text("\n".join(self.world_run.prompts) + "\n", encoding="utf-8")
+        # every turn's reward is recorded (dense): the value stage reads the ones [bench] iql_rewards needs
         spec = SimulationSpec(count=self.sizes.simulated, seed=dataset_seed(self.seed, "simulated"),
                               user_model=str(em["path"]), t2i_options={"size": self.sizes.image_size},
-                              shard_size=max(self.sizes.simulated // 4, 1), embeddings="none", reward_mode="sparse",
+                              shard_size=max(self.sizes.simulated // 4, 1), embeddings="none", reward_mode="dense",
                               prompts_file=str(prompts_file))
         if self.workers > 1 and self.sizes.simulated >= 200:  # workers load the checkpoint (same shards);
             # below that, starting them costs more than they save

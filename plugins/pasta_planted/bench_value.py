@@ -1,13 +1,15 @@
 """Bench stage 4: value models trained by IQL on three data regimes.
 
 - human: the human-like training sessions, rewards labelled by the learned user model
-  (the utility of the chosen column under each session's most likely learned type;
-  sparse: final turn only), as the paper labels its human sessions;
+  (the utility of the chosen column under each session's most likely learned type), as
+  the paper labels its human sessions;
 - simulated: trajectories simulated with the learned user model (their own rewards);
 - mixed: both.
 
 Every regime trains the ``embedded`` value model built from ``[bench] value_encoder``,
-``value_dim`` and ``value_width`` with the ``[bench] iql_*`` settings (sparse rewards).
+``value_dim`` and ``value_width`` with the ``[bench] iql_*`` settings, on the rewards
+``iql_rewards`` names (:func:`pasta_value.rewards.training_rewards`: ``sparse``, the
+paper's main setting, ``dense`` or ``shaped``).
 With ``workers`` > 1 the regimes train in that many processes at once (each regime is
 seeded alike, so the result does not depend on the number of workers). Each trained
 model becomes a ``value`` selector for the agent evaluation.
@@ -26,8 +28,9 @@ from pasta_planted.bench_common import StageSkipped, single_thread_torch
 
 
 def labelled_human_sessions(bench: Any) -> list[Any]:
-    """Human-like training sessions with sparse rewards from the learned user model; each
-    session's ``user_type`` is its most likely learned type (as the paper labels rewards)."""
+    """Human-like training sessions, every turn's reward the learned user model's utility of
+    the chosen column; each session's ``user_type`` is its most likely learned type (as the
+    paper labels rewards)."""
     from pasta_clip_em.evaluate import sample_posteriors
     from pasta_planted.bench_em import learned_utilities
 
@@ -38,9 +41,8 @@ def labelled_human_sessions(bench: Any) -> list[Any]:
     out, row = [], 0
     for t, k in zip(data.trajectories, types):
         turns = []
-        for n, turn in enumerate(t.turns, start=1):
-            reward = float(utilities[row, k, turn.choice]) if n == len(t.turns) else 0.0
-            turns.append(attrs.evolve(turn, reward=reward))
+        for turn in t.turns:
+            turns.append(attrs.evolve(turn, reward=float(utilities[row, k, turn.choice])))
             row += 1
         out.append(attrs.evolve(t, turns=turns, user_type=int(k)))
     return out
@@ -91,19 +93,20 @@ def _train_regime_in_worker(recipe: Any, job: Job) -> dict[str, Any]:
 def train_regimes(bench: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train one value model per data regime: (checkpoint folders, figures)."""
     try:
-        from pasta_value.rewards import load_rewarded
+        from pasta_value.rewards import load_rewarded, training_rewards
     except ImportError as exc:
         raise StageSkipped(f"the IQL trainer or value plugin (issue #4) is not available: {exc}") from exc
+    mode = bench.sizes.iql_rewards
     human = labelled_human_sessions(bench)
-    human_rewards = [[0.0] * (len(t.turns) - 1) + [float(t.turns[-1].reward)] for t in human]
+    human_rewards = [training_rewards([float(turn.reward) for turn in t.turns], mode) for t in human]
     regimes: dict[str, tuple[list[Any], list[list[float]]]] = {"human": (human, human_rewards)}
     if "simulated" in bench.state:
-        sim, sim_rewards = load_rewarded([bench.state["simulated"]], mode="sparse")
+        sim, sim_rewards = load_rewarded([bench.state["simulated"]], mode=mode)
         regimes["simulated"] = (sim, sim_rewards)
         regimes["mixed"] = (human + sim, human_rewards + sim_rewards)
     # Learned utilities are on the score model's temperature scale (tens); one common
     # factor puts the final rewards near unit spread without changing any preference.
-    scale = float(np.std([r[-1] for r in human_rewards])) or 1.0
+    scale = float(np.std([t.turns[-1].reward for t in human])) or 1.0
     regimes = {name: (t, [[x / scale for x in r] for r in rs]) for name, (t, rs) in regimes.items()}
     per_type_data = regimes.get("mixed")
     type_means: dict[str, dict[int, float]] = {}

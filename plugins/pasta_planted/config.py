@@ -141,6 +141,8 @@ class PairsConfig:
 REFERENCE_AGENTS = ("posterior", "posterior-slate", "greedy-oracle")
 #: Agents the distill stage may distill (``[bench] distill_teacher``).
 DISTILL_TEACHERS = ("value-mixed", "user-model-slate")
+#: Rewards the value models may train on (``pasta_value.rewards.TRAINING_REWARDS``).
+IQL_REWARDS = ("sparse", "dense", "shaped")
 #: Text encoders of the ``embedded`` value model (``pasta_value.embedding.ENCODERS``).
 VALUE_ENCODERS = ("words", "minilm", "hash")
 
@@ -159,7 +161,8 @@ class BenchConfig:
     measured every ``em_validate_every`` steps (early stopping).
     Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` build the ``embedded``
     value model (``words``: a hashed bag of words, no model to load); ``iql_*`` are its IQL
-    settings (sparse rewards, the paper's main setting). Agents: ``references`` are extra
+    settings, ``iql_rewards`` their rewards (``sparse``, the paper's main setting, ``dense``
+    or ``shaped``: :mod:`pasta_value.rewards`). Agents: ``references`` are extra
     reference agents that know the planted model but not the type (``posterior``: ranks
     candidates by posterior-expected utility; ``posterior-slate``: picks the slate of
     highest posterior-expected utility of the chosen column). ``value_slate`` adds the
@@ -201,6 +204,7 @@ class BenchConfig:
     iql_lr: float = attrs.field(default=1e-2, converter=float, validator=_positive)
     iql_batch: int = attrs.field(default=128, converter=int)
     iql_target_update: int = attrs.field(default=256, converter=int)
+    iql_rewards: str = attrs.field(default="sparse")
     value_encoder: str = attrs.field(default="words")
     value_dim: int = attrs.field(default=256, converter=int)
     value_width: int = attrs.field(default=256, converter=int)
@@ -247,6 +251,8 @@ class BenchConfig:
         if self.distill_teacher not in DISTILL_TEACHERS:
             raise InvalidValueError(f"distill_teacher must be one of {list(DISTILL_TEACHERS)}, "
                                     f"got {self.distill_teacher!r}")
+        if self.iql_rewards not in IQL_REWARDS:
+            raise InvalidValueError(f"iql_rewards must be one of {list(IQL_REWARDS)}, got {self.iql_rewards!r}")
         if self.value_encoder not in VALUE_ENCODERS:
             raise InvalidValueError(f"value_encoder must be one of {list(VALUE_ENCODERS)}, got {self.value_encoder!r}")
         unknown = set(self.references) - set(REFERENCE_AGENTS)

@@ -44,8 +44,9 @@ value_group.add_command(push_command("value-model"))
 @click.option("--target-update", type=int, default=256, show_default=True, help="Steps between target refreshes.")
 @click.option("--polyak", type=float, default=0.0, show_default=True, help="Soft target update rate (0: hard refresh).")
 @click.option("--token-level", is_flag=True, help="TD loss on every prefix of the prompt (causal-lm).")
-@click.option("--reward", type=click.Choice(["sparse", "dense"]), default="sparse", show_default=True,
-              help="Rewards the user model labels: at the last turn only (sparse) or every turn (dense).")
+@click.option("--reward", type=click.Choice(["sparse", "dense", "shaped"]), default="sparse", show_default=True,
+              help="The final turn's utility (sparse), every turn's (dense), or every turn's change in "
+                   "utility (shaped: sums to the final one; needs every turn's reward).")
 @click.option("--user-model", default=None,
               help="Labels sessions without rewards: a name, checkpoint folder or Hub repo (hf://owner/name).")
 @click.option("--user-model-option", multiple=True, metavar="KEY=VALUE",

@@ -6,6 +6,17 @@ types given every choice of the session, its most likely type k*, and the reward
 turn = R_{k*}(chosen column), the utility of the chosen column under k*. The columns'
 images are read from ``image_refs`` (relative to the trajectory file's folder) or, when
 those files are missing, re-rendered from the recorded seeds with a T2I model.
+
+Training rewards (:data:`TRAINING_REWARDS`): ``sparse`` (the paper's main setting: the
+final turn's utility, 0 before), ``dense`` (every turn's utility) and ``shaped``: turn
+t's reward is u_t - u_{t-1} (u_0 = 0), the change in the chosen column's utility. With
+no discount (``gamma`` = 1) the shaped rewards of a session sum to the final utility, and
+the shaping is potential-based (Ng, Harada and Russell 1999, the potential being the
+last chosen column's utility): every Q(h, p) of a turn moves by the same u_{t-1}, so
+every turn's ranking of candidates, and the optimal policy, are those of ``sparse``,
+while each turn's own choice is in its reward rather than only in the bootstrapped value.
+``dense`` and ``shaped`` need every turn's reward (simulated with ``--reward dense``,
+or labelled).
 """
 
 from __future__ import annotations
@@ -20,6 +31,9 @@ from pasta_core.config import REWARD_MODES
 from pasta_core.errors import InvalidValueError
 from pasta_core.protocols import T2IModel, UserModel
 from pasta_core.types import Column, Trajectory, Turn
+
+#: Rewards a value model can be trained on (the module docstring).
+TRAINING_REWARDS = (*REWARD_MODES, "shaped")
 
 #: Gives the columns (with images) of every turn of a trajectory.
 ColumnLoader = Callable[[Trajectory], list[list[Column]]]
@@ -91,9 +105,8 @@ def trajectory_rewards(
     Recorded rewards are used unless ``relabel`` or one is missing; labelling needs a
     ``user_model`` and a ``columns`` loader.
     """
-    if mode not in REWARD_MODES:
-        raise InvalidValueError(f"reward mode must be one of {REWARD_MODES}, got {mode!r}")
-    n = len(trajectory.turns)
+    if mode not in TRAINING_REWARDS:
+        raise InvalidValueError(f"reward mode must be one of {TRAINING_REWARDS}, got {mode!r}")
     if relabel or needs_labels(trajectory, mode):
         if user_model is None or columns is None:
             raise InvalidValueError(
@@ -103,9 +116,18 @@ def trajectory_rewards(
         rewards = label_trajectory(trajectory, user_model, columns(trajectory))
     else:
         rewards = [float(r) if r is not None else 0.0 for r in trajectory.rewards]
+    return training_rewards(rewards, mode)
+
+
+def training_rewards(utilities: Sequence[float], mode: str) -> list[float]:
+    """A session's turn rewards under ``mode`` from its turns' utilities (the chosen
+    columns'; under ``sparse`` only the last one is read)."""
+    u = [float(x) for x in utilities]
     if mode == "sparse":
-        return [0.0] * (n - 1) + [rewards[-1]] if n else []
-    return rewards
+        return [0.0] * (len(u) - 1) + [u[-1]] if u else []
+    if mode == "shaped":
+        return [b - a for a, b in zip([0.0, *u[:-1]], u)]
+    return u
 
 
 def load_rewarded(

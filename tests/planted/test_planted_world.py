@@ -132,3 +132,15 @@ def test_the_distill_teacher_is_one_of_the_known_agents():
         BenchConfig(distill_teacher="value-human")
     with pytest.raises(InvalidValueError, match=r"distill_temperature must be in \[0, 10\]"):
         BenchConfig(distill_temperature=-1)
+
+
+def test_the_value_stage_rewards_are_one_of_the_training_rewards():
+    """``[bench] iql_rewards`` names a reward the value plugin trains on; anything else is one line."""
+    from pasta_core.errors import InvalidValueError
+    from pasta_planted.config import IQL_REWARDS, BenchConfig
+    from pasta_value.rewards import TRAINING_REWARDS
+
+    assert set(IQL_REWARDS) == set(TRAINING_REWARDS)
+    assert BenchConfig(iql_rewards="shaped").iql_rewards == "shaped"
+    with pytest.raises(InvalidValueError, match="iql_rewards must be one of"):
+        BenchConfig(iql_rewards="final")

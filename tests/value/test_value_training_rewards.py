@@ -1,0 +1,47 @@
+"""Training rewards from a session's turn utilities: sparse, dense and shaped."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pasta_core.errors import InvalidValueError
+from pasta_core.types import Candidate, Trajectory, Turn
+from pasta_value.rewards import training_rewards, trajectory_rewards
+
+utilities = st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=8)
+
+
+def test_the_three_modes_on_one_session():
+    u = [1.0, 3.0, 2.0, 5.0]
+    assert training_rewards(u, "sparse") == [0.0, 0.0, 0.0, 5.0]
+    assert training_rewards(u, "dense") == u
+    assert training_rewards(u, "shaped") == [1.0, 2.0, -1.0, 3.0]
+    assert training_rewards([], "shaped") == [] and training_rewards([], "sparse") == []
+
+
+@given(utilities)
+def test_shaped_rewards_sum_to_the_final_utility_at_every_prefix(u):
+    """Potential-based shaping: from any turn on, the shaped rewards sum to the final utility
+    minus the previous turn's, so (gamma = 1) every turn's candidates keep the sparse ranking."""
+    shaped = training_rewards(u, "shaped")
+    for t in range(len(u)):
+        before = u[t - 1] if t else 0.0
+        assert math.isclose(sum(shaped[t:]), u[-1] - before, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _session(rewards):
+    slate = (Candidate("a red cat", "colour"), Candidate("a cat at dusk", "light"))
+    turns = [Turn(candidates=slate, slate=slate, choice=0, reward=r) for r in rewards]
+    return Trajectory(session_id="s", initial_prompt="a cat", turns=turns)
+
+
+def test_recorded_rewards_are_shaped_and_unknown_modes_are_one_line():
+    assert trajectory_rewards(_session([0.5, 1.5, 1.0]), "shaped") == [0.5, 1.0, -0.5]
+    with pytest.raises(InvalidValueError, match="reward mode must be one of"):
+        trajectory_rewards(_session([1.0]), "final")
+    with pytest.raises(InvalidValueError, match="no recorded shaped reward"):
+        trajectory_rewards(_session([None, 1.0]), "shaped")
