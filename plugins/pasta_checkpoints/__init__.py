@@ -78,6 +78,7 @@ FIELD_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "number": (_number, "a finite number"),
     "number>0": (lambda v: _number(v) and v > 0, "a positive number"),
     "str": (lambda v: isinstance(v, str), "a string"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
     "object": (lambda v: isinstance(v, dict), "a JSON object"),
 }
 

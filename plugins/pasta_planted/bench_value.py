@@ -51,6 +51,8 @@ def labelled_human_sessions(bench: Any) -> list[Any]:
 def model_options(sizes: Any, seed: int) -> dict[str, Any]:
     """Options of the ``embedded`` value model the bench trains."""
     options: dict[str, Any] = {"encoder": sizes.value_encoder, "width": sizes.value_width, "seed": seed}
+    if sizes.value_edit:
+        options["edit"] = True
     if sizes.value_encoder != "minilm":
         options["dim"] = sizes.value_dim
     return options

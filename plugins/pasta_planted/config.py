@@ -159,8 +159,9 @@ class BenchConfig:
     cosines (:class:`pasta_clip_em.config.ModelConfig`); ``em_validation`` > 0 holds that
     share of the training sessions back and keeps the model of their lowest marginal NLL,
     measured every ``em_validate_every`` steps (early stopping).
-    Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` build the ``embedded``
-    value model (``words``: a hashed bag of words, no model to load); ``iql_*`` are its IQL
+    Value stage: ``value_encoder`` / ``value_dim`` / ``value_width`` / ``value_edit`` build
+    the ``embedded`` value model (``words``: a hashed bag of words, no model to load;
+    ``value_edit``: its candidate tower also reads what the expansion changes); ``iql_*`` are its IQL
     settings, ``iql_rewards`` their rewards (``sparse``, the paper's main setting, ``dense``
     or ``shaped``: :mod:`pasta_value.rewards`). Agents: ``references`` are extra
     reference agents that know the planted model but not the type (``posterior``: ranks
@@ -208,6 +209,7 @@ class BenchConfig:
     value_encoder: str = attrs.field(default="words")
     value_dim: int = attrs.field(default=256, converter=int)
     value_width: int = attrs.field(default=256, converter=int)
+    value_edit: bool = attrs.field(default=False, converter=bool)
     episodes: int = attrs.field(default=1000, converter=int)
     image_size: int = attrs.field(default=64, converter=int)
     oracle_images: int = attrs.field(default=1, converter=int)

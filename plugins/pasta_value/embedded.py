@@ -10,7 +10,9 @@ A history is described by embeddings of its texts, each distinct text embedded o
 Embedding texts one by one rather than the whole Figure-12 rendering keeps every part
 inside MiniLM's 256-token window (a 5-turn rendering is far longer) and lets the
 cache serve every repeated prompt. The network: a history tower z(h), a candidate tower
-y(p), Q = MLP([z, y, z * y]) and V = linear(z).
+y(p), Q = MLP([z, y, z * y]) and V = linear(z). With ``edit`` the candidate tower also
+reads e(p) - e(last chosen prompt): what the expansion changes, which a bag of words of
+the whole prompt dilutes among the words every candidate of a turn shares.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class EmbeddedSettings:
     width: int = 256
     max_turns: int = 8
     seed: int = 0
+    edit: bool = False
 
 
 def history_features(histories: Sequence[History], embedder: TextEmbedder, max_turns: int) -> np.ndarray:
@@ -74,8 +77,10 @@ def history_features(histories: Sequence[History], embedder: TextEmbedder, max_t
     return out
 
 
-def build_network(history_dim: int, text_dim: int, width: int) -> Any:
-    """The value network: history and candidate towers, a Q head and a V head."""
+def build_network(history_dim: int, text_dim: int, width: int, edit: bool = False) -> Any:
+    """The value network: history and candidate towers, a Q head and a V head (``edit``:
+    the candidate tower reads the candidate's embedding minus the last chosen prompt's,
+    columns ``text_dim:2 * text_dim`` of the history features, too)."""
     torch = require("torch", "train")
     nn = torch.nn
 
@@ -83,17 +88,18 @@ def build_network(history_dim: int, text_dim: int, width: int) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.history = nn.Sequential(nn.Linear(history_dim, width), nn.GELU(), nn.Linear(width, width), nn.GELU())
-            self.candidate = nn.Sequential(nn.Linear(text_dim, width), nn.GELU())
+            self.candidate = nn.Sequential(nn.Linear(text_dim * (2 if edit else 1), width), nn.GELU())
             self.q_head = nn.Sequential(nn.Linear(3 * width, width), nn.GELU(), nn.Linear(width, 1))
             self.v_head = nn.Linear(width, 1)
 
         def forward(self, h: Any, c: Any, h_index: Any = None) -> tuple[Any, Any]:
             """Q and V of pairs. With ``h_index``, ``h`` holds each distinct history once
             and pair i reads row ``h_index[i]``: the history tower runs once per history."""
-            z, y = self.history(h), self.candidate(c)
+            z, last = self.history(h), h[:, text_dim : 2 * text_dim]
             v = self.v_head(z).squeeze(-1)
             if h_index is not None:
-                z, v = z[h_index], v[h_index]
+                z, v, last = z[h_index], v[h_index], last[h_index]
+            y = self.candidate(torch.cat([c, c - last], dim=-1) if edit else c)
             q = self.q_head(torch.cat([z, y, z * y], dim=-1)).squeeze(-1)
             return q, v
 
@@ -122,7 +128,7 @@ class EmbeddedValueModel(TorchValueModel):
         self.embedder = TextEmbedder(settings.encoder, settings.dim, device=device)
         torch.manual_seed(settings.seed)
         history_dim = 4 * self.embedder.dim + settings.max_turns + 1
-        self.module = build_network(history_dim, self.embedder.dim, settings.width).to(device)
+        self.module = build_network(history_dim, self.embedder.dim, settings.width, settings.edit).to(device)
 
     def input_key(self) -> Any:
         """Models with the same text encoder and turn count prepare the same inputs."""
@@ -185,12 +191,14 @@ class EmbeddedValueModel(TorchValueModel):
 
 
 #: The kinds of the settings in ``config.json`` (:func:`pasta_checkpoints.check_fields`).
-SETTINGS_FIELDS = {"encoder": "str", "dim": "int>0?", "width": "int>0", "max_turns": "int>0", "seed": "int"}
+SETTINGS_FIELDS = {"encoder": "str", "dim": "int>0?", "width": "int>0", "max_turns": "int>0", "seed": "int",
+                   "edit": "bool"}
 
 
 def create_embedded(path: str | None = None, device: str = "cpu", **options: Any) -> EmbeddedValueModel:
     """Factory: load ``path`` (a checkpoint folder), or build a fresh model from options
-    (encoder=minilm|hash, dim=N for hash, width=256, max_turns=8, seed=0)."""
+    (encoder=minilm|hash|words, dim=N for hash and words, width=256, max_turns=8, seed=0,
+    edit=false)."""
     if path:
         if options:
             raise InvalidValueError(f"options {sorted(options)} cannot change a saved embedded model")
@@ -200,5 +208,17 @@ def create_embedded(path: str | None = None, device: str = "cpu", **options: Any
     if unknown:
         raise InvalidValueError(f"unknown embedded value-model options {sorted(unknown)}; known: {sorted(known)}")
     ints = {k: int(v) for k, v in options.items() if k in {"dim", "width", "max_turns", "seed"} and v not in (None, "")}
+    if "edit" in options:
+        ints["edit"] = _flag(options["edit"])
     settings = EmbeddedSettings(**{**options, **ints})
     return EmbeddedValueModel(settings, device=device)
+
+
+def _flag(value: Any) -> bool:
+    """``edit=true`` / ``false`` (or a bool) as a bool; anything else is one line."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise InvalidValueError(f"edit must be true or false, got {value!r}")
+    return text in ("true", "1", "yes")

@@ -55,3 +55,28 @@ def test_trained_selector_picks_the_optimal_slate(problem) -> None:
     slate = ValueSelector(model).select(History("a tabular problem"), candidates, len(categories), seed=0)
     best = {max((c for c in candidates if c.category == k), key=worth.get) for k in categories}
     assert set(slate) == best
+
+
+def test_the_edit_option_feeds_the_candidate_tower_what_the_expansion_changes(tmp_path):
+    """``edit=true``: the candidate tower reads e(p) and e(p) - e(last chosen prompt), so two
+    histories with different last prompts score one candidate differently even with the
+    history tower's output held equal; the setting is saved and loaded back."""
+    import torch
+
+    from pasta_core.errors import InvalidValueError
+    from pasta_value.embedded import EmbeddedValueModel, create_embedded
+
+    model = create_embedded(encoder="words", dim=16, width=8, edit="true")
+    assert model.settings.edit and model.module.candidate[0].in_features == 32
+    d = model.embedder.dim
+    h = torch.zeros(2, model.module.history[0].in_features)
+    h[1, d : 2 * d] = 1.0  # only the last prompt differs
+    with torch.no_grad():
+        model.module.history[0].weight[:, d : 2 * d] = 0.0  # the history tower cannot see it
+        q, _ = model.module(h, torch.ones(2, d))
+    assert not torch.isclose(q[0], q[1])
+    loaded = EmbeddedValueModel.load(model.save(tmp_path / "m"))
+    assert loaded.settings.edit and torch.equal(loaded.module.candidate[0].weight, model.module.candidate[0].weight)
+    assert not create_embedded(encoder="words", dim=16, edit="false").settings.edit
+    with pytest.raises(InvalidValueError, match="edit must be true or false"):
+        create_embedded(encoder="words", dim=16, edit="maybe")
