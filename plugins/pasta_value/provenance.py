@@ -57,6 +57,14 @@ def file_source(file: str | Path) -> str | None:
     return None
 
 
+def recorded_mode(file: str | Path) -> str | None:
+    """The reward mode ``pasta simulate`` recorded the file's rewards with (its
+    ``simulation.json``'s ``reward_mode``); None when nothing beside it says."""
+    manifest = _read(Path(file).parent / "simulation.json")
+    mode = manifest.get("reward_mode") if manifest is not None else None
+    return mode if isinstance(mode, str) else None
+
+
 def check_sources(sources: Mapping[str, Sequence[str]], mix: bool = False) -> None:
     """Raise :class:`InvalidValueError` when the rewards come from more than one user
     model (``sources``: model -> the files it rewarded) unless ``mix``."""

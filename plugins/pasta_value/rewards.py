@@ -146,7 +146,7 @@ def load_rewarded(
     from tqdm.auto import tqdm
 
     from pasta_core.store import parquet_files, read_trajectories
-    from pasta_value.provenance import file_source
+    from pasta_value.provenance import file_source, recorded_mode
 
     trajectories: list[Trajectory] = []
     rewards: list[list[float]] = []
@@ -155,6 +155,11 @@ def load_rewarded(
         raise InvalidValueError(f"no trajectory files (*.parquet) under {', '.join(map(str, paths))}")
     bar = tqdm(desc="reading trajectories", unit=" sessions", disable=not progress)
     for file in files:
+        if mode != "sparse" and not relabel and recorded_mode(file) == "sparse":
+            raise InvalidValueError(
+                f"{file} was simulated with sparse rewards (0 before the last turn); --reward {mode} needs every "
+                "turn's: simulate with --reward dense, or pass --relabel with --user-model"
+            )
         loader = column_loader(file.parent, t2i)
         recorded = file_source(file) if sources is not None else None
         for trajectory in read_trajectories(file):

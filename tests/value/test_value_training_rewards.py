@@ -45,3 +45,21 @@ def test_recorded_rewards_are_shaped_and_unknown_modes_are_one_line():
         trajectory_rewards(_session([1.0]), "final")
     with pytest.raises(InvalidValueError, match="no recorded shaped reward"):
         trajectory_rewards(_session([None, 1.0]), "shaped")
+
+
+def test_files_simulated_with_sparse_rewards_are_refused_for_every_turn_modes(tmp_path):
+    """A simulation recorded with sparse rewards holds 0 before the last turn, which are not
+    utilities: dense or shaped training on it is one line; sparse reads it as before."""
+    import json
+
+    from pasta_core.store import write_trajectories
+    from pasta_value.rewards import load_rewarded
+
+    write_trajectories(tmp_path / "part-00000.parquet", [_session([0.0, 0.0, 2.0])])
+    (tmp_path / "simulation.json").write_text(json.dumps({"reward_mode": "sparse"}), encoding="utf-8")
+    assert load_rewarded([tmp_path], "sparse")[1] == [[0.0, 0.0, 2.0]]
+    for mode in ("dense", "shaped"):
+        with pytest.raises(InvalidValueError, match="simulated with sparse rewards"):
+            load_rewarded([tmp_path], mode)
+    (tmp_path / "simulation.json").write_text(json.dumps({"reward_mode": "dense"}), encoding="utf-8")
+    assert load_rewarded([tmp_path], "shaped")[1] == [[0.0, 0.0, 2.0]]
