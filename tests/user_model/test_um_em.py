@@ -262,13 +262,24 @@ def test_early_stopping_ends_with_the_state_of_the_lowest_validation_nll(tmp_pat
     assert np.allclose(trainer.prior_array, (trainer.best.prior / trainer.best.prior.sum()).numpy())
 
 
+def _over_fitting_trainer(out):
+    """16 steps at a learning rate whose held-back NLL is lowest at step 10, then rises."""
+    trainer = _small_trainer(out, steps=16, validation=0.25, validate_every=2)
+    trainer.config.lr = 0.05
+    trainer.optimizer = trainer._make_optimizer()
+    return trainer
+
+
 def test_a_stopped_early_stopping_run_resumes_to_the_same_weights(tmp_path):
-    full = _small_trainer(tmp_path / "full", steps=16, validation=0.25, validate_every=2)
+    """The best state lies before the resumed step (10 < 12), so the resumed run ends with
+    the snapshot read from the trainer state, not with weights it trained itself."""
+    full = _over_fitting_trainer(tmp_path / "full")
     full.train(progress=False)
-    first = _small_trainer(tmp_path / "cut", steps=16, validation=0.25, validate_every=2)
-    first.train(progress=False, stop_after=10)  # killed after step 10; last save at step 8
-    second = _small_trainer(tmp_path / "cut", steps=16, validation=0.25, validate_every=2)
-    assert second.resume() and second.step_count == 8 and second.best is not None
+    assert full.best.step == 10
+    first = _over_fitting_trainer(tmp_path / "cut")
+    first.train(progress=False, stop_after=14)  # killed after step 14; last save at step 12
+    second = _over_fitting_trainer(tmp_path / "cut")
+    assert second.resume() and second.step_count == 12 and second.best.step == 10
     second.train(progress=False)
     assert second.best.step == full.best.step
     for a, b in zip(full.model.state_dict().values(), second.model.state_dict().values()):
