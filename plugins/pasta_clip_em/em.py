@@ -115,12 +115,18 @@ def hold_out(num_samples: int, share: float, seed: int) -> tuple[np.ndarray, np.
 
 @attrs.define
 class BestState:
-    """The early-stopping snapshot: the weights and prior of the lowest validation NLL."""
+    """The early-stopping snapshot: the weights and prior of the lowest validation NLL
+    (``modules``: each trained module's state by its prefix, ``model`` and, fine-tuning,
+    ``encoder``; the target network is the model's)."""
 
     step: int
     nll: float
-    model: dict[str, torch.Tensor]
+    modules: dict[str, dict[str, torch.Tensor]]
     prior: torch.Tensor
+
+    @property
+    def model(self) -> dict[str, torch.Tensor]:
+        return self.modules["model"]
 
 
 class EMTrainer:
@@ -298,11 +304,12 @@ class EMTrainer:
         nll = self.marginal_nll(samples=self.validation_samples)
         self.model.train()
         if self.best is None or nll < self.best.nll:
-            model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self.best = BestState(self.step_count, nll, model, self.prior.detach().clone())
+            modules = {prefix: {k: v.detach().clone() for k, v in module.state_dict().items()}
+                       for prefix, module in self._state_modules() if prefix != "target"}
+            self.best = BestState(self.step_count, nll, modules, self.prior.detach().clone())
         if self.step_count == self.config.steps:
-            self.model.load_state_dict(self.best.model)
-            self.target.load_state_dict(self.best.model)
+            for prefix, module in self._state_modules():
+                module.load_state_dict(self.best.modules["model" if prefix == "target" else prefix])
             self.prior = self.best.prior.clone()
         return nll
 
@@ -353,7 +360,8 @@ class EMTrainer:
                 "param_groups": json.dumps(optim["param_groups"])}
         if self.best is not None:  # early stopping's snapshot, so a resumed run keeps it
             tensors["best.prior"] = self.best.prior.detach().cpu().contiguous()
-            tensors.update({f"best.model.{k}": v.detach().cpu().contiguous() for k, v in self.best.model.items()})
+            for prefix, state in self.best.modules.items():
+                tensors.update({f"best.{prefix}.{k}": v.detach().cpu().contiguous() for k, v in state.items()})
             meta["best"] = json.dumps({"step": self.best.step, "nll": self.best.nll})
         save_tensors(self.out / STATE_FILE, tensors, metadata=meta)
         self.saved_step = self.step_count
@@ -386,8 +394,10 @@ class EMTrainer:
         self.prior = tensors["prior"].to(self.device)
         if "best" in meta:
             best = json.loads(meta["best"])
-            model = {k[len("best.model."):]: v for k, v in tensors.items() if k.startswith("best.model.")}
-            self.best = BestState(int(best["step"]), float(best["nll"]), model, tensors["best.prior"])
+            modules = {prefix: {k[len(f"best.{prefix}.") :]: v for k, v in tensors.items()
+                                if k.startswith(f"best.{prefix}.")}
+                       for prefix, _ in self._state_modules() if prefix != "target"}
+            self.best = BestState(int(best["step"]), float(best["nll"]), modules, tensors["best.prior"])
         self.step_count = int(meta["step"])
         self.saved_step = self.step_count
         return True

@@ -143,6 +143,34 @@ def test_a_killed_fine_tuning_run_resumes_to_the_same_weights(tiny_openclip, tmp
     assert np.array_equal(full.prior_array, second.prior_array)
 
 
+def test_early_stopping_ends_with_the_encoder_of_the_best_state_too(tiny_openclip, tmp_path):
+    """The fine-tuning phase's snapshot holds the encoder beside the heads and prior, and is
+    kept through a resume: the run ends with the encoder that was measured best, not the
+    last step's encoder under the best step's heads."""
+    labels, _ = planted_image_labels(raters=12, pairs_per_rater=6, seed=1)
+    config = TrainConfig(steps=10, batch_size=4, lr=0.05, encoder_lr=3e-3, metrics="none", save_every=4,
+                         target_every=3, validation=0.25, validate_every=1)
+
+    def trainer(out):
+        return FinetuneTrainer(_model(tiny_openclip), labels, copy.deepcopy(config), _openclip(tiny_openclip),
+                               out=out, aggregator=SOFTMAX)
+
+    measured = {}
+    full = trainer(tmp_path / "full")
+    full.train(progress=False, on_step=lambda step, _: measured.setdefault(step, _encoder_weights(full)))
+    assert full.best.step < 8, full.best.step  # before the resumed step
+    for key, value in _encoder_weights(full).items():
+        assert torch.equal(value, measured[full.best.step][key]), key
+    assert full.marginal_nll(samples=full.validation_samples) == pytest.approx(full.best.nll, rel=1e-5)
+    trainer(tmp_path / "cut").train(progress=False, stop_after=9)  # killed after step 9; last save at step 8
+    resumed = trainer(tmp_path / "cut")
+    assert resumed.resume() and resumed.step_count == 8 and resumed.best.step == full.best.step
+    resumed.train(progress=False)
+    for module in ("model", "encoder_module"):
+        a, b = getattr(full, module).state_dict(), getattr(resumed, module).state_dict()
+        assert all(torch.equal(a[key], b[key]) for key in a), module
+
+
 def _reference_em(model, labels, config, steps):
     """The frozen phase written out by hand: E step with a target network, one AdamW step
     on the posterior-weighted NLL with a gradient clip, EMA prior, target refresh."""
