@@ -58,10 +58,18 @@ def file_source(file: str | Path) -> str | None:
 
 
 def recorded_mode(file: str | Path) -> str | None:
-    """The reward mode ``pasta simulate`` recorded the file's rewards with (its
-    ``simulation.json``'s ``reward_mode``); None when nothing beside it says."""
-    manifest = _read(Path(file).parent / "simulation.json")
-    mode = manifest.get("reward_mode") if manifest is not None else None
+    """The reward mode the file's rewards were recorded with: ``simulation.json``'s
+    ``reward_mode`` (``pasta simulate``), or the ``session.json`` config's of a session
+    played by ``pasta run --user sim``; None when nothing beside it says."""
+    folder = Path(file).parent
+    manifest = _read(folder / "simulation.json")
+    if manifest is not None:
+        mode = manifest.get("reward_mode")
+    else:
+        session = _read(folder / "session.json") or {}
+        user, config = session.get("user"), session.get("config")
+        simulated = isinstance(user, dict) and user.get("kind") == "sim" and isinstance(config, dict)
+        mode = config.get("reward_mode") if simulated else None
     return mode if isinstance(mode, str) else None
 
 

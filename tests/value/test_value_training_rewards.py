@@ -63,3 +63,24 @@ def test_files_simulated_with_sparse_rewards_are_refused_for_every_turn_modes(tm
             load_rewarded([tmp_path], mode)
     (tmp_path / "simulation.json").write_text(json.dumps({"reward_mode": "dense"}), encoding="utf-8")
     assert load_rewarded([tmp_path], "shaped")[1] == [[0.0, 0.0, 2.0]]
+
+
+def test_sessions_played_with_sparse_rewards_are_refused_for_every_turn_modes(tmp_path):
+    """A `pasta run --user sim` session folder records its reward mode in session.json's
+    config: a sparse one holds 0 before the last turn, refused for dense or shaped training;
+    a person's session (no simulated user) records no reward and is not judged by it."""
+    import json
+
+    from pasta_core.store import write_trajectories
+    from pasta_value.provenance import recorded_mode
+    from pasta_value.rewards import load_rewarded
+
+    write_trajectories(tmp_path / "trajectory.parquet", [_session([0.0, 0.0, 2.0])])
+    state = {"user": {"kind": "sim", "model": "simple"}, "config": {"reward_mode": "sparse"}}
+    (tmp_path / "session.json").write_text(json.dumps(state), encoding="utf-8")
+    assert load_rewarded([tmp_path], "sparse")[1] == [[0.0, 0.0, 2.0]]
+    with pytest.raises(InvalidValueError, match="simulated with sparse rewards"):
+        load_rewarded([tmp_path], "shaped")
+    state["user"] = {"kind": "human"}
+    (tmp_path / "session.json").write_text(json.dumps(state), encoding="utf-8")
+    assert recorded_mode(tmp_path / "trajectory.parquet") is None
