@@ -163,6 +163,8 @@ class EMTrainer:
         #: The step of the last checkpoint this trainer wrote or resumed from (None: none yet).
         self.saved_step: int | None = None
         self.splits: list[tuple[int, int, int]] = []  # (step, re-seeded type, copied type)
+        if config.validate_every < 1:
+            raise InvalidValueError(f"validate_every must be >= 1, got {config.validate_every}")
         self.train_samples, self.validation_samples = hold_out(labels.num_samples, config.validation, config.seed)
         self.best: BestState | None = None
 

@@ -245,12 +245,14 @@ def test_held_back_samples_split_the_samples_and_are_never_trained_on():
 
     with pytest.raises(InvalidValueError, match="validation share"):
         _small_trainer(None, validation=1.0)
+    with pytest.raises(InvalidValueError, match="validate_every must be >= 1"):
+        _small_trainer(None, validation=0.25, validate_every=0)
 
 
 def test_early_stopping_ends_with_the_state_of_the_lowest_validation_nll(tmp_path):
     """At a learning rate that over-fits 15 samples, the held-back samples' NLL rises again
     after its low: the trainer ends with the weights and prior measured there."""
-    trainer = _small_trainer(tmp_path, steps=60, validation=0.25, validate_every=5)
+    trainer = _small_trainer(tmp_path, steps=60, validation=0.25, validate_every=10)  # every one logged
     trainer.config.lr = 0.05
     trainer.optimizer = trainer._make_optimizer()
     trainer.train(progress=False)
