@@ -18,11 +18,11 @@ def _script():
     return module
 
 
-def _run(folder: Path, agent_episodes: list[float]) -> Path:
-    """A one-world, one-seed run whose random and oracle episodes score 0 and 2."""
+def _run(folder: Path, agent_episodes: list[float], oracle: float = 2.0) -> Path:
+    """A one-world, one-seed run whose random and oracle episodes score 0 and ``oracle``."""
     n = len(agent_episodes)
     episodes = lambda values: {"episodes": {"final_expected": values}}  # noqa: E731
-    world = {"stages": {"baselines": {"agents": {"random": episodes([0.0] * n), "oracle": episodes([2.0] * n)}}},
+    world = {"stages": {"baselines": {"agents": {"random": episodes([0.0] * n), "oracle": episodes([oracle] * n)}}},
              "seeds": {"0": {"stages": {"agents": {"agents": {"value-mixed": episodes(agent_episodes)}}}}}}
     (folder / "world-00").mkdir(parents=True)
     (folder / "world-00" / "figures.json").write_text(json.dumps(world), encoding="utf-8")
@@ -46,5 +46,8 @@ def test_runs_that_do_not_pair_are_one_line(tmp_path, capsys):
     b = _run(tmp_path / "b", [0.6, 0.8, 1.0])
     with pytest.raises(SystemExit, match="do not pair"):
         compare.compare(compare.world_files(a), compare.world_files(b))
+    other_world = _run(tmp_path / "c", [0.2, 0.4], oracle=3.0)
+    with pytest.raises(SystemExit, match="random and oracle episodes differ"):
+        compare.compare(compare.world_files(a), compare.world_files(other_world))
     assert compare.main([str(a), str(tmp_path / "none")]) == 2
     assert "holds no finished world" in capsys.readouterr().err
