@@ -18,12 +18,14 @@ def _script():
     return module
 
 
-def _run(folder: Path, agent_episodes: list[float], oracle: float = 2.0) -> Path:
-    """A one-world, one-seed run whose random and oracle episodes score 0 and ``oracle``."""
+def _run(folder: Path, agent_episodes: list[float], oracle: float = 2.0, seeds: int = 1) -> Path:
+    """A one-world run whose random and oracle episodes score 0 and ``oracle``, the agent
+    scoring ``agent_episodes`` at each of ``seeds`` training seeds."""
     n = len(agent_episodes)
     episodes = lambda values: {"episodes": {"final_expected": values}}  # noqa: E731
+    seed = {"stages": {"agents": {"agents": {"value-mixed": episodes(agent_episodes)}}}}
     world = {"stages": {"baselines": {"agents": {"random": episodes([0.0] * n), "oracle": episodes([oracle] * n)}}},
-             "seeds": {"0": {"stages": {"agents": {"agents": {"value-mixed": episodes(agent_episodes)}}}}}}
+             "seeds": {str(s): seed for s in range(seeds)}}
     (folder / "world-00").mkdir(parents=True)
     (folder / "world-00" / "figures.json").write_text(json.dumps(world), encoding="utf-8")
     return folder
@@ -43,7 +45,7 @@ def test_the_paired_difference_is_in_units_of_the_gap(tmp_path, capsys):
 def test_runs_that_do_not_pair_are_one_line(tmp_path, capsys):
     compare = _script()
     a = _run(tmp_path / "a", [0.2, 0.4])
-    b = _run(tmp_path / "b", [0.6, 0.8, 1.0])
+    b = _run(tmp_path / "b", [0.6, 0.8], seeds=2)  # the same episodes, another number of training seeds
     with pytest.raises(SystemExit, match="do not pair"):
         compare.compare(compare.world_files(a), compare.world_files(b))
     other_world = _run(tmp_path / "c", [0.2, 0.4], oracle=3.0)
