@@ -142,10 +142,15 @@ def world_tables(rows: list[dict[str, Any]], setting: dict[str, Any]) -> dict[st
 
 
 def paired_difference(new: dict[str, Any], old: dict[str, Any]) -> Any:
-    """One world's estimate of (new - old) / (Bayes - chance), seeds and sessions paired."""
+    """One world's estimate of (new - old) / (Bayes - chance), seeds and sessions paired:
+    over the training seeds both settings finished (None if they share none)."""
     from pasta_planted.bench_set import em_arrays
     from pasta_planted.bench_stats import world_estimate
 
+    common = sorted(set(new["seeds"]) & set(old["seeds"]), key=int)
+    if not common:
+        return None
+    new, old = ({**w, "seeds": {s: w["seeds"][s] for s in common}} for w in (new, old))
     (a, shared, _), (b, _, _) = em_arrays(new), em_arrays(old)
     per_seed = {"new": a["learned_expected"], "old": b["learned_expected"]}
 
@@ -170,7 +175,8 @@ def means(rows: list[dict[str, Any]], settings: list[dict[str, Any]]) -> list[di
         tables = world_tables(rows, setting)
         estimate = set_estimate([world_estimates(w)["em/gap_share"] for w in tables.values()]) if tables else None
         shared = [name for name in tables if name in first]
-        diff = set_estimate([paired_difference(tables[n], first[n]) for n in shared]) if shared else None
+        diffs = [d for d in (paired_difference(tables[n], first[n]) for n in shared) if d is not None]
+        diff = set_estimate(diffs) if diffs else None
         out.append({"setting": setting, "worlds": len(tables), "runs": len(mine),
                     "gap_share": estimate.to_json() if estimate else None,
                     "minus_first": diff.to_json() if diff and setting != settings[0] else None,

@@ -57,3 +57,30 @@ def test_bad_em_values_are_one_line_errors(key: str, value: object, words: str) 
     with pytest.raises(InvalidValueError, match=words) as caught:
         parse_config({"world": _WORLD, "bench": {key: value}})
     assert "\n" not in str(caught.value)
+
+
+def test_the_paired_difference_uses_the_seeds_both_settings_finished() -> None:
+    """A setting that failed on one training seed of a world is paired with the first
+    setting on the seeds both finished (its one finished seed's row was set against the
+    first setting's two rows): the difference is exactly the shared seed's."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_planted_em_settings.py"
+    spec = importlib.util.spec_from_file_location("bench_planted_em_settings", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    n = 4
+    table = lambda learned: {"learned_expected": [learned] * n, "bayes_expected": [3.0] * n,  # noqa: E731
+                             "chance": [1.0] * n, "turns": [5] * n}
+
+    def row(setting, seed, learned, status="ok"):
+        return {"world": "world-00", "seed": seed, "setting": setting, "status": status, "ari": 0.0,
+                "ari_planted": 0.0, "gap_share": 0.5 if status == "ok" else None, "train_gap_share": 0.5,
+                "seconds": 1.0, "train_seconds": 1.0, "sessions": table(learned) if status == "ok" else None}
+
+    base, new = {}, {"em_lr": 0.01}
+    rows = [row(base, 0, 2.0), row(base, 1, 1.0), row(new, 0, 2.5), row(new, 1, 0.0, status="failed")]
+    first, second = script.means(rows, [base, new])
+    assert second["runs"] == 1 and first["runs"] == 2
+    assert second["minus_first"]["value"] == pytest.approx(0.25)  # (2.5 - 2.0) / (3 - 1), seed 0 only
+    assert second["minus_first"]["ci95"] == pytest.approx([0.25, 0.25])
