@@ -209,16 +209,9 @@ def create_embedded(path: str | None = None, device: str = "cpu", **options: Any
         raise InvalidValueError(f"unknown embedded value-model options {sorted(unknown)}; known: {sorted(known)}")
     ints = {k: int(v) for k, v in options.items() if k in {"dim", "width", "max_turns", "seed"} and v not in (None, "")}
     if "edit" in options:
-        ints["edit"] = _flag(options["edit"])
+        from pasta_llm import option_bool
+
+        ints["edit"] = option_bool("edit", options["edit"])
     settings = EmbeddedSettings(**{**options, **ints})
     return EmbeddedValueModel(settings, device=device)
 
-
-def _flag(value: Any) -> bool:
-    """``edit=true`` / ``false`` (or a bool) as a bool; anything else is one line."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in ("true", "false", "1", "0", "yes", "no"):
-        raise InvalidValueError(f"edit must be true or false, got {value!r}")
-    return text in ("true", "1", "yes")
