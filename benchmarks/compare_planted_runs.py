@@ -55,8 +55,8 @@ def compare(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[
     names = sorted(set(a) & set(b))
     if not names:
         raise SystemExit("error: the two runs share no finished world")
-    agents = set.intersection(*(set(w["seeds"][s]["stages"].get("agents", {}).get("agents", {}))
-                                for run in (a, b) for n in names for w in [run[n]] for s in w["seeds"]))
+    agents = set.intersection(*(set(seed["stages"].get("agents", {}).get("agents", {}))
+                                for run in (a, b) for n in names for seed in run[n]["seeds"].values()))
     for n in names:  # the same episodes: the baselines (seed-independent) agree to the last digit
         if any(not np.array_equal(x, y) for x, y in zip(baselines(a[n]).values(), baselines(b[n]).values())):
             raise SystemExit(f"error: {n}: the runs' random and oracle episodes differ (other world files?)")
